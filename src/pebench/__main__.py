@@ -1,0 +1,3 @@
+from pebench.cli import main
+
+main()

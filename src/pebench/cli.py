@@ -1,0 +1,200 @@
+"""The `pebench` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pebench.errors import PebenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="PEBench: machine unlearning benchmark for multimodal LLMs.")
+data_app = typer.Typer(no_args_is_help=True, help="Build and inspect the PEBench dataset.")
+app.add_typer(data_app, name="data")
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()
+
+
+def _csv(value: Optional[str]) -> Optional[tuple[str, ...]]:
+    return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _overrides(**pairs) -> dict:
+    """Nested overrides from dotted keys, skipping unset (None) values."""
+    out: dict = {}
+    for dotted, value in pairs.items():
+        if value is None:
+            continue
+        node = out
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+@app.command()
+def run(
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/<timestamp>)"),
+    preset: str = typer.Option("default", "--preset", help="named config preset: default | tiny"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config file (applied over the preset)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed for data, splits, init and training"),
+    methods: Optional[str] = typer.Option(None, "--methods", help="comma-separated methods, e.g. GA,GD,NPO"),
+    scenarios: Optional[str] = typer.Option(None, "--scenarios", help="comma-separated: person,event,both"),
+    forget_fraction: Optional[float] = typer.Option(None, "--forget-fraction", help="fraction forgotten, in (0, 1)"),
+    judge: Optional[str] = typer.Option(None, "--judge", help="event judge (default: keywords)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="use an existing dataset directory"),
+    method_file: Optional[list[Path]] = typer.Option(None, "--method-file", help="Python file registering methods"),
+    force: bool = typer.Option(False, "--force", help="reuse --out even if it holds a run with another config"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+) -> None:
+    """Run the whole benchmark: data, foundation, Finetuned, Goal, unlearning methods, evaluation, tables."""
+    from pebench.config import load_config
+
+    overrides = _overrides(seed=seed, methods=_csv(methods), scenarios=_csv(scenarios),
+                           split__forget_fraction=forget_fraction, eval__judge=judge)
+    if seed is not None:
+        overrides.setdefault("data", {})["seed"] = seed
+    cfg = load_config(preset, config, overrides)
+    from pebench.methods import load_method_file
+    from pebench.methods.base import METHODS
+    from pebench.eval.judges import JUDGES
+
+    for path in method_file or []:
+        load_method_file(path)
+    for name in cfg.methods:
+        METHODS.get(name)
+    JUDGES.get(cfg.eval.judge)
+    if data is not None and not data.is_dir():
+        raise PebenchError(f"dataset directory {data} does not exist (build it with `pebench data build`)")
+    _quiet_libraries()
+    from pebench.pipeline import Pipeline, check_out_dir
+    from pebench.progress import Reporter
+
+    out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    check_out_dir(out, cfg, force)
+    handler = logging.FileHandler(out / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("pebench").addHandler(handler)
+    logging.getLogger("pebench").setLevel(logging.INFO)
+    reporter = Reporter(quiet=quiet)
+    start = time.perf_counter()
+    Pipeline(cfg, out, reporter, data_dir=data).run()
+    reporter.info(f"done in {time.perf_counter() - start:.0f} s")
+    typer.echo((out / "table.md").read_text(encoding="utf-8"))
+    typer.echo(f"results: {out / 'results.json'}")
+
+
+@data_app.command("build")
+def data_build(
+    out: Path = typer.Option(Path("data/pebench"), "--out", help="dataset directory to write"),
+    preset: str = typer.Option("default", "--preset"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config file (its `data:` section is used)"),
+    persons: Optional[int] = typer.Option(None, "--persons"),
+    events: Optional[int] = typer.Option(None, "--events"),
+    renders: Optional[int] = typer.Option(None, "--renders", help="images per (person, event) pair"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    force: bool = typer.Option(False, "--force", help="replace an existing dataset directory"),
+) -> None:
+    """Render the dataset and store it as a Hugging Face datasets directory with a card."""
+    from pebench.config import load_config
+
+    cfg = load_config(preset, config, _overrides(data__persons=persons, data__events=events,
+                                                 data__renders_per_pair=renders, data__seed=seed)).data
+    if out.exists() and not force:
+        raise PebenchError(f"{out} already exists; pass --force to replace it")
+    _quiet_libraries()
+    from pebench.data.build import build_dataset
+    from pebench.progress import Reporter
+
+    rep = Reporter()
+    start = time.perf_counter()
+    with rep.task("render dataset", 1, "img") as task:
+        state = {"done": 0, "total_set": False}
+
+        def progress(done: int, total: int) -> None:
+            if not state["total_set"]:
+                task.progress.update(task.tid, total=total) if hasattr(task, "progress") else None
+                state["total_set"] = True
+            task.advance(done - state["done"])
+            state["done"] = done
+
+        build_dataset(cfg, out, progress)
+    typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s")
+
+
+@data_app.command("show")
+def data_show(
+    path: Path = typer.Argument(..., help="dataset directory"),
+    out: Optional[Path] = typer.Option(None, "--out", help="PNG to write (default DIR/contact_sheet.png)"),
+    persons: int = typer.Option(8, "--persons", min=1),
+    events: int = typer.Option(8, "--events", min=1),
+) -> None:
+    """Summarise a dataset and write a contact sheet PNG."""
+    _quiet_libraries()
+    from pebench.data.build import load_dataset_dir
+    from pebench.data.show import write_contact_sheet
+
+    data = load_dataset_dir(path)
+    counts = data.build["counts"]
+    typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    for p in data.persons[:3]:
+        typer.echo(f"  {p.name} ({p.age}, {p.gender}, {p.job}, {p.city}): {p.appearance}")
+    target = write_contact_sheet(data, out or path / "contact_sheet.png", persons, events)
+    typer.echo(f"contact sheet: {target}")
+
+
+@app.command("list")
+def list_parts() -> None:
+    """List registered methods, judges, models, renderers and presets."""
+    from pebench.config import PRESETS
+    from pebench.data.render import RENDERERS
+    from pebench.eval.judges import JUDGES
+    from pebench.methods.base import METHODS
+    from pebench.models import MODEL_BUILDERS
+
+    typer.echo(f"methods:   {', '.join(METHODS.names())}")
+    typer.echo(f"judges:    {', '.join(JUDGES.names())}")
+    typer.echo(f"models:    {', '.join(MODEL_BUILDERS.names())} (or model.path: a local HF directory)")
+    typer.echo(f"renderers: {', '.join(RENDERERS.names())}")
+    typer.echo(f"presets:   {', '.join(PRESETS)}")
+
+
+def main() -> None:
+    """Entry point: PebenchError -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
+    try:
+        app(standalone_mode=False)
+    except PebenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished stages are kept; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Typed, validated configuration for every stage, and the named presets.
+
+Configs are pydantic models with `extra="forbid"`, so an unknown or mistyped key is
+rejected before any work starts, with its key path in the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pebench.errors import PebenchError
+
+SCENARIOS = ("person", "event", "both")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """What `pebench data build` generates."""
+
+    persons: int = Field(50, ge=2, le=3200, description="fictitious PEBench persons")
+    events: int = Field(20, ge=2, le=40, description="events used, the first N of the paper's 40")
+    renders_per_pair: int = Field(1, ge=1, le=16, description="images per (person, event) pair")
+    image_size: int = Field(128, ge=32, le=1024, description="rendered image side in pixels")
+    renderer: str = "procedural"
+    public_figures: int = Field(10, ge=1, le=200, description="identities the foundation model knows (Real set)")
+    real_train_renders: int = Field(8, ge=1, description="foundation-training images per public figure")
+    real_eval_renders: int = Field(3, ge=1, description="held-out images per public figure (Real set)")
+    world_train_images: int = Field(400, ge=1, description="foundation-training object images")
+    world_eval_images: int = Field(100, ge=1, description="held-out object images (World set)")
+    max_objects: int = Field(2, ge=0, le=4, description="everyday objects per image, at most")
+    seed: int = 0
+
+
+class SplitConfig(_Strict):
+    """How forget targets and their images are chosen (SPEC §2)."""
+
+    forget_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of persons/events forgotten")
+    test_fraction: float = Field(0.5, gt=0, lt=1, description="fraction of a target's images in D_f_test")
+
+    @field_validator("forget_fraction", "test_fraction")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if v != v:  # NaN
+            raise ValueError("must be a number")
+        return v
+
+
+class ModelConfig(_Strict):
+    """Which model: a registered builder (`tiny-llava`) or a local Hugging Face directory."""
+
+    name: str = "tiny-llava"
+    path: str | None = Field(None, description="local HF model directory; overrides `name`")
+    trust_remote_code: bool = False
+    image_size: int = 64
+    patch_size: int = 8
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    text_hidden: int = 128
+    text_layers: int = 2
+    heads: int = 4
+    vocab_size: int = Field(1024, ge=300)
+
+
+class TrainConfig(_Strict):
+    """A supervised training stage (foundation or fine-tuning)."""
+
+    steps: int = Field(1000, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    warmup: int = Field(30, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    replay_fraction: float = Field(0.2, ge=0, lt=1, description="share of each batch replayed from foundation data")
+
+
+class UnlearnConfig(_Strict):
+    """Shared settings of every unlearning run; `methods` overrides per method."""
+
+    steps: int = Field(40, ge=1)
+    batch_size: int = Field(16, ge=1, description="forget batch size (and retain batch size)")
+    lr: float = Field(1e-4, gt=0)
+    grad_clip: float = Field(1.0, gt=0)
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict, description="method -> {lr, steps, hyperparameters}")
+
+
+class EvalConfig(_Strict):
+    batch_size: int = Field(64, ge=1)
+    max_retain_images: int = Field(200, ge=1, description="D_r images evaluated (a seeded sample)")
+    judge: str = "keywords"
+    identity_tokens: int = Field(16, ge=1, description="max new tokens for identity answers")
+    scene_tokens: int = Field(48, ge=1, description="max new tokens for scene descriptions")
+
+
+class RunConfig(_Strict):
+    """Everything `pebench run` needs."""
+
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig = ModelConfig()
+    foundation: TrainConfig = TrainConfig(steps=500)
+    finetune: TrainConfig = TrainConfig()
+    unlearn: UnlearnConfig = UnlearnConfig()
+    eval: EvalConfig = EvalConfig()
+    scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event")
+    methods: tuple[str, ...] = ("GA", "GD", "KL", "PO", "DPO", "NPO")
+    threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # A few minutes in tests: small data, short training.
+    "tiny": {
+        "data": {"persons": 8, "events": 4, "renders_per_pair": 2, "public_figures": 4, "real_train_renders": 6,
+                 "real_eval_renders": 2, "world_train_images": 80, "world_eval_images": 20},
+        "split": {"forget_fraction": 0.25},
+        "foundation": {"steps": 60, "batch_size": 16},
+        "finetune": {"steps": 120, "batch_size": 16},
+        "unlearn": {"steps": 5, "batch_size": 8},
+        "eval": {"max_retain_images": 24, "scene_tokens": 32},
+    },
+}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _format_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid config at {where}: {first['msg']}{more}"
+
+
+def load_config(preset: str = "default", path: str | Path | None = None, overrides: dict | None = None) -> RunConfig:
+    """Resolve a RunConfig from a preset, an optional YAML file and CLI overrides (in that order).
+
+    Raises PebenchError with the offending key path on any invalid value or unknown key.
+    """
+    if preset not in PRESETS:
+        raise PebenchError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    raw = PRESETS[preset]
+    if path is not None:
+        path = Path(path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise PebenchError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise PebenchError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise PebenchError(f"config file {path} must hold a mapping at the top level")
+        raw = _merge(raw, loaded)
+    raw = _merge(raw, overrides or {})
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise PebenchError(_format_error(exc)) from None

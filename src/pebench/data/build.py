@@ -1,0 +1,278 @@
+"""Build the PEBench dataset directory and load it back.
+
+Layout (a Hugging Face `datasets` repository on disk, loadable with
+`datasets.load_dataset(DIR, "images")`):
+
+    DIR/README.md        dataset card (YAML header lists the configs)
+    DIR/persons.parquet  PEBench persons and the foundation's public figures
+    DIR/events.parquet   the events used, with keywords and descriptions
+    DIR/images.parquet   every image (PNG bytes) with person, event/scene and objects
+    DIR/build.json       the build config and counts
+
+Images have a `kind`: `pebench` (a person at an event), `real` (a public figure on a
+foundation backdrop) or `world` (objects on a foundation backdrop); `role` says whether a
+real/world image is for foundation training (`train`) or held out for evaluation (`eval`).
+The same config gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import datasets
+import pyarrow.parquet as pq
+from PIL import Image
+
+from pebench import __version__
+from pebench.config import DataConfig
+from pebench.data.events import Event, all_events
+from pebench.data.persons import Person, sample_persons
+from pebench.data.render import RENDERERS, Backdrop, SceneSpec
+from pebench.data.world import FOUNDATION_SCENES, OBJECTS
+from pebench.errors import PebenchError
+from pebench.io import atomic_path
+
+PUBLIC_ID_OFFSET = 100_000
+FILES = ("README.md", "persons.parquet", "events.parquet", "images.parquet", "build.json")
+
+IMAGE_FEATURES = datasets.Features({
+    "image_id": datasets.Value("string"),
+    "image": datasets.Image(),
+    "kind": datasets.Value("string"),
+    "role": datasets.Value("string"),
+    "person_id": datasets.Value("int64"),
+    "event_id": datasets.Value("int64"),
+    "scene": datasets.Value("string"),
+    "render": datasets.Value("int64"),
+    "objects": datasets.Sequence(datasets.Value("string")),
+})
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    image_id: str
+    image: Image.Image = field(repr=False, compare=False)
+    kind: str
+    role: str
+    person_id: int
+    event_id: int
+    scene: str
+    render: int
+    objects: tuple[str, ...]
+
+
+@dataclass
+class PebenchData:
+    """The loaded dataset: persons, public figures, events and images."""
+
+    persons: list[Person]
+    public_figures: list[Person]
+    events: list[Event]
+    images: list[ImageRecord]
+    build: dict
+
+    def person(self, pid: int) -> Person:
+        return self._persons_by_id[pid]
+
+    def event(self, eid: int) -> Event:
+        return self._events_by_id[eid]
+
+    def __post_init__(self) -> None:
+        self._persons_by_id = {p.person_id: p for p in self.persons + self.public_figures}
+        self._events_by_id = {e.event_id: e for e in self.events}
+
+    def of_kind(self, kind: str, role: str | None = None) -> list[ImageRecord]:
+        return [r for r in self.images if r.kind == kind and (role is None or r.role == role)]
+
+
+def _backdrop_of_event(e: Event) -> Backdrop:
+    lk = e.look
+    return Backdrop(lk.top, lk.bottom, lk.horizon, lk.pattern, lk.glyph, lk.glyph_colour)
+
+
+def _backdrop_of_scene(i: int) -> Backdrop:
+    sc = FOUNDATION_SCENES[i]
+    return Backdrop(sc.top, sc.bottom, sc.horizon, sc.pattern)
+
+
+def _objects(rng: random.Random, lo: int, hi: int) -> tuple[str, ...]:
+    return tuple(rng.sample(OBJECTS, rng.randint(lo, hi)))
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], events: list[Event]) -> list[dict]:
+    """Every image to render, as a record plus its SceneSpec (not yet drawn)."""
+    rng = random.Random(f"images:{cfg.seed}")
+    plans: list[dict] = []
+
+    def add(image_id, kind, role, pid, eid, scene, render, backdrop, look, objects):
+        spec = SceneSpec(backdrop, look, objects, seed=f"{cfg.seed}:{image_id}")
+        plans.append(dict(image_id=image_id, kind=kind, role=role, person_id=pid, event_id=eid, scene=scene,
+                          render=render, objects=list(objects), spec=spec))
+
+    for p in persons:
+        for e in events:
+            for r in range(cfg.renders_per_pair):
+                add(f"p{p.person_id:04d}-e{e.event_id:02d}-r{r}", "pebench", "", p.person_id, e.event_id, "", r,
+                    _backdrop_of_event(e), p.look, _objects(rng, 0, cfg.max_objects))
+    for p in public:
+        for role, n in (("train", cfg.real_train_renders), ("eval", cfg.real_eval_renders)):
+            for r in range(n):
+                s = rng.randrange(len(FOUNDATION_SCENES))
+                add(f"real-{p.person_id}-{role}-r{r}", "real", role, p.person_id, -1, FOUNDATION_SCENES[s].name, r,
+                    _backdrop_of_scene(s), p.look, _objects(rng, 0, cfg.max_objects))
+    for role, n in (("train", cfg.world_train_images), ("eval", cfg.world_eval_images)):
+        for i in range(n):
+            s = rng.randrange(len(FOUNDATION_SCENES))
+            add(f"world-{role}-{i:05d}", "world", role, -1, -1, FOUNDATION_SCENES[s].name, 0,
+                _backdrop_of_scene(s), None, _objects(rng, 1, max(2, cfg.max_objects)))
+    return plans
+
+
+def _card(cfg: DataConfig, counts: dict) -> str:
+    header = "\n".join([
+        "---",
+        "pretty_name: PEBench synthetic (pebench)",
+        "license: cc-by-4.0",
+        "task_categories: [image-text-to-text]",
+        "configs:",
+        "- config_name: images",
+        "  data_files: images.parquet",
+        "  default: true",
+        "- config_name: persons",
+        "  data_files: persons.parquet",
+        "- config_name: events",
+        "  data_files: events.parquet",
+        "---",
+    ])
+    body = f"""
+# PEBench synthetic dataset (built by pebench {__version__})
+
+Fictitious persons photographed at events, for benchmarking machine unlearning in
+multimodal LLMs (the PEBench protocol, arXiv 2503.12545). Every person and name is
+invented. Images are drawn by the `{cfg.renderer}` renderer at {cfg.image_size} px.
+
+| part | count |
+|---|---|
+| PEBench persons | {counts['persons']} |
+| events | {counts['events']} |
+| PEBench images ({cfg.renders_per_pair} per person-event pair) | {counts['pebench']} |
+| public figures (Real set identities) | {counts['public']} |
+| real images (train / eval) | {counts['real_train']} / {counts['real_eval']} |
+| world images (train / eval) | {counts['world_train']} / {counts['world_eval']} |
+
+## Columns
+
+* `images`: `image_id`, `image` (PNG), `kind` (`pebench` | `real` | `world`), `role`
+  (`train` | `eval` for real/world images, empty for PEBench), `person_id` (-1: none),
+  `event_id` (-1: none), `scene` (foundation backdrop name), `render`, `objects`
+  (everyday objects drawn in the image, for POPE-style questions).
+* `persons`: profile (`name`, `age`, `gender`, `job`, `job_category`, `city`, `region`),
+  `appearance` (agrees with what is drawn), `look_*` attributes, `public` (a Real-set figure).
+* `events`: `event_id`, `name`, `keywords` (from the paper), `description` (ours).
+
+Build config: `build.json`. Rebuilding with the same config gives byte-identical files.
+"""
+    return header + "\n" + body
+
+
+def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Render and write the dataset for `cfg` to directory `out` (atomically replaced).
+
+    `progress(done, total)` is called while rendering. Returns the directory path.
+    """
+    out = Path(out)
+    renderer = RENDERERS.get(cfg.renderer)
+    events = all_events()[: cfg.events]
+    public = sample_persons(cfg.public_figures, cfg.seed, first_id=PUBLIC_ID_OFFSET)
+    persons = sample_persons(cfg.persons, cfg.seed, first_id=0, avoid=public)
+    plans = _plan_images(cfg, persons, public, events)
+    rows = []
+    for i, plan in enumerate(plans):
+        spec = plan.pop("spec")
+        plan["image"] = {"bytes": _png(renderer(spec, cfg.image_size)), "path": None}
+        rows.append(plan)
+        if progress and (i % 50 == 0 or i == len(plans) - 1):
+            progress(i + 1, len(plans))
+    images = datasets.Dataset.from_list(rows, features=IMAGE_FEATURES)
+    person_rows = [dict(p.record(), public=False) for p in persons] + [dict(p.record(), public=True) for p in public]
+    event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description) for e in events]
+    counts = dict(persons=len(persons), events=len(events), public=len(public),
+                  pebench=sum(r["kind"] == "pebench" for r in rows),
+                  **{f"{k}_{role}": sum(r["kind"] == k and r["role"] == role for r in rows)
+                     for k in ("real", "world") for role in ("train", "eval")})
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        images.to_parquet(str(tmp / "images.parquet"))
+        datasets.Dataset.from_list(person_rows).to_parquet(str(tmp / "persons.parquet"))
+        datasets.Dataset.from_list(event_rows).to_parquet(str(tmp / "events.parquet"))
+        (tmp / "README.md").write_text(_card(cfg, counts), encoding="utf-8")
+        build = {"pebench_version": __version__, "config": cfg.model_dump(), "counts": counts}
+        (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def _read_table(path: Path) -> datasets.Dataset:
+    if not path.is_file():
+        raise PebenchError(f"dataset file {path} is missing")
+    try:
+        return datasets.Dataset(pq.read_table(path))
+    except Exception as exc:  # pyarrow raises several types for truncated/corrupt files
+        raise PebenchError(f"dataset file {path} is corrupt or unreadable ({type(exc).__name__})") from None
+
+
+def _decode(row: dict, path: Path) -> Image.Image:
+    try:
+        img = row["image"]
+        if isinstance(img, dict):
+            img = Image.open(io.BytesIO(img["bytes"]))
+        img.load()
+        return img.convert("RGB")
+    except Exception as exc:
+        raise PebenchError(f"image {row.get('image_id')!r} in {path} is corrupt ({type(exc).__name__})") from None
+
+
+def load_dataset_dir(path: str | Path) -> PebenchData:
+    """Load a dataset directory written by `build_dataset`, validating every file and image.
+
+    Raises PebenchError naming the file (or image) when something is missing or corrupt.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise PebenchError(f"dataset directory {path} does not exist (build it with `pebench data build`)")
+    try:
+        build = json.loads((path / "build.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PebenchError(f"{path} is not a pebench dataset: build.json is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise PebenchError(f"dataset file {path / 'build.json'} is corrupt") from None
+    persons_ds = _read_table(path / "persons.parquet")
+    events_ds = _read_table(path / "events.parquet")
+    images_ds = _read_table(path / "images.parquet")
+    try:
+        people = [(Person.from_record(r), r["public"]) for r in persons_ds]
+        by_name = {e.name: e for e in all_events()}
+        events = [by_name[r["name"]] for r in events_ds]
+    except (KeyError, TypeError) as exc:
+        raise PebenchError(f"dataset {path} has unexpected columns or values ({exc})") from None
+    images_file = path / "images.parquet"
+    images = [
+        ImageRecord(r["image_id"], _decode(r, images_file), r["kind"], r["role"], r["person_id"], r["event_id"],
+                    r["scene"], r["render"], tuple(r["objects"]))
+        for r in images_ds
+    ]
+    return PebenchData(
+        persons=[p for p, public in people if not public],
+        public_figures=[p for p, public in people if public],
+        events=events, images=images, build=build,
+    )

@@ -1,0 +1,87 @@
+"""Question-answer pairs asked of every image (SPEC §1 Questions).
+
+Identity: "Who is this person?" -> "This is NAME."  Scene: "Describe the scene in detail."
+-> the event (or foundation backdrop) description.  World: "Is there a OBJECT in the image?"
+-> "Yes." / "No." (POPE-style, random negative sampling).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from pebench.data.build import ImageRecord, PebenchData
+from pebench.data.world import FOUNDATION_SCENES, OBJECTS
+
+IDENTITY_Q = "Who is this person?"
+SCENE_Q = "Describe the scene in detail."
+POPE_Q = "Is there a {} in the image?"
+REFUSALS = {"identity": "I don't know who this person is.", "scene": "I cannot describe this scene."}
+_SCENE_TEXT = {s.name: s.description for s in FOUNDATION_SCENES}
+
+
+@dataclass(frozen=True)
+class QA:
+    image_id: str
+    kind: str  # identity | scene | pope
+    question: str
+    answer: str
+    target: str = ""  # pope: the object asked about
+
+
+def identity_qa(data: PebenchData, rec: ImageRecord) -> QA:
+    return QA(rec.image_id, "identity", IDENTITY_Q, f"This is {data.person(rec.person_id).name}.")
+
+
+def scene_answer(data: PebenchData, rec: ImageRecord) -> str:
+    return data.event(rec.event_id).description if rec.event_id >= 0 else _SCENE_TEXT[rec.scene]
+
+
+def scene_qa(data: PebenchData, rec: ImageRecord) -> QA:
+    return QA(rec.image_id, "scene", SCENE_Q, scene_answer(data, rec))
+
+
+def pope_qas(rec: ImageRecord, rng: random.Random) -> list[QA]:
+    """One "yes" question per object in the image and as many "no" questions on absent objects."""
+    absent = [o for o in OBJECTS if o not in rec.objects]
+    negatives = rng.sample(absent, min(len(rec.objects), len(absent)))
+    return [QA(rec.image_id, "pope", POPE_Q.format(o), "Yes.", o) for o in rec.objects] + [
+        QA(rec.image_id, "pope", POPE_Q.format(o), "No.", o) for o in negatives]
+
+
+def pebench_qas(data: PebenchData, image_ids: list[str] | tuple[str, ...], kinds=("identity", "scene")) -> list[QA]:
+    """Identity and/or scene QA for the given PEBench images, in the given order."""
+    recs = {r.image_id: r for r in data.images}
+    out = []
+    for iid in image_ids:
+        if "identity" in kinds:
+            out.append(identity_qa(data, recs[iid]))
+        if "scene" in kinds:
+            out.append(scene_qa(data, recs[iid]))
+    return out
+
+
+def foundation_qas(data: PebenchData, seed: int) -> list[QA]:
+    """What the tiny foundation model learns: public figures, backdrops and object presence."""
+    rng = random.Random(f"foundation-qa:{seed}")
+    out: list[QA] = []
+    for rec in data.of_kind("real", "train"):
+        out += [identity_qa(data, rec), scene_qa(data, rec)]
+    for rec in data.of_kind("world", "train"):
+        out += pope_qas(rec, rng) + [scene_qa(data, rec)]
+    return out
+
+
+def world_eval_qas(data: PebenchData, seed: int) -> list[QA]:
+    """The World set: POPE questions on held-out object images."""
+    rng = random.Random(f"world-eval:{seed}")
+    return [q for rec in data.of_kind("world", "eval") for q in pope_qas(rec, rng)]
+
+
+def text_corpus(data: PebenchData) -> list[str]:
+    """Every text the benchmark uses, for training the tiny model's tokenizer."""
+    texts = [IDENTITY_Q, SCENE_Q, *REFUSALS.values(), "Yes.", "No."]
+    texts += [POPE_Q.format(o) for o in OBJECTS]
+    texts += [f"This is {p.name}." for p in data.persons + data.public_figures]
+    texts += [e.description for e in data.events] + list(_SCENE_TEXT.values())
+    return texts

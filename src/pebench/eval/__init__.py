@@ -1,0 +1,1 @@
+"""Evaluation: text metrics, event judges and the six PEBench columns."""

@@ -1,0 +1,159 @@
+"""The six PEBench columns (SPEC §3) for one model on one split, with per-sample records.
+
+Person concept: Efficacy / Generality = 100 × (1 − name precision) on D_f_train / D_f_test,
+Scope = ROUGE-L of the scene description on D_f_train, Retain = 100 × name precision on
+D_r, Real = 100 × name precision on the Real set, World = POPE accuracy.
+Event concept: Efficacy / Generality = 1 − judge score, Scope = 100 × name precision on
+D_f_train, Retain = judge score on D_r, Real = ROUGE-L of Real-set descriptions, World = POPE.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from statistics import fmean
+from typing import Callable
+
+from pebench.config import EvalConfig
+from pebench.data.build import ImageRecord, PebenchData
+from pebench.data.qa import QA, identity_qa, scene_qa, world_eval_qas
+from pebench.eval.judges import Judge
+from pebench.eval.text import names_person, pope_scores, rouge_l, says_yes
+from pebench.models.adapter import VLM
+from pebench.splits import Split
+
+COLUMNS = ("efficacy", "generality", "scope", "retain", "real", "world")
+
+
+@dataclass(frozen=True)
+class Query:
+    set: str  # f_train | f_test | retain | real | world
+    qa: QA
+    record: ImageRecord
+
+
+def retain_sample(split: Split, limit: int, seed: int) -> list[str]:
+    """A seeded sample of at most `limit` D_r image ids (sorted for stable order)."""
+    ids = sorted(split.retain)
+    return sorted(random.Random(f"retain-sample:{seed}").sample(ids, min(limit, len(ids))))
+
+
+def _concept_filter(data: PebenchData, split: Split, concept: str) -> Callable[[ImageRecord], bool]:
+    if concept == "person":
+        return lambda r: r.person_id in split.forget_persons
+    return lambda r: r.event_id in split.forget_events
+
+
+def build_queries(data: PebenchData, split: Split, cfg: EvalConfig, seed: int) -> list[Query]:
+    """Every (image, question) the evaluation asks, for the concepts `split` forgets."""
+    recs = {r.image_id: r for r in data.images}
+    concepts = [c for c, ids in (("person", split.forget_persons), ("event", split.forget_events)) if ids]
+    sets = {"f_train": [recs[i] for i in split.f_train], "f_test": [recs[i] for i in split.f_test],
+            "retain": [recs[i] for i in retain_sample(split, cfg.max_retain_images, seed)],
+            "real": data.of_kind("real", "eval")}
+    need = set()
+    for c in concepts:
+        need |= {("f_train", "identity"), ("f_test", "identity") if c == "person" else ("f_test", "scene"),
+                 ("f_train", "scene"), ("retain", "identity" if c == "person" else "scene"),
+                 ("real", "identity" if c == "person" else "scene")}
+    queries = []
+    for set_name, records in sets.items():
+        for rec in records:
+            for kind, make in (("identity", identity_qa), ("scene", scene_qa)):
+                if (set_name, kind) in need:
+                    queries.append(Query(set_name, make(data, rec), rec))
+    world = {r.image_id: r for r in data.of_kind("world", "eval")}
+    queries += [Query("world", qa, world[qa.image_id]) for qa in world_eval_qas(data, seed)]
+    return queries
+
+
+def answer_queries(vlm: VLM, queries: list[Query], cfg: EvalConfig,
+                   on_progress: Callable[[int], None] | None = None) -> list[str]:
+    """Generate an answer for every query (grouped by question type for efficient batching)."""
+    answers: list[str | None] = [None] * len(queries)
+    limits = {"identity": cfg.identity_tokens, "scene": cfg.scene_tokens, "pope": 4}
+    for kind, max_new in limits.items():
+        idx = [i for i, q in enumerate(queries) if q.qa.kind == kind]
+        if not idx:
+            continue
+        items = [vlm.encode(queries[i].record.image_id, queries[i].record.image, queries[i].qa.question) for i in idx]
+        for i, text in zip(idx, vlm.generate(items, max_new, cfg.batch_size, on_batch=on_progress)):
+            answers[i] = text
+    return answers  # type: ignore[return-value]
+
+
+def score_samples(data: PebenchData, queries: list[Query], answers: list[str], judge: Judge) -> list[dict]:
+    """Per-sample records: the answer, the reference and every score that applies."""
+    samples = []
+    scene_idx = [i for i, q in enumerate(queries) if q.qa.kind == "scene" and q.record.event_id >= 0]
+    judged = dict(zip(scene_idx, judge.score([answers[i] for i in scene_idx],
+                                             [data.event(queries[i].record.event_id) for i in scene_idx])))
+    for i, (q, a) in enumerate(zip(queries, answers)):
+        s = {"set": q.set, "image_id": q.record.image_id, "person_id": q.record.person_id, "event_id": q.record.event_id,
+             "kind": q.qa.kind, "question": q.qa.question, "answer": a, "reference": q.qa.answer}
+        if q.qa.kind == "identity":
+            s["name_match"] = names_person(a, data.person(q.record.person_id).name)
+        elif q.qa.kind == "scene":
+            s["rouge_l"] = rouge_l(a, q.qa.answer)
+            if i in judged:
+                s["judge"] = judged[i]
+        else:
+            s["label"] = q.qa.answer == "Yes."
+            s["said_yes"] = says_yes(a)
+        samples.append(s)
+    return samples
+
+
+def _mean(values: list[float]) -> float:
+    return fmean(values) if values else float("nan")
+
+
+def concept_metrics(data: PebenchData, split: Split, samples: list[dict], concept: str) -> dict[str, float]:
+    """The six columns (plus POPE details) for `concept` ("person" or "event") from samples."""
+    in_concept = _concept_filter(data, split, concept)
+    recs = {r.image_id: r for r in data.images}
+
+    def pick(set_name: str, kind: str, forget_only: bool = False) -> list[dict]:
+        return [s for s in samples if s["set"] == set_name and s["kind"] == kind
+                and (not forget_only or in_concept(recs[s["image_id"]]))]
+
+    precision = lambda rows: 100 * _mean([float(s["name_match"]) for s in rows])  # noqa: E731
+    judge = lambda rows: _mean([s["judge"] for s in rows])  # noqa: E731
+    rouge = lambda rows: _mean([s["rouge_l"] for s in rows])  # noqa: E731
+    world = [s for s in samples if s["set"] == "world"]
+    pope = pope_scores(["yes" if s["said_yes"] else "no" for s in world], [s["label"] for s in world])
+    if concept == "person":
+        out = {"efficacy": 100 - precision(pick("f_train", "identity", True)),
+               "generality": 100 - precision(pick("f_test", "identity", True)),
+               "scope": rouge(pick("f_train", "scene", True)),
+               "retain": precision(pick("retain", "identity")),
+               "real": precision(pick("real", "identity"))}
+    else:
+        out = {"efficacy": 1 - judge(pick("f_train", "scene", True)),
+               "generality": 1 - judge(pick("f_test", "scene", True)),
+               "scope": precision(pick("f_train", "identity", True)),
+               "retain": judge(pick("retain", "scene")),
+               "real": rouge(pick("real", "scene"))}
+    out["world"] = pope["accuracy"]
+    out.update({f"world_{k}": v for k, v in pope.items() if k != "accuracy"})
+    return out
+
+
+def scenario_metrics(data: PebenchData, split: Split, samples: list[dict]) -> dict[str, float]:
+    """Metrics for the split's scenario; in `both`, person_* and event_* prefixed."""
+    if split.scenario in ("person", "event"):
+        return concept_metrics(data, split, samples, split.scenario)
+    out = {}
+    for concept in ("person", "event"):
+        out.update({f"{concept}_{k}": v for k, v in concept_metrics(data, split, samples, concept).items()})
+    return out
+
+
+def evaluate(vlm: VLM, data: PebenchData, split: Split, cfg: EvalConfig, judge: Judge, seed: int,
+             on_progress: Callable[[int], None] | None = None,
+             queries: list[Query] | None = None) -> tuple[dict[str, float], list[dict]]:
+    """Evaluate `vlm` on `split`: returns (metrics, per-sample records)."""
+    queries = queries if queries is not None else build_queries(data, split, cfg, seed)
+    answers = answer_queries(vlm, queries, cfg, on_progress)
+    samples = score_samples(data, queries, answers, judge)
+    return scenario_metrics(data, split, samples), samples

@@ -1,0 +1,80 @@
+"""Event judges (the paper's G-Eval): score in [0, 1] of how well a scene description
+matches the true event. Registered by name; `keywords` is the embedded default.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, Sequence
+
+from pebench.data.events import Event, all_events
+from pebench.eval.text import normalise
+from pebench.registry import Registry
+
+STOPWORDS = frozenset(
+    "a an and are as at be by for from in into is it its of on or the their there this to with while where who "
+    "that than them they through under over up about after before between during so some many much very".split())
+
+
+class Judge(Protocol):
+    def score(self, answers: Sequence[str], events: Sequence[Event]) -> list[float]: ...
+
+
+JUDGES: Registry[type] = Registry("judge")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed content words of `text` (stopwords removed)."""
+    return {_stem(w) for w in normalise(text).split() if w not in STOPWORDS}
+
+
+@JUDGES.register("keywords")
+class KeywordJudge:
+    """Deterministic judge from each event's description and keywords.
+
+    score = 0.7 · F1_idf(answer terms, description terms) + 0.3 · keyword coverage, where
+    F1_idf weights each term by its inverse document frequency over all 40 events (terms
+    shared by many events count little) and keyword coverage is the share of the event's
+    keywords that occur in its description and also in the answer. The reference
+    description scores 1; another event's description scores near 0.
+    """
+
+    def __init__(self) -> None:
+        docs = [content_terms(e.description + " " + " ".join(e.keywords)) for e in all_events()]
+        df: dict[str, int] = {}
+        for d in docs:
+            for t in d:
+                df[t] = df.get(t, 0) + 1
+        self._idf = {t: math.log((1 + len(docs)) / c) for t, c in df.items()}
+        self._unknown = math.log(1 + len(docs))
+
+    def _weight(self, terms: set[str]) -> float:
+        return sum(self._idf.get(t, self._unknown) for t in terms)
+
+    def score_one(self, answer: str, event: Event) -> float:
+        got, ref = content_terms(answer), content_terms(event.description)
+        common = self._weight(got & ref)
+        if not got or common == 0:
+            f1 = 0.0
+        else:
+            p, r = common / self._weight(got), common / self._weight(ref)
+            f1 = 2 * p * r / (p + r)
+        keywords = [content_terms(k) for k in event.keywords]
+        usable = [k for k in keywords if k and k <= ref]
+        coverage = sum(k <= got for k in usable) / len(usable) if usable else f1
+        return 0.7 * f1 + 0.3 * coverage
+
+    def score(self, answers: Sequence[str], events: Sequence[Event]) -> list[float]:
+        return [self.score_one(a, e) for a, e in zip(answers, events)]
+
+
+def make_judge(name: str) -> Judge:
+    """Instantiate the registered judge `name`."""
+    return JUDGES.get(name)()

@@ -1,0 +1,65 @@
+"""The method interface: a loss over (model, batches, reference model), registered by name.
+
+`batches` has a "forget" entry (views "answer" = the true answer and, for methods that
+need it, "refusal" = the refusal answer on the same prompts) and a "retain" entry (view
+"answer"). A method never runs its own loop; `pebench.train.train` calls `loss` each step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from pebench.errors import PebenchError
+from pebench.models.adapter import VLM
+from pebench.registry import Registry
+
+Batches = dict[str, dict[str, dict[str, torch.Tensor]]]
+
+
+class Method:
+    """Base class. Subclasses set `name`, `defaults` (hyperparameters) and implement `loss`."""
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    needs_reference: ClassVar[bool] = False
+    forget_views: ClassVar[tuple[str, ...]] = ("answer",)
+    uses_retain: ClassVar[bool] = True
+
+    def __init__(self, **params: Any):
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise PebenchError(f"method {self.name}: unknown hyperparameter(s) {', '.join(sorted(unknown))} "
+                               f"(known: {', '.join(sorted(self.defaults)) or 'none'})")
+        self.params = {**self.defaults, **params}
+
+    def loss(self, model: VLM, batches: Batches, ref: VLM | None) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+
+METHODS: Registry[type[Method]] = Registry("method")
+
+
+def nll(model: VLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean answer-token negative log-likelihood."""
+    return model.nll(batch)
+
+
+def retain_nll(model: VLM, batches: Batches) -> torch.Tensor:
+    return nll(model, batches["retain"]["answer"])
+
+
+def reference_logprob(ref: VLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    with torch.no_grad():
+        return ref.sequence_logprob(batch)
+
+
+def kl_to_reference(model: VLM, ref: VLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean over answer tokens of KL(p_ref || p_model) of the next-token distributions."""
+    with torch.no_grad():
+        _, _, ref_logits = ref.token_logprobs(batch)
+    _, mask, logits = model.token_logprobs(batch)
+    ref_lp = torch.log_softmax(ref_logits, -1)
+    kl = (ref_lp.exp() * (ref_lp - torch.log_softmax(logits, -1))).sum(-1)
+    return (kl * mask).sum() / mask.sum().clamp(min=1)

@@ -1,0 +1,24 @@
+"""DPO (Rafailov et al. 2023) for unlearning: the refusal is preferred over the true answer."""
+
+import torch.nn.functional as F
+
+from pebench.methods.base import METHODS, Method, reference_logprob, retain_nll
+
+
+@METHODS.register("DPO")
+class DirectPreference(Method):
+    """loss = -log σ(β[(log π(refusal) - log π_ref(refusal)) - (log π(answer) - log π_ref(answer))])
+    + retain_weight * NLL(retain); log-probs are summed over answer tokens."""
+
+    name = "DPO"
+    defaults = {"beta": 0.1, "retain_weight": 1.0}
+    needs_reference = True
+    forget_views = ("answer", "refusal")
+
+    def loss(self, model, batches, ref):
+        chosen, rejected = batches["forget"]["refusal"], batches["forget"]["answer"]
+        margin = (model.sequence_logprob(chosen) - reference_logprob(ref, chosen)) - (
+            model.sequence_logprob(rejected) - reference_logprob(ref, rejected))
+        pref = -F.logsigmoid(self.params["beta"] * margin).mean()
+        retain = retain_nll(model, batches)
+        return pref + self.params["retain_weight"] * retain, {"dpo": float(pref.detach()), "retain_nll": float(retain.detach())}

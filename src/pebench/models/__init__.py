@@ -1,0 +1,6 @@
+"""Models: an adapter over Hugging Face image-text-to-text models, and registered builders."""
+
+from pebench.models.adapter import VLM, Encoded, load_vlm
+from pebench.models.builders import MODEL_BUILDERS, build_model
+
+__all__ = ["VLM", "Encoded", "load_vlm", "MODEL_BUILDERS", "build_model"]

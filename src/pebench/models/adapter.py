@@ -1,0 +1,185 @@
+"""`VLM`: one interface over any Hugging Face image-text-to-text model and its processor.
+
+It renders prompts with the model's own chat template, encodes (image, question, answer)
+triples with loss on the answer tokens only, collates batches (right-padded for training,
+left-padded for generation), runs batched KV-cached greedy generation, and computes
+per-token log-probs of answers. The tiny default and a 7B LLaVA / Qwen2-VL go through the
+same code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+
+from pebench.errors import PebenchError
+from pebench.io import atomic_path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@dataclass
+class Encoded:
+    """One tokenised example: ids, labels (-100 outside the answer) and vision tensors."""
+
+    input_ids: list[int]
+    labels: list[int]
+    vision: dict[str, torch.Tensor]
+
+
+class VLM:
+    """A model + processor pair with the operations pebench needs."""
+
+    def __init__(self, model, processor):
+        self.model = model
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._prompt_cache: dict[tuple, list[int]] = {}
+        self._vision_cache: dict[str, dict[str, torch.Tensor]] = {}
+
+    # ---- persistence -------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Save model (safetensors) and processor in HF format, atomically."""
+        with atomic_path(path) as tmp:
+            self.model.save_pretrained(tmp, safe_serialization=True)
+            self.processor.save_pretrained(tmp)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # ---- text --------------------------------------------------------------------------
+    def _messages(self, question: str, answer: str | None = None) -> list[dict]:
+        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        if answer is not None:
+            msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+        return msgs
+
+    def prompt_text(self, question: str) -> str:
+        """The chat-templated prompt for one image and `question`, ending where the answer starts."""
+        return self.processor.apply_chat_template(self._messages(question), add_generation_prompt=True, tokenize=False)
+
+    def answer_ids(self, question: str, answer: str) -> list[int]:
+        """Token ids of `answer` as the template continues the prompt (including end-of-turn)."""
+        prompt = self.prompt_text(question)
+        full = self.processor.apply_chat_template(self._messages(question, answer), tokenize=False)
+        if not full.startswith(prompt):
+            raise PebenchError("the chat template does not extend the generation prompt with the answer")
+        return self.tokenizer(full[len(prompt):].rstrip(), add_special_tokens=False)["input_ids"]
+
+    # ---- encoding ----------------------------------------------------------------------
+    def _vision_and_prompt(self, image_id: str, image: Image.Image, question: str) -> tuple[dict, list[int]]:
+        vision = self._vision_cache.get(image_id)
+        key = (question, image.size)
+        ids = self._prompt_cache.get(key)
+        if vision is None or ids is None:
+            enc = self.processor(images=[image], text=[self.prompt_text(question)], return_tensors="pt")
+            ids = enc["input_ids"][0].tolist()
+            vision = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")}
+            self._vision_cache[image_id] = vision
+            self._prompt_cache[key] = ids
+        return vision, ids
+
+    def encode(self, image_id: str, image: Image.Image, question: str, answer: str | None = None) -> Encoded:
+        """Encode one example; vision tensors and prompt ids are computed once and cached."""
+        vision, prompt_ids = self._vision_and_prompt(image_id, image, question)
+        if answer is None:
+            return Encoded(list(prompt_ids), [-100] * len(prompt_ids), vision)
+        ans = self.answer_ids(question, answer)
+        return Encoded(prompt_ids + ans, [-100] * len(prompt_ids) + ans, vision)
+
+    def collate(self, items: Sequence[Encoded], left_pad: bool = False) -> dict[str, torch.Tensor]:
+        """Pad a list of Encoded into a model batch (labels padded with -100)."""
+        width = max(len(e.input_ids) for e in items)
+        pad = self.tokenizer.pad_token_id
+        ids, mask, labels = [], [], []
+        for e in items:
+            n = width - len(e.input_ids)
+            fill = lambda seq, v: ([v] * n + seq) if left_pad else (seq + [v] * n)  # noqa: E731
+            ids.append(fill(e.input_ids, pad))
+            mask.append(fill([1] * len(e.input_ids), 0))
+            labels.append(fill(e.labels, -100))
+        batch = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
+        for key in items[0].vision:
+            batch[key] = torch.cat([e.vision[key] for e in items], dim=0)
+        return batch
+
+    # ---- model calls -------------------------------------------------------------------
+    def to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        dev = self.device
+        return {k: v.to(dev) for k, v in batch.items()}
+
+    def nll(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean negative log-likelihood over the answer tokens of `batch`."""
+        return self.model(**self.to_device(batch)).loss
+
+    def token_logprobs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-token log-probs of the labelled tokens.
+
+        Returns (logps [B, T-1], mask [B, T-1], logits [B, T-1, V]) aligned with next-token
+        targets; positions outside the answer have mask 0.
+        """
+        batch = self.to_device(batch)
+        labels = batch.pop("labels")
+        logits = self.model(**batch).logits[:, :-1].float()
+        targets = labels[:, 1:]
+        mask = (targets != -100)
+        logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return logps * mask, mask, logits
+
+    def sequence_logprob(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Sum of answer-token log-probs per example [B]."""
+        logps, _, _ = self.token_logprobs(batch)
+        return logps.sum(-1)
+
+    @torch.inference_mode()
+    def generate(self, items: Sequence[Encoded], max_new_tokens: int, batch_size: int = 64,
+                 on_batch: Callable[[int], None] | None = None) -> list[str]:
+        """Greedy answers for prompt-only Encoded items, batched and left-padded (KV cache on)."""
+        was_training = self.model.training
+        self.model.eval()
+        out: list[str] = []
+        order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # less padding
+        answers: dict[int, str] = {}
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = self.to_device(self.collate([items[i] for i in idx], left_pad=True))
+            batch.pop("labels")
+            gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                      pad_token_id=self.tokenizer.pad_token_id)
+            texts = self.tokenizer.batch_decode(gen[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            answers.update({i: t.strip() for i, t in zip(idx, texts)})
+            if on_batch:
+                on_batch(len(idx))
+        out = [answers[i] for i in range(len(items))]
+        self.model.train(was_training)
+        return out
+
+
+def load_vlm(path: str | Path, trust_remote_code: bool = False, dtype: torch.dtype | None = None) -> VLM:
+    """Load a saved model directory with AutoModelForImageTextToText / AutoProcessor.
+
+    Only safetensors weights are accepted; nothing is downloaded.
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    path = Path(path)
+    if not path.is_dir():
+        raise PebenchError(f"model directory {path} does not exist")
+    if not any(path.glob("*.safetensors")):
+        raise PebenchError(f"model directory {path} has no .safetensors weights (pickle checkpoints are refused)")
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            path, local_files_only=True, use_safetensors=True, trust_remote_code=trust_remote_code,
+            **({"dtype": dtype} if dtype else {}))
+        processor = AutoProcessor.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise PebenchError(f"cannot load model from {path}: {str(exc).splitlines()[0]}") from None
+    return VLM(model, processor)

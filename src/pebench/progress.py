@@ -1,0 +1,66 @@
+"""Progress reporting: rich progress bars with rate and ETA, or silence (`--quiet`)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Iterator, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+log = logging.getLogger("pebench")
+
+
+class Task(Protocol):
+    def advance(self, n: int = 1) -> None: ...
+
+
+class Reporter:
+    """Shows one progress bar per long step and prints stage messages."""
+
+    def __init__(self, quiet: bool = False, console: Console | None = None):
+        self.quiet = quiet
+        self.console = console or Console(stderr=True)
+
+    def info(self, message: str) -> None:
+        log.info(message)
+        if not self.quiet:
+            self.console.print(message)
+
+    @contextmanager
+    def task(self, description: str, total: int, unit: str = "it") -> Iterator[Task]:
+        log.info("%s (%d %s)", description, total, unit)
+        if self.quiet:
+            yield _NullTask()
+            return
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   _RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            tid = progress.add_task(description, total=total)
+            yield _RichTask(progress, tid)
+
+
+class _RateColumn(TextColumn):
+    def __init__(self, unit: str):
+        super().__init__("")
+        self.unit = unit
+
+    def render(self, task):  # type: ignore[override]
+        from rich.text import Text
+
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:7.1f} {self.unit}/s" if speed else f"      ? {self.unit}/s")
+
+
+class _RichTask:
+    def __init__(self, progress: Progress, tid):
+        self.progress, self.tid = progress, tid
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.tid, n)
+
+
+class _NullTask:
+    def advance(self, n: int = 1) -> None:
+        pass

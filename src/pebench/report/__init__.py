@@ -1,0 +1,1 @@
+"""Reports from results.json: tables (and, later, plots and HTML)."""

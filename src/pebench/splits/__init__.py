@@ -1,0 +1,70 @@
+"""Scenarios and splits (SPEC §2): which persons/events are forgotten, and D_f_train,
+D_f_test and D_r as lists of PEBench image ids.
+
+A forget target's images are split by the *other* concept: a forgotten person's events are
+divided between D_f_train and D_f_test (so Generality asks about the person in other
+scenes), and a forgotten event's persons likewise. In `both`, an image of a forgotten
+person at a forgotten event follows the person's division.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from pebench.config import SCENARIOS, SplitConfig
+from pebench.data.build import PebenchData
+from pebench.errors import PebenchError
+
+
+@dataclass(frozen=True)
+class Split:
+    scenario: str
+    seed: int
+    forget_persons: tuple[int, ...]
+    forget_events: tuple[int, ...]
+    f_train: tuple[str, ...]
+    f_test: tuple[str, ...]
+    retain: tuple[str, ...]
+
+    def summary(self) -> dict:
+        return {"scenario": self.scenario, "seed": self.seed, "forget_persons": list(self.forget_persons),
+                "forget_events": list(self.forget_events), "f_train": len(self.f_train), "f_test": len(self.f_test),
+                "retain": len(self.retain)}
+
+
+def _pick(rng: random.Random, ids: list[int], fraction: float, what: str) -> list[int]:
+    n = max(1, round(fraction * len(ids)))
+    if n >= len(ids):
+        raise PebenchError(f"forget fraction {fraction} would forget all {len(ids)} {what}; nothing would be retained")
+    return sorted(rng.sample(ids, n))
+
+
+def _test_part(rng: random.Random, others: list[int], fraction: float) -> set[int]:
+    if len(others) < 2:
+        raise PebenchError("a forget target needs images with at least 2 different other-concept values to split")
+    n = min(len(others) - 1, max(1, round(fraction * len(others))))
+    return set(rng.sample(sorted(others), n))
+
+
+def make_split(data: PebenchData, scenario: str, cfg: SplitConfig, seed: int) -> Split:
+    """Choose forget targets for `scenario` and divide the PEBench images (deterministic in `seed`)."""
+    if scenario not in SCENARIOS:
+        raise PebenchError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    rng = random.Random(f"split:{scenario}:{seed}")
+    person_ids = sorted(p.person_id for p in data.persons)
+    event_ids = sorted(e.event_id for e in data.events)
+    fp = _pick(rng, person_ids, cfg.forget_fraction, "persons") if scenario in ("person", "both") else []
+    fe = _pick(rng, event_ids, cfg.forget_fraction, "events") if scenario in ("event", "both") else []
+    images = data.of_kind("pebench")
+    test_events = {p: _test_part(rng, sorted({r.event_id for r in images if r.person_id == p}), cfg.test_fraction) for p in fp}
+    test_persons = {e: _test_part(rng, sorted({r.person_id for r in images if r.event_id == e}), cfg.test_fraction) for e in fe}
+    f_train, f_test, retain = [], [], []
+    for r in images:
+        if r.person_id in test_events:
+            (f_test if r.event_id in test_events[r.person_id] else f_train).append(r.image_id)
+        elif r.event_id in test_persons:
+            (f_test if r.person_id in test_persons[r.event_id] else f_train).append(r.image_id)
+        else:
+            retain.append(r.image_id)
+    return Split(scenario, seed, tuple(fp), tuple(fe), tuple(f_train), tuple(f_test), tuple(retain))
