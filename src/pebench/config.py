@@ -24,13 +24,13 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     """What `pebench data build` generates."""
 
-    persons: int = Field(50, ge=2, le=3200, description="fictitious PEBench persons")
-    events: int = Field(20, ge=2, le=40, description="events used, the first N of the paper's 40")
+    persons: int = Field(40, ge=2, le=3200, description="fictitious PEBench persons")
+    events: int = Field(15, ge=2, le=40, description="events used, the first N of the paper's 40")
     renders_per_pair: int = Field(1, ge=1, le=16, description="images per (person, event) pair")
     image_size: int = Field(128, ge=32, le=1024, description="rendered image side in pixels")
     renderer: str = "procedural"
     public_figures: int = Field(10, ge=1, le=200, description="identities the foundation model knows (Real set)")
-    real_train_renders: int = Field(8, ge=1, description="foundation-training images per public figure")
+    real_train_renders: int = Field(12, ge=1, description="foundation-training images per public figure")
     real_eval_renders: int = Field(3, ge=1, description="held-out images per public figure (Real set)")
     world_train_images: int = Field(400, ge=1, description="foundation-training object images")
     world_eval_images: int = Field(100, ge=1, description="held-out object images (World set)")
@@ -105,8 +105,8 @@ class RunConfig(_Strict):
     data: DataConfig = DataConfig()
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
-    foundation: TrainConfig = TrainConfig(steps=500)
-    finetune: TrainConfig = TrainConfig()
+    foundation: TrainConfig = TrainConfig(steps=600)
+    finetune: TrainConfig = TrainConfig(steps=800)
     unlearn: UnlearnConfig = UnlearnConfig()
     eval: EvalConfig = EvalConfig()
     scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event")

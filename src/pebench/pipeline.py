@@ -32,7 +32,7 @@ from pebench.methods import make_method
 from pebench.methods.finetune import Finetune
 from pebench.methods.base import METHODS, Method
 from pebench.models import VLM, build_model, load_vlm
-from pebench.progress import Reporter
+from pebench.progress import Reporter, log
 from pebench.report.tables import table1_markdown, table2_markdown
 from pebench.splits import Split, make_split
 from pebench.train import Stream, train
@@ -96,10 +96,16 @@ class Pipeline:
 
     def _train(self, label: str, vlm: VLM, method: Method, streams: dict[str, Stream], tc: dict, ref: VLM | None,
                seed: int) -> None:
+        def on_step(step: int, logs: dict[str, float], task) -> None:
+            task.advance()
+            if step % 100 == 0 or step == tc["steps"] - 1:
+                log.info("%s step %d/%d %s", label, step + 1, tc["steps"],
+                         " ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+
         with self.rep.task(f"train {label}", tc["steps"], "step") as task:
             result = train(vlm.model, lambda b: method.loss(vlm, b, ref), streams, steps=tc["steps"],
                            lr=tc["lr"], warmup=tc.get("warmup", 0), weight_decay=tc.get("weight_decay", 0.0),
-                           grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: task.advance())
+                           grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: on_step(s, logs, task))
         self.training[label] = {"final": result.history[-1], "history": result.history}
 
     def _stage_model(self, name: str, key: str, make: Callable[[], VLM]) -> VLM:
@@ -108,19 +114,25 @@ class Pipeline:
         meta = path / "stage.json"
         if meta.is_file() and read_json(meta).get("key") == key:
             self.rep.info(f"[dim]reusing {name} (cached)[/dim]")
+            if "training" in (stored := read_json(meta)):
+                self.training[name] = stored["training"]
             return load_vlm(path)
         vlm = self._timed(name, make)
         with atomic_path(path) as tmp:
             vlm.save(tmp)
-            (tmp / "stage.json").write_text(json.dumps({"key": key}), encoding="utf-8")
+            stage = {"key": key, **({"training": self.training[name]} if name in self.training else {})}
+            (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
         return vlm
 
     def _stage_eval(self, scenario: str, row: str, key: str, vlm_fn: Callable[[], VLM], split: Split) -> dict:
         """Evaluate (or reuse the stored evaluation of) one table row."""
         path = self.out / "stages" / scenario / f"{row}.json"
+        label = f"{scenario}/{row}"
         if path.is_file():
             stored = read_json(path)
             if stored.get("key") == key:
+                if "training" in stored:
+                    self.training[label] = stored["training"]
                 return stored["metrics"]
         vlm = vlm_fn()
         queries = build_queries(self.data, split, self.cfg.eval, self.cfg.seed)
@@ -129,7 +141,8 @@ class Pipeline:
                 vlm, self.data, split, self.cfg.eval, self.judge, self.cfg.seed, on_progress=task.advance, queries=queries))
         write_text(self.out / "samples" / scenario / f"{row}.jsonl",
                    "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
-        write_json(path, {"key": key, "metrics": metrics})
+        write_json(path, {"key": key, "metrics": metrics,
+                          **({"training": self.training[label]} if label in self.training else {})})
         return metrics
 
     def _sft_streams(self, examples: list[dict], tc: TrainConfig, seed: str) -> dict[str, Stream]:

@@ -116,7 +116,7 @@ def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], e
     plans: list[dict] = []
 
     def add(image_id, kind, role, pid, eid, scene, render, backdrop, look, objects):
-        spec = SceneSpec(backdrop, look, objects, seed=f"{cfg.seed}:{image_id}")
+        spec = SceneSpec(backdrop, look, objects, seed=f"{cfg.seed}:{image_id}", large_objects=kind == "world")
         plans.append(dict(image_id=image_id, kind=kind, role=role, person_id=pid, event_id=eid, scene=scene,
                           render=render, objects=list(objects), spec=spec))
 
@@ -135,7 +135,7 @@ def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], e
         for i in range(n):
             s = rng.randrange(len(FOUNDATION_SCENES))
             add(f"world-{role}-{i:05d}", "world", role, -1, -1, FOUNDATION_SCENES[s].name, 0,
-                _backdrop_of_scene(s), None, _objects(rng, 1, max(2, cfg.max_objects)))
+                _backdrop_of_scene(s), None, _objects(rng, 1, 1))
     return plans
 
 
@@ -233,9 +233,7 @@ def _read_table(path: Path) -> datasets.Dataset:
 
 def _decode(row: dict, path: Path) -> Image.Image:
     try:
-        img = row["image"]
-        if isinstance(img, dict):
-            img = Image.open(io.BytesIO(img["bytes"]))
+        img = Image.open(io.BytesIO(row["image"]["bytes"]))
         img.load()
         return img.convert("RGB")
     except Exception as exc:
@@ -266,6 +264,9 @@ def load_dataset_dir(path: str | Path) -> PebenchData:
     except (KeyError, TypeError) as exc:
         raise PebenchError(f"dataset {path} has unexpected columns or values ({exc})") from None
     images_file = path / "images.parquet"
+    if "image" not in images_ds.column_names:
+        raise PebenchError(f"dataset file {images_file} has no image column")
+    images_ds = images_ds.cast_column("image", datasets.Image(decode=False))  # decode ourselves, naming bad images
     images = [
         ImageRecord(r["image_id"], _decode(r, images_file), r["kind"], r["role"], r["person_id"], r["event_id"],
                     r["scene"], r["render"], tuple(r["objects"]))

@@ -61,15 +61,28 @@ def pebench_qas(data: PebenchData, image_ids: list[str] | tuple[str, ...], kinds
     return out
 
 
-def foundation_qas(data: PebenchData, seed: int) -> list[QA]:
-    """What the tiny foundation model learns: public figures, backdrops and object presence."""
+# Shares of each foundation task in a batch; without balancing, object questions (many per
+# image) would swamp the few public-figure images.
+FOUNDATION_MIX = {"real_identity": 0.4, "real_scene": 0.1, "pope": 0.4, "world_scene": 0.1}
+
+
+def foundation_groups(data: PebenchData, seed: int) -> dict[str, list[QA]]:
+    """What the tiny foundation model learns, by task: public figures, backdrops, object presence."""
     rng = random.Random(f"foundation-qa:{seed}")
-    out: list[QA] = []
-    for rec in data.of_kind("real", "train"):
-        out += [identity_qa(data, rec), scene_qa(data, rec)]
-    for rec in data.of_kind("world", "train"):
-        out += pope_qas(rec, rng) + [scene_qa(data, rec)]
-    return out
+    real, world = data.of_kind("real", "train"), data.of_kind("world", "train")
+    return {"real_identity": [identity_qa(data, r) for r in real], "real_scene": [scene_qa(data, r) for r in real],
+            "pope": [q for r in world for q in pope_qas(r, rng)], "world_scene": [scene_qa(data, r) for r in world]}
+
+
+def foundation_qas(data: PebenchData, seed: int, size: int = 2000) -> list[QA]:
+    """A pool of `size` foundation QAs mixing the tasks in FOUNDATION_MIX shares (cycling
+    through each task's questions, so every question appears before any repeats)."""
+    pool: list[QA] = []
+    for name, items in foundation_groups(data, seed).items():
+        if items:
+            n = round(FOUNDATION_MIX[name] * size)
+            pool += [items[i % len(items)] for i in range(n)]
+    return pool
 
 
 def world_eval_qas(data: PebenchData, seed: int) -> list[QA]:

@@ -36,6 +36,7 @@ class SceneSpec:
     look: Look | None
     objects: tuple[str, ...]
     seed: str
+    large_objects: bool = False  # object scenes (World set): one big object near the centre, no person
 
 
 class Renderer(Protocol):
@@ -209,13 +210,16 @@ def render_procedural(spec: SceneSpec, size: int) -> Image.Image:
     d = ImageDraw.Draw(img)
     _draw_backdrop(d, spec.backdrop, size)
     _draw_props(d, spec.backdrop, size, rng)
-    slots = [(0.13, 0.2), (0.87, 0.2), (0.13, 0.82), (0.87, 0.82)]
+    if spec.large_objects:
+        slots, radius = [(rng.uniform(0.42, 0.58), rng.uniform(0.42, 0.58))], (0.3, 0.36)
+    else:
+        slots, radius = [(0.15, 0.18), (0.85, 0.18), (0.15, 0.82), (0.85, 0.82)], (0.13, 0.15)
     rng.shuffle(slots)
     if spec.look is not None:
         k = size * rng.uniform(0.085, 0.11)
         cx = size * rng.uniform(0.38, 0.62)
         _draw_person(d, spec.look, cx, size * rng.uniform(0.97, 1.0), k)
     for name, (sx, sy) in zip(spec.objects, slots):
-        r = size * rng.uniform(0.09, 0.11)
+        r = size * rng.uniform(*radius)
         _draw_object(d, name, size * (sx + rng.uniform(-0.03, 0.03)), size * (sy + rng.uniform(-0.03, 0.03)), r)
     return img

@@ -18,10 +18,14 @@ from pebench.registry import Registry
 MODEL_BUILDERS: Registry[Callable[[ModelConfig, list[str], int], VLM]] = Registry("model")
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<image>"]
+# The tiny model reads the question *before* the image: with causal attention, image tokens can
+# then condition on what is asked (e.g. which object), which a 2-layer model needs to learn
+# object-presence questions at all. Real models keep their own templates.
 LLAVA_TEMPLATE = (
     "{% for m in messages %}{% if m['role']=='user' %}USER: "
-    "{% for c in m['content'] %}{% if c['type']=='image' %}<image>{{ '\\n' }}{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
-    "{{ '\\n' }}{% else %}ASSISTANT: {% for c in m['content'] %}{{ c['text'] }}{% endfor %}</s>{{ '\\n' }}{% endif %}{% endfor %}"
+    "{% for c in m['content'] %}{% if c['type']=='text' %}{{ c['text'] }}{{ '\\n' }}{% endif %}{% endfor %}"
+    "{% for c in m['content'] %}{% if c['type']=='image' %}<image>{{ '\\n' }}{% endif %}{% endfor %}"
+    "{% else %}ASSISTANT: {% for c in m['content'] %}{{ c['text'] }}{% endfor %}</s>{{ '\\n' }}{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
 

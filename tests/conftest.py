@@ -1,0 +1,42 @@
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from pebench.config import load_config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    return load_config("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory, tiny_cfg):
+    from pebench.data.build import build_dataset
+
+    return build_dataset(tiny_cfg.data, tmp_path_factory.mktemp("data") / "ds")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_data_dir):
+    from pebench.data.build import load_dataset_dir
+
+    return load_dataset_dir(tiny_data_dir)
+
+
+@pytest.fixture(scope="session")
+def corpus(tiny_data):
+    from pebench.data.qa import text_corpus
+
+    return text_corpus(tiny_data)
+
+
+@pytest.fixture()
+def tiny_vlm(tiny_cfg, corpus):
+    """A freshly initialised tiny LLaVA (untrained), built in well under a second."""
+    from pebench.models import build_model
+
+    return build_model(tiny_cfg.model, corpus, seed=0)

@@ -1,0 +1,36 @@
+import pytest
+
+from pebench.config import load_config
+from pebench.errors import PebenchError
+
+
+def test_presets_and_overrides():
+    cfg = load_config("tiny", overrides={"seed": 5, "methods": ["GA"]})
+    assert cfg.seed == 5 and cfg.methods == ("GA",) and cfg.data.persons == 8
+
+
+@pytest.mark.parametrize("raw,where", [
+    ({"unknown_key": 1}, "unknown_key"),
+    ({"split": {"forget_fraction": 0}}, "split.forget_fraction"),
+    ({"split": {"forget_fraction": 1.2}}, "split.forget_fraction"),
+    ({"data": {"persons": "many"}}, "data.persons"),
+    ({"finetune": {"lr": -1}}, "finetune.lr"),
+    ({"scenarios": ["person", "places"]}, "scenarios.1"),
+])
+def test_invalid_values_name_their_key_path(raw, where):
+    with pytest.raises(PebenchError, match=f"at {where}"):
+        load_config(overrides=raw)
+
+
+def test_yaml_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  persons: 12\nunlearn:\n  lr: 0.001\n")
+    cfg = load_config("default", path)
+    assert cfg.data.persons == 12 and cfg.unlearn.lr == 0.001
+    path.write_text("data: [1, 2\n")
+    with pytest.raises(PebenchError, match="not valid YAML"):
+        load_config("default", path)
+    with pytest.raises(PebenchError, match="does not exist"):
+        load_config("default", tmp_path / "missing.yaml")
+    with pytest.raises(PebenchError, match="unknown preset"):
+        load_config("huge")

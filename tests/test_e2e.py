@@ -1,0 +1,80 @@
+"""End to end: `pebench run --preset tiny` through the real CLI, then a cached rerun."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pebench.eval.evaluate import COLUMNS
+
+METHODS = ("GA", "GD", "KL", "PO", "DPO", "NPO")
+
+
+def _run(out: Path, *extra):
+    return subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(out), "--quiet", *extra],
+                          capture_output=True, text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("e2e") / "run"
+    result = _run(out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_results_have_every_row_and_column(tiny_run):
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["scenarios"]) == {"person", "event"}
+    for scenario in ("person", "event"):
+        sc = results["scenarios"][scenario]
+        rows = {"finetuned": sc["finetuned"], "goal": sc["goal"], **sc["methods"]}
+        assert set(sc["methods"]) == set(METHODS)
+        for name, row in rows.items():
+            for col in COLUMNS:
+                value = row[col]
+                assert isinstance(value, float) and not math.isnan(value), (scenario, name, col)
+                unit = (scenario, col) in {("person", "scope"), ("event", "efficacy"), ("event", "generality"),
+                                           ("event", "retain"), ("event", "real")}
+                assert 0 <= value <= (1 if unit else 100)
+    assert results["config"]["data"]["persons"] == 8
+    assert results["versions"]["transformers"].startswith("5.")
+
+
+def test_goal_model_never_learned_the_forgotten_event(tiny_run):
+    out, _ = tiny_run
+    event = json.loads((out / "results.json").read_text())["scenarios"]["event"]
+    assert event["finetuned"]["retain"] > 0.5  # descriptions were learned
+    assert event["goal"]["efficacy"] > event["finetuned"]["efficacy"] + 0.3
+
+
+def test_table_lists_rows_in_paper_order(tiny_run):
+    out, _ = tiny_run
+    lines = [l for l in (out / "table.md").read_text().splitlines() if l.startswith("| ") and "---" not in l]
+    names = [l.split("|")[1].strip() for l in lines]
+    assert names == ["Method", "Finetuned", *METHODS, "Goal"]
+    assert "P-Eff" in lines[0] and "E-World" in lines[0]
+
+
+def test_a_table_cell_can_be_recomputed_from_samples(tiny_run):
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    samples = [json.loads(l) for l in (out / "samples" / "person" / "GA.jsonl").read_text().splitlines()]
+    retain = [s for s in samples if s["set"] == "retain" and s["kind"] == "identity"]
+    assert retain and all("answer" in s and "reference" in s for s in retain)
+    recomputed = 100 * sum(s["name_match"] for s in retain) / len(retain)
+    assert recomputed == pytest.approx(results["scenarios"]["person"]["methods"]["GA"]["retain"])
+
+
+def test_rerun_reuses_every_stage_and_gives_the_same_results(tiny_run):
+    out, _ = tiny_run
+    before = json.loads((out / "results.json").read_text())
+    result = _run(out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = json.loads((out / "results.json").read_text())
+    assert after["scenarios"] == before["scenarios"]
+    assert not any(k.startswith(("foundation", "finetuned", "goal", "unlearn")) for k in after["timings_s"])

@@ -1,0 +1,53 @@
+"""The column definitions of SPEC §3, checked on hand-made per-sample records."""
+
+import pytest
+
+from pebench.config import EvalConfig, SplitConfig
+from pebench.eval.evaluate import build_queries, scenario_metrics
+from pebench.splits import make_split
+
+
+def _samples(data, split, identity_ok, scene_score, pope_ok=True):
+    """Records as score_samples would write them, with chosen outcomes per set."""
+    out = []
+    for q in build_queries(data, split, EvalConfig(max_retain_images=10), seed=0):
+        s = {"set": q.set, "image_id": q.record.image_id, "kind": q.qa.kind}
+        if q.qa.kind == "identity":
+            s["name_match"] = identity_ok[q.set]
+        elif q.qa.kind == "scene":
+            s["rouge_l"] = scene_score[q.set]
+            s["judge"] = scene_score[q.set]
+        else:
+            s["label"] = q.qa.answer == "Yes."
+            s["said_yes"] = s["label"] if pope_ok else not s["label"]
+        out.append(s)
+    return out
+
+
+def test_person_columns(tiny_data):
+    split = make_split(tiny_data, "person", SplitConfig(forget_fraction=0.25), 0)
+    samples = _samples(tiny_data, split, {"f_train": False, "f_test": True, "retain": True, "real": True},
+                       {"f_train": 0.8, "f_test": 0.1, "retain": 0.1, "real": 0.1})
+    m = scenario_metrics(tiny_data, split, samples)
+    assert m["efficacy"] == 100 and m["generality"] == 0 and m["retain"] == 100 and m["real"] == 100
+    assert m["scope"] == pytest.approx(0.8) and m["world"] == 100
+
+
+def test_event_columns(tiny_data):
+    split = make_split(tiny_data, "event", SplitConfig(forget_fraction=0.25), 0)
+    samples = _samples(tiny_data, split, {"f_train": True, "f_test": False, "retain": False, "real": False},
+                       {"f_train": 0.25, "f_test": 0.5, "retain": 0.9, "real": 0.4}, pope_ok=False)
+    m = scenario_metrics(tiny_data, split, samples)
+    assert m["efficacy"] == pytest.approx(0.75) and m["generality"] == pytest.approx(0.5)
+    assert m["scope"] == 100 and m["retain"] == pytest.approx(0.9) and m["real"] == pytest.approx(0.4)
+    assert m["world"] == 0
+
+
+def test_both_scenario_prefixes_and_separates_concepts(tiny_data):
+    split = make_split(tiny_data, "both", SplitConfig(forget_fraction=0.25), 0)
+    samples = _samples(tiny_data, split, {"f_train": False, "f_test": False, "retain": True, "real": True},
+                       {"f_train": 0.0, "f_test": 0.0, "retain": 1.0, "real": 1.0})
+    m = scenario_metrics(tiny_data, split, samples)
+    assert m["person_efficacy"] == 100 and m["event_efficacy"] == 1.0
+    assert m["person_retain"] == 100 and m["event_retain"] == 1.0
+    assert {k.split("_", 1)[0] for k in m} == {"person", "event"}
