@@ -71,18 +71,22 @@ def run(
     if seed is not None:
         overrides.setdefault("data", {})["seed"] = seed
     cfg = load_config(preset, config, overrides)
-    from pebench.methods import load_method_file
-    from pebench.methods.base import METHODS
     from pebench.eval.judges import JUDGES
+    from pebench.methods import load_entry_point_methods, load_method_file
+    from pebench.methods.base import METHODS
 
+    load_entry_point_methods()
     for path in method_file or []:
         load_method_file(path)
     for name in cfg.methods:
         METHODS.get(name)
     JUDGES.get(cfg.eval.judge)
-    if data is not None and not data.is_dir():
-        raise PebenchError(f"dataset directory {data} does not exist (build it with `pebench data build`)")
     _quiet_libraries()
+    dataset = None
+    if data is not None:  # validate before anything is written
+        from pebench.data.build import load_dataset_dir
+
+        dataset = load_dataset_dir(data)
     from pebench.pipeline import Pipeline, check_out_dir
     from pebench.progress import Reporter
 
@@ -94,7 +98,7 @@ def run(
     logging.getLogger("pebench").setLevel(logging.INFO)
     reporter = Reporter(quiet=quiet)
     start = time.perf_counter()
-    Pipeline(cfg, out, reporter, data_dir=data).run()
+    Pipeline(cfg, out, reporter, data_dir=data, data=dataset).run()
     reporter.info(f"done in {time.perf_counter() - start:.0f} s")
     typer.echo((out / "table.md").read_text(encoding="utf-8"))
     typer.echo(f"results: {out / 'results.json'}")
@@ -119,22 +123,12 @@ def data_build(
     if out.exists() and not force:
         raise PebenchError(f"{out} already exists; pass --force to replace it")
     _quiet_libraries()
-    from pebench.data.build import build_dataset
-    from pebench.progress import Reporter
+    from pebench.data.build import build_dataset, planned_images
+    from pebench.progress import Reporter, progress_callback
 
-    rep = Reporter()
     start = time.perf_counter()
-    with rep.task("render dataset", 1, "img") as task:
-        state = {"done": 0, "total_set": False}
-
-        def progress(done: int, total: int) -> None:
-            if not state["total_set"]:
-                task.progress.update(task.tid, total=total) if hasattr(task, "progress") else None
-                state["total_set"] = True
-            task.advance(done - state["done"])
-            state["done"] = done
-
-        build_dataset(cfg, out, progress)
+    with Reporter().task("render dataset", planned_images(cfg), "img") as task:
+        build_dataset(cfg, out, progress_callback(task))
     typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s")
 
 

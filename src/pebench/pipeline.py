@@ -22,7 +22,7 @@ import torch
 
 from pebench import __version__
 from pebench.config import RunConfig, TrainConfig
-from pebench.data.build import PebenchData, build_dataset, load_dataset_dir
+from pebench.data.build import PebenchData, build_dataset, load_dataset_dir, planned_images
 from pebench.data.qa import QA, REFUSALS, foundation_qas, pebench_qas, text_corpus
 from pebench.errors import PebenchError
 from pebench.eval.evaluate import build_queries, evaluate
@@ -32,7 +32,7 @@ from pebench.methods import make_method
 from pebench.methods.finetune import Finetune
 from pebench.methods.base import METHODS, Method
 from pebench.models import VLM, build_model, load_vlm
-from pebench.progress import Reporter, log
+from pebench.progress import Reporter, log, progress_callback
 from pebench.report.tables import table1_markdown, table2_markdown
 from pebench.splits import Split, make_split
 from pebench.train import Stream, train
@@ -67,23 +67,26 @@ class Encoder:
     def __post_init__(self) -> None:
         self._records = {r.image_id: r for r in self.data.images}
 
-    def example(self, qa: QA, refusal: bool = False) -> dict:
+    def example(self, qa: QA, refusal: bool = False, extra: Callable[[QA], dict[str, str]] | None = None) -> dict:
+        """Views of one QA: "answer", optionally "refusal", and any `extra(qa)` answers."""
         rec = self._records[qa.image_id]
-        ex = {"answer": self.vlm.encode(rec.image_id, rec.image, qa.question, qa.answer)}
-        if refusal:
-            ex["refusal"] = self.vlm.encode(rec.image_id, rec.image, qa.question, REFUSALS[qa.kind])
-        return ex
+        answers = {"answer": qa.answer, **({"refusal": REFUSALS[qa.kind]} if refusal else {}), **(extra(qa) if extra else {})}
+        return {view: self.vlm.encode(rec.image_id, rec.image, qa.question, text) for view, text in answers.items()}
 
-    def examples(self, qas: list[QA], refusal: bool = False) -> list[dict]:
-        return [self.example(q, refusal) for q in qas]
+    def examples(self, qas: list[QA], refusal: bool = False, extra: Callable[[QA], dict[str, str]] | None = None) -> list[dict]:
+        return [self.example(q, refusal, extra) for q in qas]
 
 
 class Pipeline:
     """Runs the whole benchmark for one RunConfig into `out`."""
 
-    def __init__(self, cfg: RunConfig, out: Path, reporter: Reporter, data_dir: Path | None = None):
+    def __init__(self, cfg: RunConfig, out: Path, reporter: Reporter, data_dir: Path | None = None,
+                 data: PebenchData | None = None):
+        """`data_dir`: an existing dataset to use instead of building one under `out`
+        (`data`: the same, already loaded)."""
         self.cfg, self.out, self.rep = cfg, Path(out), reporter
         self.data_dir = Path(data_dir) if data_dir else None
+        self._preloaded = data
         self.timings: dict[str, float] = {}
         self.training: dict[str, Any] = {}
 
@@ -156,16 +159,9 @@ class Pipeline:
             self.data_dir = self.out / "dataset"
             build = self.data_dir / "build.json"
             if not (build.is_file() and read_json(build).get("config") == self.cfg.data.model_dump()):
-                total = (self.cfg.data.persons * self.cfg.data.events * self.cfg.data.renders_per_pair)
-                with self.rep.task("render dataset", total, "img") as task:
-                    last = [0]
-
-                    def progress(done: int, _total: int) -> None:
-                        task.advance(min(done, total) - last[0])
-                        last[0] = min(done, total)
-
-                    self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress))
-        self.data = self._timed("data load", lambda: load_dataset_dir(self.data_dir))
+                with self.rep.task("render dataset", planned_images(self.cfg.data), "img") as task:
+                    self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
+        self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
         self.data_key = content_key(self.data.build)
         self.judge = make_judge(self.cfg.eval.judge)
 
@@ -210,15 +206,24 @@ class Pipeline:
         key = content_key("goal", self.foundation_key, self.cfg.finetune.model_dump(), sorted(split.retain))
         return self._sft_model(f"goal-{split.scenario}", foundation, sorted(split.retain), key), key
 
-    def forget_qas(self, split: Split) -> list[QA]:
-        """The forget data: questions about the forgotten concept(s) on D_f_train images."""
+    def forget_qas(self, split: Split, single_image: bool = False) -> dict[str, list[QA]]:
+        """The forget data by concept: questions about the forgotten person (identity) or
+        event (scene) on D_f_train images (only the first image of each target if `single_image`)."""
         recs = {r.image_id: r for r in self.data.images}
-        qas = []
-        for iid in split.f_train:
-            kinds = (["identity"] if recs[iid].person_id in split.forget_persons else []) + (
-                ["scene"] if recs[iid].event_id in split.forget_events else [])
-            qas += pebench_qas(self.data, [iid], kinds)
-        return qas
+
+        def images(target_of) -> list[str]:
+            ids = [iid for iid in split.f_train if target_of(recs[iid]) is not None]
+            if single_image:
+                first: dict[int, str] = {}
+                for iid in ids:
+                    first.setdefault(target_of(recs[iid]), iid)
+                ids = sorted(first.values())
+            return ids
+
+        person = images(lambda r: r.person_id if r.person_id in split.forget_persons else None)
+        event = images(lambda r: r.event_id if r.event_id in split.forget_events else None)
+        groups = {"person": pebench_qas(self.data, person, ("identity",)), "event": pebench_qas(self.data, event, ("scene",))}
+        return {c: qas for c, qas in groups.items() if qas}
 
     def unlearn(self, name: str, finetuned: VLM, split: Split) -> VLM:
         uc = self.cfg.unlearn
@@ -229,8 +234,14 @@ class Pipeline:
         vlm = VLM(copy.deepcopy(finetuned.model), finetuned.processor)
         ref = finetuned if method.needs_reference else None
         seed = f"{split.scenario}:{name}:{self.cfg.seed}"
-        streams = {"forget": Stream([(self.encoder.examples(self.forget_qas(split), refusal=True), tc["batch_size"])],
-                                    vlm.collate, "forget:" + seed)}
+        groups = {c: self.encoder.examples(qas, refusal=True, extra=method.extra_views)
+                  for c, qas in self.forget_qas(split, method.single_image).items()}
+        if method.balance_concepts:
+            share = max(1, tc["batch_size"] // len(groups))
+            streams = {f"forget_{c}": Stream([(ex, share)], vlm.collate, f"forget_{c}:{seed}") for c, ex in groups.items()}
+        else:
+            mixed = [ex for c in sorted(groups) for ex in groups[c]]
+            streams = {"forget": Stream([(mixed, tc["batch_size"])], vlm.collate, "forget:" + seed)}
         if method.uses_retain:
             retain = self.encoder.examples(pebench_qas(self.data, sorted(split.retain)))
             streams["retain"] = Stream([(retain, tc["batch_size"])], vlm.collate, "retain:" + seed)
@@ -261,13 +272,16 @@ class Pipeline:
             entry["goal"] = self._stage_eval(scenario, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)
             entry["methods"] = {}
             for name in cfg.methods:
+                if METHODS.get(name).balance_concepts and scenario != "both":
+                    continue  # balancing needs both concepts; elsewhere it equals its base method
                 key = content_key(eval_key, self.finetuned_key, name, cfg.unlearn.model_dump(), cfg.seed,
                                   METHODS.get(name).defaults)
                 entry["methods"][name] = self._stage_eval(scenario, name, key,
                                                           lambda n=name: self.unlearn(n, finetuned, split), split)
             scenarios[scenario] = entry
         results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed,
-                   "config": cfg.model_dump(mode="json"), "dataset": {"path": str(self.data_dir), **self.data.build["counts"]},
+                   "config": cfg.model_dump(mode="json"), "dataset": {"path": str(self.data_dir), "build_config": self.data.build["config"],
+                               **self.data.build["counts"]},
                    "scenarios": scenarios, "timings_s": self.timings,
                    "training": {k: v["final"] for k, v in self.training.items()}}
         write_json(self.out / "results.json", results)

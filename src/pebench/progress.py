@@ -64,3 +64,14 @@ class _RichTask:
 class _NullTask:
     def advance(self, n: int = 1) -> None:
         pass
+
+
+def progress_callback(task: Task):
+    """Adapt a Task to a `progress(done, total)` callback that reports cumulative counts."""
+    state = {"done": 0}
+
+    def progress(done: int, _total: int) -> None:
+        task.advance(done - state["done"])
+        state["done"] = done
+
+    return progress

@@ -186,6 +186,13 @@ Build config: `build.json`. Rebuilding with the same config gives byte-identical
     return header + "\n" + body
 
 
+def planned_images(cfg: DataConfig) -> int:
+    """How many images `build_dataset(cfg)` renders."""
+    return (cfg.persons * cfg.events * cfg.renders_per_pair
+            + cfg.public_figures * (cfg.real_train_renders + cfg.real_eval_renders)
+            + cfg.world_train_images + cfg.world_eval_images)
+
+
 def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int], None] | None = None) -> Path:
     """Render and write the dataset for `cfg` to directory `out` (atomically replaced).
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from pebench.errors import PebenchError
 from pebench.methods.base import METHODS, Method
 
-for _module in ("ga", "gd", "kl", "po", "dpo", "npo"):
+for _module in ("ga", "gd", "kl", "po", "dpo", "npo", "simnpo", "rmu", "bgd", "siu"):
     importlib.import_module(f"pebench.methods.{_module}")
 
 BUILTIN_METHODS = tuple(METHODS.names())
@@ -28,9 +28,20 @@ def load_method_file(path: str | Path) -> None:
         raise PebenchError(f"method file {path} failed to import: {type(exc).__name__}: {exc}") from None
 
 
+def load_entry_point_methods() -> None:
+    """Import methods that installed packages register under the `pebench.methods` entry-point group."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="pebench.methods"):
+        try:
+            ep.load()
+        except Exception as exc:
+            raise PebenchError(f"method plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from None
+
+
 def make_method(name: str, params: dict | None = None) -> Method:
     """Instantiate the registered method `name` with hyperparameter overrides."""
     return METHODS.get(name)(**(params or {}))
 
 
-__all__ = ["METHODS", "Method", "BUILTIN_METHODS", "make_method", "load_method_file"]
+__all__ = ["METHODS", "Method", "BUILTIN_METHODS", "make_method", "load_method_file", "load_entry_point_methods"]

@@ -1,8 +1,8 @@
 """The method interface: a loss over (model, batches, reference model), registered by name.
 
-`batches` has a "forget" entry (views "answer" = the true answer and, for methods that
-need it, "refusal" = the refusal answer on the same prompts) and a "retain" entry (view
-"answer"). A method never runs its own loop; `pebench.train.train` calls `loss` each step.
+`batches` has a "forget" entry (views "answer" = the true answer and "refusal" = the
+refusal answer on the same prompts) and a "retain" entry (view "answer"); a method with
+`balance_concepts` gets "forget_person" / "forget_event" instead of "forget". A method never runs its own loop; `pebench.train.train` calls `loss` each step.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from pebench.data.qa import QA
 from pebench.errors import PebenchError
 from pebench.models.adapter import VLM
 from pebench.registry import Registry
@@ -26,6 +27,15 @@ class Method:
     needs_reference: ClassVar[bool] = False
     forget_views: ClassVar[tuple[str, ...]] = ("answer",)
     uses_retain: ClassVar[bool] = True
+    # True: forget data arrives as "forget_person" and "forget_event" (half a batch each)
+    # instead of one mixed "forget" entry.
+    balance_concepts: ClassVar[bool] = False
+    # True: only the first D_f_train image of each forget target is used (SIU).
+    single_image: ClassVar[bool] = False
+
+    def extra_views(self, qa: QA) -> dict[str, str]:
+        """Extra answers to encode for each forget question, by view name (default none)."""
+        return {}
 
     def __init__(self, **params: Any):
         unknown = set(params) - set(self.defaults)

@@ -1,0 +1,82 @@
+"""Sweep each unlearning method's learning rate (and steps) on a finished run's Finetuned model.
+
+Reuses the run directory's cached dataset, foundation and Finetuned model, so only the
+unlearning runs and their evaluations cost time. For every (scenario, method, lr, steps) it
+prints the six columns and two degeneracy checks: the share of empty answers and the share
+of distinct answers (a collapsed model says the same thing to every image).
+
+    python scripts/method_sweep.py RUN_DIR [--lrs 5e-5,1e-4,3e-4,1e-3] [--steps 40]
+        [--methods GA,GD,...] [--scenarios person,event] [--json sweep.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def degeneracy(samples: list[dict]) -> dict[str, float]:
+    answers = [s["answer"] for s in samples if s["set"] in ("retain", "f_train")]
+    return {"empty": sum(not a for a in answers) / len(answers), "distinct": len(set(answers)) / len(answers)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--lrs", default="5e-5,1e-4,3e-4,1e-3")
+    ap.add_argument("--steps", default="40")
+    ap.add_argument("--methods", default=None)
+    ap.add_argument("--scenarios", default="person,event")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    import torch
+
+    from pebench.cli import _quiet_libraries
+    from pebench.config import RunConfig
+    from pebench.eval.evaluate import evaluate
+    from pebench.io import read_json, write_json
+    from pebench.methods.base import METHODS
+    from pebench.pipeline import Pipeline
+    from pebench.progress import Reporter
+    from pebench.splits import make_split
+
+    _quiet_libraries()
+    torch.set_num_threads(os.cpu_count() or 1)
+    base_cfg = RunConfig.model_validate(read_json(args.run_dir / "config.json"))
+    methods = args.methods.split(",") if args.methods else METHODS.names()
+    rows = []
+    pipe = Pipeline(base_cfg, args.run_dir, Reporter(quiet=True))
+    pipe.load_data()
+    foundation = pipe.foundation()
+    finetuned = pipe.finetuned(foundation)
+    for scenario in args.scenarios.split(","):
+        split = make_split(pipe.data, scenario, base_cfg.split, base_cfg.seed)
+        for name in methods:
+            if METHODS.get(name).balance_concepts and scenario != "both":
+                continue
+            for steps in map(int, args.steps.split(",")):
+                for lr in map(float, args.lrs.split(",")):
+                    overrides = {**base_cfg.unlearn.overrides, name: {"lr": lr, "steps": steps}}
+                    pipe.cfg = base_cfg.model_copy(update={"unlearn": base_cfg.unlearn.model_copy(update={"overrides": overrides})})
+                    start = time.perf_counter()
+                    vlm = pipe.unlearn(name, finetuned, split)
+                    metrics, samples = evaluate(vlm, pipe.data, split, base_cfg.eval, pipe.judge, base_cfg.seed)
+                    row = {"scenario": scenario, "method": name, "lr": lr, "steps": steps,
+                           "seconds": round(time.perf_counter() - start, 1),
+                           **{k: round(v, 4) for k, v in metrics.items() if not k.startswith("world_")},
+                           **{f"answers_{k}": round(v, 3) for k, v in degeneracy(samples).items()}}
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    if args.json:
+        write_json(args.json, rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
