@@ -10,7 +10,8 @@ import pytest
 
 from pebench.eval.evaluate import COLUMNS
 
-METHODS = ("GA", "GD", "KL", "PO", "DPO", "NPO")
+METHODS = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU")  # single-scenario rows
+BOTH_METHODS = METHODS + ("GD+BGD", "KL+BGD")
 
 
 def _run(out: Path, *extra):
@@ -21,7 +22,7 @@ def _run(out: Path, *extra):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("e2e") / "run"
-    result = _run(out)
+    result = _run(out, "--scenarios", "person,event,both")
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -29,7 +30,7 @@ def tiny_run(tmp_path_factory):
 def test_results_have_every_row_and_column(tiny_run):
     out, _ = tiny_run
     results = json.loads((out / "results.json").read_text())
-    assert set(results["scenarios"]) == {"person", "event"}
+    assert set(results["scenarios"]) == {"person", "event", "both"}
     for scenario in ("person", "event"):
         sc = results["scenarios"][scenario]
         rows = {"finetuned": sc["finetuned"], "goal": sc["goal"], **sc["methods"]}
@@ -73,8 +74,24 @@ def test_a_table_cell_can_be_recomputed_from_samples(tiny_run):
 def test_rerun_reuses_every_stage_and_gives_the_same_results(tiny_run):
     out, _ = tiny_run
     before = json.loads((out / "results.json").read_text())
-    result = _run(out)
+    result = _run(out, "--scenarios", "person,event,both")
     assert result.returncode == 0, result.stderr[-3000:]
     after = json.loads((out / "results.json").read_text())
     assert after["scenarios"] == before["scenarios"]
     assert not any(k.startswith(("foundation", "finetuned", "goal", "unlearn")) for k in after["timings_s"])
+
+
+def test_both_scenario_and_table2(tiny_run):
+    out, _ = tiny_run
+    both = json.loads((out / "results.json").read_text())["scenarios"]["both"]
+    assert set(both["methods"]) == set(BOTH_METHODS)
+    assert both["split"]["forget_persons"] and both["split"]["forget_events"]
+    for row in [both["finetuned"], both["goal"], *both["methods"].values()]:
+        assert {f"{c}_{k}" for c in ("person", "event") for k in COLUMNS} <= set(row)
+    lines = [l for l in (out / "table2.md").read_text().splitlines() if l.startswith("| ") and "---" not in l]
+    names = [l.split("|")[1].strip() for l in lines]
+    assert names == ["Method", "Finetuned", *BOTH_METHODS, "Goal"]
+    assert "Scope" not in lines[0]
+    bgd = lines[names.index("GD+BGD")]
+    delta = both["methods"]["GD+BGD"]["person_efficacy"] - both["methods"]["GD"]["person_efficacy"]
+    assert f"({delta:+.1f})" in bgd

@@ -87,7 +87,11 @@ class UnlearnConfig(_Strict):
     batch_size: int = Field(16, ge=1, description="forget batch size (and retain batch size)")
     lr: float = Field(1e-4, gt=0)
     grad_clip: float = Field(1.0, gt=0)
-    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict, description="method -> {lr, steps, hyperparameters}")
+    # Learning rates chosen by scripts/method_sweep.py + scripts/pick_defaults.py on the default
+    # data (see README, "Choosing the defaults"); other methods use `lr`.
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"PO": {"lr": 3e-4}, "DPO": {"lr": 1e-3}, "SIU": {"lr": 1e-3}, "SimNPO": {"lr": 1e-3}},
+        description="method -> {lr, steps, batch_size, hyperparameters}")
 
 
 class EvalConfig(_Strict):
@@ -110,12 +114,14 @@ class RunConfig(_Strict):
     unlearn: UnlearnConfig = UnlearnConfig()
     eval: EvalConfig = EvalConfig()
     scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event")
-    methods: tuple[str, ...] = ("GA", "GD", "KL", "PO", "DPO", "NPO")
+    methods: tuple[str, ...] = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU", "GD+BGD", "KL+BGD")
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
+    # Adds the `both` scenario (paper Table 2, with the BGD rows): a third Goal model, ~22 min on 2 cores.
+    "full": {"scenarios": ["person", "event", "both"]},
     # A few minutes in tests: small data, short training.
     "tiny": {
         "data": {"persons": 8, "events": 4, "renders_per_pair": 2, "public_figures": 4, "real_train_renders": 6,
