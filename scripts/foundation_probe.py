@@ -28,7 +28,7 @@ def main() -> None:
     import torch
 
     from pebench.cli import _quiet_libraries
-    from pebench.config import EvalConfig, load_config
+    from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
     from pebench.data.qa import foundation_qas, identity_qa, scene_qa, text_corpus, world_eval_qas
     from pebench.eval.text import names_person, pope_scores, rouge_l

@@ -34,3 +34,13 @@ def test_yaml_file(tmp_path):
         load_config("default", tmp_path / "missing.yaml")
     with pytest.raises(PebenchError, match="unknown preset"):
         load_config("huge")
+
+
+def test_method_overrides_extend_the_swept_defaults():
+    from pebench.config import DEFAULT_METHOD_OVERRIDES
+
+    cfg = load_config(overrides={"unlearn": {"overrides": {"GA": {"lr": 0.002}, "DPO": {"beta": 0.5}}}})
+    assert cfg.unlearn.overrides["GA"] == {"lr": 0.002}
+    assert cfg.unlearn.overrides["DPO"] == {"lr": DEFAULT_METHOD_OVERRIDES["DPO"]["lr"], "beta": 0.5}
+    assert cfg.unlearn.overrides["SimNPO"] == DEFAULT_METHOD_OVERRIDES["SimNPO"]
+    assert load_config().unlearn.overrides == DEFAULT_METHOD_OVERRIDES

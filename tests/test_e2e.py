@@ -95,3 +95,14 @@ def test_both_scenario_and_table2(tiny_run):
     bgd = lines[names.index("GD+BGD")]
     delta = both["methods"]["GD+BGD"]["person_efficacy"] - both["methods"]["GD"]["person_efficacy"]
     assert f"({delta:+.1f})" in bgd
+
+
+def test_changing_one_methods_lr_redoes_only_that_method(tiny_run, tmp_path):
+    out, _ = tiny_run
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("unlearn:\n  overrides:\n    GA: {lr: 0.002}\n")
+    result = _run(out, "--scenarios", "person,event,both", "--config", str(cfg), "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    timings = json.loads((out / "results.json").read_text())["timings_s"]
+    redone = {k for k in timings if k.startswith("unlearn")}
+    assert redone == {"unlearn person/GA", "unlearn event/GA", "unlearn both/GA"}

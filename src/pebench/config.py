@@ -6,11 +6,12 @@ rejected before any work starts, with its key path in the message.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pebench.errors import PebenchError
 
@@ -80,6 +81,12 @@ class TrainConfig(_Strict):
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="share of each batch replayed from foundation data")
 
 
+# Learning rates chosen by scripts/method_sweep.py + scripts/pick_defaults.py on the default
+# data (README, "Choosing the defaults"); other methods use `unlearn.lr`.
+DEFAULT_METHOD_OVERRIDES: dict[str, dict[str, Any]] = {
+    "PO": {"lr": 3e-4}, "DPO": {"lr": 1e-3}, "SIU": {"lr": 1e-3}, "SimNPO": {"lr": 1e-3}}
+
+
 class UnlearnConfig(_Strict):
     """Shared settings of every unlearning run; `methods` overrides per method."""
 
@@ -87,11 +94,20 @@ class UnlearnConfig(_Strict):
     batch_size: int = Field(16, ge=1, description="forget batch size (and retain batch size)")
     lr: float = Field(1e-4, gt=0)
     grad_clip: float = Field(1.0, gt=0)
-    # Learning rates chosen by scripts/method_sweep.py + scripts/pick_defaults.py on the default
-    # data (see README, "Choosing the defaults"); other methods use `lr`.
     overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {"PO": {"lr": 3e-4}, "DPO": {"lr": 1e-3}, "SIU": {"lr": 1e-3}, "SimNPO": {"lr": 1e-3}},
-        description="method -> {lr, steps, batch_size, hyperparameters}")
+        default_factory=lambda: copy.deepcopy(DEFAULT_METHOD_OVERRIDES),
+        description="method -> {lr, steps, batch_size, hyperparameters}; merged over the defaults")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_default_overrides(cls, data: Any) -> Any:
+        """A user's overrides extend the swept defaults (per method, per key) instead of replacing them."""
+        if isinstance(data, dict) and isinstance(data.get("overrides"), dict):
+            merged = copy.deepcopy(DEFAULT_METHOD_OVERRIDES)
+            for method, settings in data["overrides"].items():
+                merged[method] = {**merged.get(method, {}), **settings} if isinstance(settings, dict) else settings
+            data = {**data, "overrides": merged}
+        return data
 
 
 class EvalConfig(_Strict):

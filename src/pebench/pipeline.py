@@ -225,11 +225,16 @@ class Pipeline:
         groups = {"person": pebench_qas(self.data, person, ("identity",)), "event": pebench_qas(self.data, event, ("scene",))}
         return {c: qas for c, qas in groups.items() if qas}
 
-    def unlearn(self, name: str, finetuned: VLM, split: Split) -> VLM:
+    def method_settings(self, name: str) -> tuple[dict, dict]:
+        """(training settings, hyperparameter overrides) of method `name` after config overrides."""
         uc = self.cfg.unlearn
         override = dict(uc.overrides.get(name, {}))
         tc = {"steps": override.pop("steps", uc.steps), "lr": override.pop("lr", uc.lr), "grad_clip": uc.grad_clip,
               "batch_size": override.pop("batch_size", uc.batch_size)}
+        return tc, override
+
+    def unlearn(self, name: str, finetuned: VLM, split: Split) -> VLM:
+        tc, override = self.method_settings(name)
         method = make_method(name, override)
         vlm = VLM(copy.deepcopy(finetuned.model), finetuned.processor)
         ref = finetuned if method.needs_reference else None
@@ -269,15 +274,15 @@ class Pipeline:
             entry: dict[str, Any] = {"split": split.summary()}
             entry["finetuned"] = self._stage_eval(scenario, "finetuned", content_key(eval_key, self.finetuned_key),
                                                   lambda: finetuned, split)
-            entry["goal"] = self._stage_eval(scenario, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)
+            entry["goal"] = self._stage_eval(scenario, "goal", content_key(eval_key, goal_key), lambda g=goal_vlm: g, split)
             entry["methods"] = {}
             for name in cfg.methods:
                 if METHODS.get(name).balance_concepts and scenario != "both":
                     continue  # balancing needs both concepts; elsewhere it equals its base method
-                key = content_key(eval_key, self.finetuned_key, name, cfg.unlearn.model_dump(), cfg.seed,
+                key = content_key(eval_key, self.finetuned_key, name, self.method_settings(name), cfg.seed,
                                   METHODS.get(name).defaults)
                 entry["methods"][name] = self._stage_eval(scenario, name, key,
-                                                          lambda n=name: self.unlearn(n, finetuned, split), split)
+                                                          lambda n=name, s=split: self.unlearn(n, finetuned, s), split)
             scenarios[scenario] = entry
         results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed,
                    "config": cfg.model_dump(mode="json"), "dataset": {"path": str(self.data_dir), "build_config": self.data.build["config"],

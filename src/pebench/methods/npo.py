@@ -2,7 +2,7 @@
 
 import torch.nn.functional as F
 
-from pebench.methods.base import METHODS, Method, nll, reference_logprob, retain_nll
+from pebench.methods.base import METHODS, Method, reference_logprob, retain_nll
 
 
 @METHODS.register("NPO")

@@ -32,6 +32,10 @@ class Encoded:
     vision: dict[str, torch.Tensor]
 
 
+def _pad(seq: list[int], value: int, n: int, left: bool) -> list[int]:
+    return [value] * n + seq if left else seq + [value] * n
+
+
 class VLM:
     """A model + processor pair with the operations pebench needs."""
 
@@ -102,10 +106,9 @@ class VLM:
         ids, mask, labels = [], [], []
         for e in items:
             n = width - len(e.input_ids)
-            fill = lambda seq, v: ([v] * n + seq) if left_pad else (seq + [v] * n)  # noqa: E731
-            ids.append(fill(e.input_ids, pad))
-            mask.append(fill([1] * len(e.input_ids), 0))
-            labels.append(fill(e.labels, -100))
+            ids.append(_pad(e.input_ids, pad, n, left_pad))
+            mask.append(_pad([1] * len(e.input_ids), 0, n, left_pad))
+            labels.append(_pad(e.labels, -100, n, left_pad))
         batch = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
         for key in items[0].vision:
             batch[key] = torch.cat([e.vision[key] for e in items], dim=0)
