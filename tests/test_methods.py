@@ -182,3 +182,24 @@ def test_bgd_weights_concepts_equally_whatever_their_lengths(setup):
         assert float(weighted) == pytest.approx((3 * float(base.nll(person)) + float(base.nll(event))) / 4, rel=1e-5)
     assert set(logs) == {"forget_nll_person", "forget_nll_event"}
     assert make_method("GD+BGD").balance_concepts and make_method("KL+BGD").needs_reference
+
+
+def test_readme_user_method_example_registers_and_trains(setup, tmp_path):
+    """The worked example in the README, loaded the way `--method-file` loads it."""
+    import re
+    from pathlib import Path
+
+    from pebench.methods import load_method_file
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(# my_method.py\n.*?)```", readme, re.S).group(1)
+    (tmp_path / "my_method.py").write_text(code)
+    load_method_file(tmp_path / "my_method.py")
+    assert "GA+RT" in METHODS
+    base, forget, _ = setup
+    vlm, losses = _unlearn(setup, "GA+RT", steps=3)
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert _mean_nll(vlm, forget) > _mean_nll(base, forget)
+    with pytest.raises(PebenchError, match="failed to import"):
+        (tmp_path / "broken.py").write_text("import no_such_module_xyz\n")
+        load_method_file(tmp_path / "broken.py")
