@@ -88,6 +88,7 @@ class Pipeline:
         self.data_dir = Path(data_dir) if data_dir else None
         self._preloaded = data
         self.timings: dict[str, float] = {}
+        self._retain_cache: dict[tuple[str, ...], list[dict]] = {}
         self.training: dict[str, Any] = {}
 
     # ---- helpers ---------------------------------------------------------------------
@@ -115,9 +116,10 @@ class Pipeline:
         """Load model stage `name` if its key matches, else build it with `make` and save it."""
         path = self.out / "models" / name
         meta = path / "stage.json"
-        if meta.is_file() and read_json(meta).get("key") == key:
+        stored = read_json(meta) if meta.is_file() else {}
+        if stored.get("key") == key:
             self.rep.info(f"[dim]reusing {name} (cached)[/dim]")
-            if "training" in (stored := read_json(meta)):
+            if "training" in stored:
                 self.training[name] = stored["training"]
             return load_vlm(path)
         vlm = self._timed(name, make)
@@ -225,6 +227,12 @@ class Pipeline:
         groups = {"person": pebench_qas(self.data, person, ("identity",)), "event": pebench_qas(self.data, event, ("scene",))}
         return {c: qas for c, qas in groups.items() if qas}
 
+    def retain_examples(self, split: Split) -> list[dict]:
+        """Encoded D_r QAs of `split`, built once and shared by every method of the split."""
+        if split.retain not in self._retain_cache:
+            self._retain_cache[split.retain] = self.encoder.examples(pebench_qas(self.data, sorted(split.retain)))
+        return self._retain_cache[split.retain]
+
     def method_settings(self, name: str) -> tuple[dict, dict]:
         """(training settings, hyperparameter overrides) of method `name` after config overrides."""
         uc = self.cfg.unlearn
@@ -248,8 +256,7 @@ class Pipeline:
             mixed = [ex for c in sorted(groups) for ex in groups[c]]
             streams = {"forget": Stream([(mixed, tc["batch_size"])], vlm.collate, "forget:" + seed)}
         if method.uses_retain:
-            retain = self.encoder.examples(pebench_qas(self.data, sorted(split.retain)))
-            streams["retain"] = Stream([(retain, tc["batch_size"])], vlm.collate, "retain:" + seed)
+            streams["retain"] = Stream([(self.retain_examples(split), tc["batch_size"])], vlm.collate, "retain:" + seed)
         self._timed(f"unlearn {split.scenario}/{name}",
                     lambda: self._train(f"{split.scenario}/{name}", vlm, method, streams, tc, ref, self.cfg.seed))
         return vlm

@@ -1,8 +1,9 @@
 """The method interface: a loss over (model, batches, reference model), registered by name.
 
 `batches` has a "forget" entry (views "answer" = the true answer and "refusal" = the
-refusal answer on the same prompts) and a "retain" entry (view "answer"); a method with
-`balance_concepts` gets "forget_person" / "forget_event" instead of "forget". A method never runs its own loop; `pebench.train.train` calls `loss` each step.
+refusal answer on the same prompts, plus any `extra_views`) and a "retain" entry (view
+"answer"); a method with `balance_concepts` gets "forget_person" / "forget_event" instead
+of "forget". A method never runs its own loop; `pebench.train.train` calls `loss` each step.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ class Method:
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     needs_reference: ClassVar[bool] = False
-    forget_views: ClassVar[tuple[str, ...]] = ("answer",)
     uses_retain: ClassVar[bool] = True
     # True: forget data arrives as "forget_person" and "forget_event" (half a batch each)
     # instead of one mixed "forget" entry.

@@ -13,7 +13,6 @@ class DirectPreference(Method):
     name = "DPO"
     defaults = {"beta": 0.1, "retain_weight": 1.0}
     needs_reference = True
-    forget_views = ("answer", "refusal")
 
     def loss(self, model, batches, ref):
         chosen, rejected = batches["forget"]["refusal"], batches["forget"]["answer"]

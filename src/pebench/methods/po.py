@@ -9,7 +9,6 @@ class RefusalTuning(Method):
 
     name = "PO"
     defaults = {"retain_weight": 1.0}
-    forget_views = ("refusal",)
 
     def loss(self, model, batches, ref):
         refusal = nll(model, batches["forget"]["refusal"])
