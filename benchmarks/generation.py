@@ -1,9 +1,12 @@
 """Batched, left-padded, KV-cached generation vs a one-sample-at-a-time `generate` loop.
 
-Same model, same questions; checks the answers are identical and prints both throughputs
-and their ratio as JSON.
+Both sides answer the evaluation's own queries (identity, scene and POPE questions of one
+scenario, with the evaluation's token limits) with the same model. The batched side is the
+evaluation code path (`answer_queries`); the sequential side calls `generate` once per
+question, as peer benchmarks do. Prints both throughputs, their ratio and whether every
+answer is identical, as JSON.
 
-    python benchmarks/generation.py [--model RUN_DIR/models/finetuned] [--images 64]
+    python benchmarks/generation.py [--model RUN_DIR/models/finetuned] [--data RUN_DIR/dataset]
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import tempfile
 import time
 
@@ -20,9 +24,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="saved model directory (default: a freshly built tiny LLaVA)")
-    ap.add_argument("--images", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--max-new-tokens", type=int, default=24)
+    ap.add_argument("--data", help="dataset directory (default: the default dataset, built in a temp dir)")
+    ap.add_argument("--scenario", default="person", choices=["person", "event", "both"])
+    ap.add_argument("--queries", type=int, default=256, help="evaluation queries answered by both sides")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
     args = ap.parse_args()
 
     import torch
@@ -30,28 +35,39 @@ def main() -> None:
     from pebench.cli import _quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
-    from pebench.data.qa import IDENTITY_Q, SCENE_Q, text_corpus
+    from pebench.data.qa import text_corpus
+    from pebench.eval.evaluate import answer_queries, build_queries, token_limit
     from pebench.models import build_model, load_vlm
+    from pebench.splits import make_split
 
     _quiet_libraries()
     torch.set_num_threads(os.cpu_count() or 1)
     cfg = load_config("default")
+    if args.batch_size:
+        cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"batch_size": args.batch_size})})
     with tempfile.TemporaryDirectory() as tmp:
-        data = load_dataset_dir(build_dataset(cfg.data.model_copy(update={"persons": 8, "events": 8}), f"{tmp}/ds"))
+        data = load_dataset_dir(args.data or build_dataset(cfg.data, f"{tmp}/ds"))
     vlm = load_vlm(args.model) if args.model else build_model(cfg.model, text_corpus(data), 0)
-    recs = data.of_kind("pebench")[: args.images]
-    items = [vlm.encode(r.image_id, r.image, q) for r in recs for q in (IDENTITY_Q, SCENE_Q)]
+    split = make_split(data, args.scenario, cfg.split, cfg.seed)
+    queries = build_queries(data, split, cfg.eval, cfg.seed)
+    all_kinds = {k: sum(q.qa.kind == k for q in queries) for k in ("identity", "scene", "pope")}
+    queries = random.Random(0).sample(queries, min(args.queries, len(queries)))  # the evaluation's mix of kinds
 
+    answer_queries(vlm, queries[:8], cfg.eval)  # warm-up
     start = time.perf_counter()
-    batched = vlm.generate(items, args.max_new_tokens, args.batch_size)
+    batched = answer_queries(vlm, queries, cfg.eval)
     t_batched = time.perf_counter() - start
     start = time.perf_counter()
-    single = [vlm.generate([it], args.max_new_tokens, 1)[0] for it in items]
+    single = []
+    for q in queries:
+        item = vlm.encode(q.record.image_id, q.record.image, q.qa.question)
+        single.append(vlm.generate([item], token_limit(q.qa.kind, cfg.eval), 1)[0])
     t_single = time.perf_counter() - start
 
+    kinds = {k: sum(q.qa.kind == k for q in queries) for k in ("identity", "scene", "pope")}
     print(json.dumps({
-        "questions": len(items), "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
-        "batched_q_per_s": round(len(items) / t_batched, 1), "sequential_q_per_s": round(len(items) / t_single, 1),
+        "queries": len(queries), "kinds": kinds, "evaluation_kinds": all_kinds, "batch_size": cfg.eval.batch_size, "threads": torch.get_num_threads(),
+        "batched_q_per_s": round(len(queries) / t_batched, 1), "sequential_q_per_s": round(len(queries) / t_single, 1),
         "speedup": round(t_single / t_batched, 2), "identical_answers": batched == single,
         "mismatches": sum(a != b for a, b in zip(batched, single)), "model": args.model or "tiny-llava (untrained)",
     }, indent=2))

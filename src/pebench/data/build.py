@@ -10,8 +10,10 @@ Layout (a Hugging Face `datasets` repository on disk, loadable with
     DIR/build.json       the build config and counts
 
 Images have a `kind`: `pebench` (a person at an event), `real` (a public figure on a
-foundation backdrop) or `world` (objects on a foundation backdrop); `role` says whether a
-real/world image is for foundation training (`train`) or held out for evaluation (`eval`).
+foundation backdrop), `world` (objects on a foundation backdrop) or `holdout` (a held-out
+person at a used or held-out event: data no model ever trains on, the non-members of the
+membership-inference metrics); `role` says whether a real/world image is for foundation
+training (`train`) or held out for evaluation (`eval`).
 The same config gives byte-identical files.
 """
 
@@ -38,6 +40,7 @@ from pebench.errors import PebenchError
 from pebench.io import atomic_path
 
 PUBLIC_ID_OFFSET = 100_000
+HOLDOUT_ID_OFFSET = 200_000
 FILES = ("README.md", "persons.parquet", "events.parquet", "images.parquet", "build.json")
 
 IMAGE_FEATURES = datasets.Features({
@@ -75,6 +78,8 @@ class PebenchData:
     events: list[Event]
     images: list[ImageRecord]
     build: dict
+    holdout_persons: list[Person] = field(default_factory=list)
+    holdout_events: list[Event] = field(default_factory=list)
 
     def person(self, pid: int) -> Person:
         return self._persons_by_id[pid]
@@ -83,8 +88,8 @@ class PebenchData:
         return self._events_by_id[eid]
 
     def __post_init__(self) -> None:
-        self._persons_by_id = {p.person_id: p for p in self.persons + self.public_figures}
-        self._events_by_id = {e.event_id: e for e in self.events}
+        self._persons_by_id = {p.person_id: p for p in self.persons + self.public_figures + self.holdout_persons}
+        self._events_by_id = {e.event_id: e for e in self.events + self.holdout_events}
 
     def of_kind(self, kind: str, role: str | None = None) -> list[ImageRecord]:
         return [r for r in self.images if r.kind == kind and (role is None or r.role == role)]
@@ -110,7 +115,8 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], events: list[Event]) -> list[dict]:
+def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], events: list[Event],
+                 holdout: list[Person], holdout_events: list[Event]) -> list[dict]:
     """Every image to render, as a record plus its SceneSpec (not yet drawn)."""
     rng = random.Random(f"images:{cfg.seed}")
     plans: list[dict] = []
@@ -136,6 +142,10 @@ def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], e
             s = rng.randrange(len(FOUNDATION_SCENES))
             add(f"world-{role}-{i:05d}", "world", role, -1, -1, FOUNDATION_SCENES[s].name, 0,
                 _backdrop_of_scene(s), None, _objects(rng, 1, 1))
+    for p in holdout:
+        for e in events + holdout_events:
+            add(f"h{p.person_id:06d}-e{e.event_id:02d}", "holdout", "eval", p.person_id, e.event_id, "", 0,
+                _backdrop_of_event(e), p.look, _objects(rng, 0, cfg.max_objects))
     return plans
 
 
@@ -170,16 +180,18 @@ invented. Images are drawn by the `{cfg.renderer}` renderer at {cfg.image_size} 
 | public figures (Real set identities) | {counts['public']} |
 | real images (train / eval) | {counts['real_train']} / {counts['real_eval']} |
 | world images (train / eval) | {counts['world_train']} / {counts['world_eval']} |
+| held-out persons / events (never trained on) | {counts['holdout_persons']} / {counts['holdout_events']} |
+| held-out images | {counts['holdout']} |
 
 ## Columns
 
-* `images`: `image_id`, `image` (PNG), `kind` (`pebench` | `real` | `world`), `role`
+* `images`: `image_id`, `image` (PNG), `kind` (`pebench` | `real` | `world` | `holdout`), `role`
   (`train` | `eval` for real/world images, empty for PEBench), `person_id` (-1: none),
   `event_id` (-1: none), `scene` (foundation backdrop name), `render`, `objects`
   (everyday objects drawn in the image, for POPE-style questions).
 * `persons`: profile (`name`, `age`, `gender`, `job`, `job_category`, `city`, `region`),
-  `appearance` (agrees with what is drawn), `look_*` attributes, `public` (a Real-set figure).
-* `events`: `event_id`, `name`, `keywords` (from the paper), `description` (ours).
+  `appearance` (agrees with what is drawn), `look_*` attributes, `public` (a Real-set figure), `holdout` (never trained on).
+* `events`: `event_id`, `name`, `keywords` (from the paper), `description` (ours), `holdout`.
 
 Build config: `build.json`. Rebuilding with the same config gives byte-identical files.
 """
@@ -190,7 +202,8 @@ def planned_images(cfg: DataConfig) -> int:
     """How many images `build_dataset(cfg)` renders."""
     return (cfg.persons * cfg.events * cfg.renders_per_pair
             + cfg.public_figures * (cfg.real_train_renders + cfg.real_eval_renders)
-            + cfg.world_train_images + cfg.world_eval_images)
+            + cfg.world_train_images + cfg.world_eval_images
+            + cfg.holdout_persons * (cfg.events + cfg.holdout_events))
 
 
 def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int], None] | None = None) -> Path:
@@ -203,7 +216,9 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
     events = all_events()[: cfg.events]
     public = sample_persons(cfg.public_figures, cfg.seed, first_id=PUBLIC_ID_OFFSET)
     persons = sample_persons(cfg.persons, cfg.seed, first_id=0, avoid=public)
-    plans = _plan_images(cfg, persons, public, events)
+    holdout = sample_persons(cfg.holdout_persons, cfg.seed, first_id=HOLDOUT_ID_OFFSET, avoid=public + persons)
+    holdout_events = all_events()[cfg.events : cfg.events + cfg.holdout_events]
+    plans = _plan_images(cfg, persons, public, events, holdout, holdout_events)
     rows = []
     for i, plan in enumerate(plans):
         spec = plan.pop("spec")
@@ -212,10 +227,14 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
         if progress and (i % 50 == 0 or i == len(plans) - 1):
             progress(i + 1, len(plans))
     images = datasets.Dataset.from_list(rows, features=IMAGE_FEATURES)
-    person_rows = [dict(p.record(), public=False) for p in persons] + [dict(p.record(), public=True) for p in public]
-    event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description) for e in events]
-    counts = dict(persons=len(persons), events=len(events), public=len(public),
-                  pebench=sum(r["kind"] == "pebench" for r in rows),
+    person_rows = ([dict(p.record(), public=False, holdout=False) for p in persons]
+                   + [dict(p.record(), public=True, holdout=False) for p in public]
+                   + [dict(p.record(), public=False, holdout=True) for p in holdout])
+    event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description,
+                       holdout=e in holdout_events) for e in events + holdout_events]
+    counts = dict(persons=len(persons), events=len(events), public=len(public), holdout_persons=len(holdout),
+                  holdout_events=len(holdout_events), pebench=sum(r["kind"] == "pebench" for r in rows),
+                  holdout=sum(r["kind"] == "holdout" for r in rows),
                   **{f"{k}_{role}": sum(r["kind"] == k and r["role"] == role for r in rows)
                      for k in ("real", "world") for role in ("train", "eval")})
     with atomic_path(out) as tmp:
@@ -265,9 +284,10 @@ def load_dataset_dir(path: str | Path) -> PebenchData:
     events_ds = _read_table(path / "events.parquet")
     images_ds = _read_table(path / "images.parquet")
     try:
-        people = [(Person.from_record(r), r["public"]) for r in persons_ds]
+        people = [(Person.from_record(r), "public" if r["public"] else "holdout" if r.get("holdout") else "")
+                  for r in persons_ds]
         by_name = {e.name: e for e in all_events()}
-        events = [by_name[r["name"]] for r in events_ds]
+        events = [(by_name[r["name"]], bool(r.get("holdout"))) for r in events_ds]
     except (KeyError, TypeError) as exc:
         raise PebenchError(f"dataset {path} has unexpected columns or values ({exc})") from None
     images_file = path / "images.parquet"
@@ -280,7 +300,9 @@ def load_dataset_dir(path: str | Path) -> PebenchData:
         for r in images_ds
     ]
     return PebenchData(
-        persons=[p for p, public in people if not public],
-        public_figures=[p for p, public in people if public],
-        events=events, images=images, build=build,
+        persons=[p for p, group in people if not group],
+        public_figures=[p for p, group in people if group == "public"],
+        events=[e for e, held in events if not held], images=images, build=build,
+        holdout_persons=[p for p, group in people if group == "holdout"],
+        holdout_events=[e for e, held in events if held],
     )

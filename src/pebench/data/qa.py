@@ -2,12 +2,14 @@
 
 Identity: "Who is this person?" -> "This is NAME."  Scene: "Describe the scene in detail."
 -> the event (or foundation backdrop) description.  World: "Is there a OBJECT in the image?"
--> "Yes." / "No." (POPE-style, random negative sampling).
+-> "Yes." / "No." (POPE: one "yes" per object drawn, as many "no" questions on absent objects
+chosen by the `random`, `popular` or `adversarial` negative sampling of Li et al., 2023).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 from pebench.data.build import ImageRecord, PebenchData
@@ -30,7 +32,8 @@ class QA:
 
 
 def identity_qa(data: PebenchData, rec: ImageRecord) -> QA:
-    return QA(rec.image_id, "identity", IDENTITY_Q, f"This is {data.person(rec.person_id).name}.")
+    name = data.person(rec.person_id).name
+    return QA(rec.image_id, "identity", IDENTITY_Q, f"This is {name}.", name)
 
 
 def scene_answer(data: PebenchData, rec: ImageRecord) -> str:
@@ -41,10 +44,12 @@ def scene_qa(data: PebenchData, rec: ImageRecord) -> QA:
     return QA(rec.image_id, "scene", SCENE_Q, scene_answer(data, rec))
 
 
-def pope_qas(rec: ImageRecord, rng: random.Random) -> list[QA]:
-    """One "yes" question per object in the image and as many "no" questions on absent objects."""
-    absent = [o for o in OBJECTS if o not in rec.objects]
-    negatives = rng.sample(absent, min(len(rec.objects), len(absent)))
+def pope_qas(rec: ImageRecord, rng: random.Random, ranking: list[str] | None = None) -> list[QA]:
+    """One "yes" question per object in the image and as many "no" questions on absent objects:
+    sampled at random, or the first absent objects of `ranking` (popular / adversarial)."""
+    absent = [o for o in (ranking or OBJECTS) if o not in rec.objects]
+    n = min(len(rec.objects), len(absent))
+    negatives = absent[:n] if ranking else rng.sample(absent, n)
     return [QA(rec.image_id, "pope", POPE_Q.format(o), "Yes.", o) for o in rec.objects] + [
         QA(rec.image_id, "pope", POPE_Q.format(o), "No.", o) for o in negatives]
 
@@ -85,16 +90,45 @@ def foundation_qas(data: PebenchData, seed: int, size: int = 2000) -> list[QA]:
     return pool
 
 
-def world_eval_qas(data: PebenchData, seed: int) -> list[QA]:
-    """The World set: POPE questions on held-out object images."""
+def object_statistics(data: PebenchData) -> tuple[Counter, dict[str, Counter]]:
+    """How often each object is drawn over the whole dataset, and how often each pair co-occurs."""
+    freq: Counter = Counter()
+    together: dict[str, Counter] = {o: Counter() for o in OBJECTS}
+    for rec in data.images:
+        freq.update(rec.objects)
+        for a in rec.objects:
+            together[a].update(b for b in rec.objects if b != a)
+    return freq, together
+
+
+def _by_count(counts: Counter) -> list[str]:
+    return sorted(OBJECTS, key=lambda o: (-counts[o], o))
+
+
+def world_eval_qas(data: PebenchData, seed: int, setting: str = "random") -> list[QA]:
+    """The World set: POPE questions on held-out object images, negatives sampled by `setting`.
+
+    random: uniformly among absent objects; popular: the most frequent objects of the dataset;
+    adversarial: the objects that co-occur most often with those in the image (ties broken by
+    popularity, then name).
+    """
     rng = random.Random(f"world-eval:{seed}")
-    return [q for rec in data.of_kind("world", "eval") for q in pope_qas(rec, rng)]
+    freq, together = object_statistics(data)
+    popular = _by_count(freq)
+    rankers = {
+        "random": lambda rec: None,
+        "popular": lambda rec: popular,
+        "adversarial": lambda rec: sorted(OBJECTS, key=lambda o: (-sum(together[x][o] for x in rec.objects), -freq[o], o)),
+    }
+    if setting not in rankers:
+        raise ValueError(f"unknown POPE setting {setting!r}")
+    return [q for rec in data.of_kind("world", "eval") for q in pope_qas(rec, rng, rankers[setting](rec))]
 
 
 def text_corpus(data: PebenchData) -> list[str]:
     """Every text the benchmark uses, for training the tiny model's tokenizer."""
     texts = [IDENTITY_Q, SCENE_Q, *REFUSALS.values(), "Yes.", "No."]
     texts += [POPE_Q.format(o) for o in OBJECTS]
-    texts += [f"This is {p.name}." for p in data.persons + data.public_figures]
-    texts += [e.description for e in data.events] + list(_SCENE_TEXT.values())
+    texts += [f"This is {p.name}." for p in data.persons + data.public_figures + data.holdout_persons]
+    texts += [e.description for e in data.events + data.holdout_events] + list(_SCENE_TEXT.values())
     return texts

@@ -5,6 +5,11 @@ Scope = ROUGE-L of the scene description on D_f_train, Retain = 100 × name prec
 D_r, Real = 100 × name precision on the Real set, World = POPE accuracy.
 Event concept: Efficacy / Generality = 1 − judge score, Scope = 100 × name precision on
 D_f_train, Retain = judge score on D_r, Real = ROUGE-L of Real-set descriptions, World = POPE.
+
+World is the accuracy of the first POPE setting in `eval.pope_settings`; every setting's
+accuracy, precision, recall, F1 and yes-ratio are reported as `world_<setting>_<metric>`.
+With `eval.privacy`, each row also gets membership-inference AUCs and forget quality
+(see `pebench.eval.privacy`).
 """
 
 from __future__ import annotations
@@ -17,17 +22,19 @@ from typing import Callable
 from pebench.config import EvalConfig
 from pebench.data.build import ImageRecord, PebenchData
 from pebench.data.qa import QA, identity_qa, scene_qa, world_eval_qas
+from pebench.eval.external import load_pope, load_real
 from pebench.eval.judges import Judge
+from pebench.eval.privacy import membership_scores, privacy_metrics
 from pebench.eval.text import names_person, pope_scores, rouge_l, says_yes
 from pebench.models.adapter import VLM
-from pebench.splits import Split
+from pebench.splits import Split, forget_qas, holdout_qas
 
 COLUMNS = ("efficacy", "generality", "scope", "retain", "real", "world")
 
 
 @dataclass(frozen=True)
 class Query:
-    set: str  # f_train | f_test | retain | real | world
+    set: str  # f_train | f_test | retain | real | world:<setting> | mia_member | mia_nonmember
     qa: QA
     record: ImageRecord
 
@@ -44,42 +51,72 @@ def _concept_filter(data: PebenchData, split: Split, concept: str) -> Callable[[
     return lambda r: r.event_id in split.forget_events
 
 
+def _real_queries(data: PebenchData, cfg: EvalConfig, kinds: set[str]) -> list[Query]:
+    if cfg.real_dir:
+        return [Query("real", qa, rec) for rec, qa in load_real(cfg.real_dir) if qa.kind in kinds]
+    makers = {"identity": identity_qa, "scene": scene_qa}
+    return [Query("real", makers[k](data, rec), rec) for rec in data.of_kind("real", "eval") for k in makers if k in kinds]
+
+
+def _world_queries(data: PebenchData, cfg: EvalConfig, seed: int) -> list[Query]:
+    out = []
+    for setting in cfg.pope_settings:
+        if cfg.pope_dir:
+            out += [Query(f"world:{setting}", qa, rec) for rec, qa in load_pope(cfg.pope_dir, setting)]
+        else:
+            world = {r.image_id: r for r in data.of_kind("world", "eval")}
+            out += [Query(f"world:{setting}", qa, world[qa.image_id]) for qa in world_eval_qas(data, seed, setting)]
+    return out
+
+
 def build_queries(data: PebenchData, split: Split, cfg: EvalConfig, seed: int) -> list[Query]:
     """Every (image, question) the evaluation asks, for the concepts `split` forgets."""
     recs = {r.image_id: r for r in data.images}
     concepts = [c for c, ids in (("person", split.forget_persons), ("event", split.forget_events)) if ids]
     sets = {"f_train": [recs[i] for i in split.f_train], "f_test": [recs[i] for i in split.f_test],
-            "retain": [recs[i] for i in retain_sample(split, cfg.max_retain_images, seed)],
-            "real": data.of_kind("real", "eval")}
+            "retain": [recs[i] for i in retain_sample(split, cfg.max_retain_images, seed)]}
     need = set()
     for c in concepts:
         need |= {("f_train", "identity"), ("f_test", "identity") if c == "person" else ("f_test", "scene"),
-                 ("f_train", "scene"), ("retain", "identity" if c == "person" else "scene"),
-                 ("real", "identity" if c == "person" else "scene")}
+                 ("f_train", "scene"), ("retain", "identity" if c == "person" else "scene")}
     queries = []
     for set_name, records in sets.items():
         for rec in records:
             for kind, make in (("identity", identity_qa), ("scene", scene_qa)):
                 if (set_name, kind) in need:
                     queries.append(Query(set_name, make(data, rec), rec))
-    world = {r.image_id: r for r in data.of_kind("world", "eval")}
-    queries += [Query("world", qa, world[qa.image_id]) for qa in world_eval_qas(data, seed)]
-    return queries
+    queries += _real_queries(data, cfg, {"identity" if c == "person" else "scene" for c in concepts})
+    return queries + _world_queries(data, cfg, seed)
+
+
+def membership_queries(data: PebenchData, split: Split) -> list[Query]:
+    """Forget-set questions (members) and the same kinds of questions on held-out data (non-members)."""
+    recs = {r.image_id: r for r in data.images}
+    out = []
+    for set_name, groups in (("mia_member", forget_qas(data, split)), ("mia_nonmember", holdout_qas(data, split))):
+        out += [Query(set_name, qa, recs[qa.image_id]) for c in sorted(groups) for qa in groups[c]]
+    return out
+
+
+def token_limit(kind: str, cfg: EvalConfig) -> int:
+    """Max new tokens of an answer to a `kind` question."""
+    return {"identity": cfg.identity_tokens, "scene": cfg.scene_tokens, "pope": 4}[kind]
 
 
 def answer_queries(vlm: VLM, queries: list[Query], cfg: EvalConfig,
                    on_progress: Callable[[int], None] | None = None) -> list[str]:
     """Generate an answer for every query (grouped by question type for efficient batching)."""
-    answers: list[str | None] = [None] * len(queries)
-    limits = {"identity": cfg.identity_tokens, "scene": cfg.scene_tokens, "pope": 4}
-    for kind, max_new in limits.items():
-        idx = [i for i, q in enumerate(queries) if q.qa.kind == kind]
+    first: dict[tuple[str, str], int] = {}
+    for i, q in enumerate(queries):  # the same question on the same image is generated once
+        first.setdefault((q.record.image_id, q.qa.question), i)
+    answers: dict[int, str] = {}
+    for kind in ("identity", "scene", "pope"):
+        idx = [i for i in first.values() if queries[i].qa.kind == kind]
         if not idx:
             continue
         items = [vlm.encode(queries[i].record.image_id, queries[i].record.image, queries[i].qa.question) for i in idx]
-        for i, text in zip(idx, vlm.generate(items, max_new, cfg.batch_size, on_batch=on_progress)):
-            answers[i] = text
-    return answers  # type: ignore[return-value]
+        answers.update(zip(idx, vlm.generate(items, token_limit(kind, cfg), cfg.batch_size, on_batch=on_progress)))
+    return [answers[first[(q.record.image_id, q.qa.question)]] for q in queries]
 
 
 def score_samples(data: PebenchData, queries: list[Query], answers: list[str], judge: Judge) -> list[dict]:
@@ -92,7 +129,7 @@ def score_samples(data: PebenchData, queries: list[Query], answers: list[str], j
         s = {"set": q.set, "image_id": q.record.image_id, "person_id": q.record.person_id, "event_id": q.record.event_id,
              "kind": q.qa.kind, "question": q.qa.question, "answer": a, "reference": q.qa.answer}
         if q.qa.kind == "identity":
-            s["name_match"] = names_person(a, data.person(q.record.person_id).name)
+            s["name_match"] = names_person(a, q.qa.target)
         elif q.qa.kind == "scene":
             s["rouge_l"] = rouge_l(a, q.qa.answer)
             if i in judged:
@@ -120,8 +157,6 @@ def concept_metrics(data: PebenchData, split: Split, samples: list[dict], concep
     precision = lambda rows: 100 * _mean([float(s["name_match"]) for s in rows])  # noqa: E731
     judge = lambda rows: _mean([s["judge"] for s in rows])  # noqa: E731
     rouge = lambda rows: _mean([s["rouge_l"] for s in rows])  # noqa: E731
-    world = [s for s in samples if s["set"] == "world"]
-    pope = pope_scores(["yes" if s["said_yes"] else "no" for s in world], [s["label"] for s in world])
     if concept == "person":
         out = {"efficacy": 100 - precision(pick("f_train", "identity", True)),
                "generality": 100 - precision(pick("f_test", "identity", True)),
@@ -134,8 +169,19 @@ def concept_metrics(data: PebenchData, split: Split, samples: list[dict], concep
                "scope": precision(pick("f_train", "identity", True)),
                "retain": judge(pick("retain", "scene")),
                "real": rouge(pick("real", "scene"))}
-    out["world"] = pope["accuracy"]
-    out.update({f"world_{k}": v for k, v in pope.items() if k != "accuracy"})
+    return out | world_metrics(samples)
+
+
+def world_metrics(samples: list[dict]) -> dict[str, float]:
+    """POPE scores per setting (`world_<setting>_<metric>`); `world` and `world_f1` of the first setting."""
+    out: dict[str, float] = {}
+    settings = list(dict.fromkeys(s["set"].split(":", 1)[1] for s in samples if s["set"].startswith("world:")))
+    for setting in settings:
+        rows = [s for s in samples if s["set"] == f"world:{setting}"]
+        scores = pope_scores(["yes" if s["said_yes"] else "no" for s in rows], [s["label"] for s in rows])
+        out.update({f"world_{setting}_{k}": v for k, v in scores.items()})
+    if settings:
+        out["world"], out["world_f1"] = out[f"world_{settings[0]}_accuracy"], out[f"world_{settings[0]}_f1"]
     return out
 
 
@@ -149,11 +195,31 @@ def scenario_metrics(data: PebenchData, split: Split, samples: list[dict]) -> di
     return out
 
 
+def membership_samples(vlm: VLM, queries: list[Query], batch_size: int) -> list[dict]:
+    """Per-sample NLL and MIA scores of the reference answers of membership queries."""
+    items = [vlm.encode(q.record.image_id, q.record.image, q.qa.question, q.qa.answer) for q in queries]
+    scores = membership_scores(vlm, items, [q.qa.answer for q in queries], batch_size=batch_size)
+    return [{"set": q.set, "image_id": q.record.image_id, "kind": q.qa.kind, "question": q.qa.question,
+             "reference": q.qa.answer, **{k: round(v, 6) for k, v in sc.items()}} for q, sc in zip(queries, scores)]
+
+
 def evaluate(vlm: VLM, data: PebenchData, split: Split, cfg: EvalConfig, judge: Judge, seed: int,
-             on_progress: Callable[[int], None] | None = None,
-             queries: list[Query] | None = None) -> tuple[dict[str, float], list[dict]]:
-    """Evaluate `vlm` on `split`: returns (metrics, per-sample records)."""
+             on_progress: Callable[[int], None] | None = None, queries: list[Query] | None = None,
+             goal_member_nll: list[float] | None = None, is_goal: bool = False) -> tuple[dict[str, float], list[dict]]:
+    """Evaluate `vlm` on `split`: returns (metrics, per-sample records).
+
+    With `cfg.privacy`, adds MIA AUCs and, given the Goal model's per-sample forget-set NLL
+    (`goal_member_nll`, in membership-query order; `is_goal`: `vlm` is the Goal itself),
+    forget quality.
+    """
     queries = queries if queries is not None else build_queries(data, split, cfg, seed)
     answers = answer_queries(vlm, queries, cfg, on_progress)
     samples = score_samples(data, queries, answers, judge)
-    return scenario_metrics(data, split, samples), samples
+    metrics = scenario_metrics(data, split, samples)
+    if cfg.privacy:
+        members = membership_samples(vlm, membership_queries(data, split), max(1, cfg.batch_size // 4))
+        if is_goal:
+            goal_member_nll = [s["nll"] for s in members if s["set"] == "mia_member"]
+        samples += members
+        metrics |= privacy_metrics(samples, goal_member_nll)
+    return metrics, samples

@@ -48,6 +48,13 @@ class VLM:
         self._prompt_cache: dict[tuple, list[int]] = {}
         self._vision_cache: dict[str, dict[str, torch.Tensor]] = {}
 
+    def with_model(self, model) -> "VLM":
+        """A VLM over `model` that shares this one's processor and encoding caches (the
+        models of one run read the same images and questions, so each is encoded once)."""
+        other = VLM(model, self.processor)
+        other._prompt_cache, other._vision_cache = self._prompt_cache, self._vision_cache
+        return other
+
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Save model (safetensors) and processor in HF format, atomically."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pebench.config import SCENARIOS, SplitConfig
 from pebench.data.build import PebenchData
+from pebench.data.qa import QA, identity_qa, pebench_qas, scene_qa
 from pebench.errors import PebenchError
 
 
@@ -68,3 +69,36 @@ def make_split(data: PebenchData, scenario: str, cfg: SplitConfig, seed: int) ->
         else:
             retain.append(r.image_id)
     return Split(scenario, seed, tuple(fp), tuple(fe), tuple(f_train), tuple(f_test), tuple(retain))
+
+
+def forget_qas(data: PebenchData, split: Split, single_image: bool = False) -> dict[str, list[QA]]:
+    """The forget data by concept: questions about a forgotten person (identity) or event
+    (scene) on D_f_train images (only the first image of each target if `single_image`)."""
+    recs = {r.image_id: r for r in data.images}
+
+    def images(target_of) -> list[str]:
+        ids = [iid for iid in split.f_train if target_of(recs[iid]) is not None]
+        if single_image:
+            first: dict[int, str] = {}
+            for iid in ids:
+                first.setdefault(target_of(recs[iid]), iid)
+            ids = sorted(first.values())
+        return ids
+
+    person = images(lambda r: r.person_id if r.person_id in split.forget_persons else None)
+    event = images(lambda r: r.event_id if r.event_id in split.forget_events else None)
+    groups = {"person": pebench_qas(data, person, ("identity",)), "event": pebench_qas(data, event, ("scene",))}
+    return {c: qas for c, qas in groups.items() if qas}
+
+
+def holdout_qas(data: PebenchData, split: Split) -> dict[str, list[QA]]:
+    """Questions of the forget kinds on data no model trained on (membership non-members):
+    identity of held-out persons at used events, and scenes of held-out events."""
+    held_events = {e.event_id for e in data.holdout_events}
+    holdout = data.of_kind("holdout")
+    groups = {}
+    if split.forget_persons:
+        groups["person"] = [identity_qa(data, r) for r in holdout if r.event_id not in held_events]
+    if split.forget_events:
+        groups["event"] = [scene_qa(data, r) for r in holdout if r.event_id in held_events]
+    return {c: qas for c, qas in groups.items() if qas}

@@ -1,26 +1,19 @@
-"""Event judges (the paper's G-Eval): score in [0, 1] of how well a scene description
-matches the true event. Registered by name; `keywords` is the embedded default.
-"""
+"""The `keywords` judge: deterministic, from each event's description and keywords."""
 
 from __future__ import annotations
 
 import math
-from typing import Protocol, Sequence
+from pathlib import Path
+from typing import Sequence
 
+from pebench.config import EvalConfig
 from pebench.data.events import Event, all_events
+from pebench.eval.judges import JUDGES
 from pebench.eval.text import normalise
-from pebench.registry import Registry
 
 STOPWORDS = frozenset(
     "a an and are as at be by for from in into is it its of on or the their there this to with while where who "
     "that than them they through under over up about after before between during so some many much very".split())
-
-
-class Judge(Protocol):
-    def score(self, answers: Sequence[str], events: Sequence[Event]) -> list[float]: ...
-
-
-JUDGES: Registry[type] = Registry("judge")
 
 
 def _stem(word: str) -> str:
@@ -46,7 +39,7 @@ class KeywordJudge:
     description scores 1; another event's description scores near 0.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cfg: EvalConfig | None = None, cache_dir: Path | None = None) -> None:
         docs = [content_terms(e.description + " " + " ".join(e.keywords)) for e in all_events()]
         df: dict[str, int] = {}
         for d in docs:
@@ -73,8 +66,3 @@ class KeywordJudge:
 
     def score(self, answers: Sequence[str], events: Sequence[Event]) -> list[float]:
         return [self.score_one(a, e) for a, e in zip(answers, events)]
-
-
-def make_judge(name: str) -> Judge:
-    """Instantiate the registered judge `name`."""
-    return JUDGES.get(name)()

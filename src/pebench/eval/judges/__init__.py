@@ -1,0 +1,39 @@
+"""Event judges (the paper's G-Eval): a score in [0, 1] of how well a scene description
+matches the true event. Each judge is one module registered by name in JUDGES:
+
+* `keywords` (default): deterministic, from the event's description and keywords;
+* `embedding`: cosine similarity of sentence embeddings (a pretrained encoder loaded offline);
+* `llm`: a G-Eval style judge against any OpenAI-compatible chat endpoint.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from pebench.config import EvalConfig
+from pebench.data.events import Event
+from pebench.registry import Registry
+
+
+class Judge(Protocol):
+    def score(self, answers: Sequence[str], events: Sequence[Event]) -> list[float]: ...
+
+
+JUDGES: Registry[type] = Registry("judge")
+
+for _module in ("keywords", "embedding", "llm"):
+    importlib.import_module(f"pebench.eval.judges.{_module}")
+
+
+def make_judge(name: str, cfg: EvalConfig | None = None, cache_dir: str | Path | None = None) -> Judge:
+    """Instantiate the registered judge `name` with the evaluation config.
+
+    `cache_dir`: where a judge that costs money or time (llm) keeps its judgements, so a
+    rerun asks nothing twice. Raises PebenchError for an unknown name or an unusable judge.
+    """
+    return JUDGES.get(name)(cfg or EvalConfig(), Path(cache_dir) if cache_dir else None)
+
+
+__all__ = ["JUDGES", "Judge", "make_judge"]

@@ -1,0 +1,68 @@
+"""Membership-inference AUC, KS and forget quality against scikit-learn / scipy; attack scores on a real model."""
+
+import math
+import random
+
+import pytest
+from scipy.stats import ks_2samp
+from sklearn.metrics import roc_auc_score
+
+from pebench.data.qa import identity_qa
+from pebench.eval.privacy import auc, forget_quality, ks_statistic, membership_scores, privacy_metrics
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_auc_matches_sklearn_with_ties(seed):
+    rng = random.Random(seed)
+    members = [rng.choice([0.0, 0.5, 1.0, 1.5]) + rng.random() * (seed % 2) for _ in range(rng.randint(1, 30))]
+    nonmembers = [rng.choice([0.0, 0.5, 1.0]) for _ in range(rng.randint(1, 30))]
+    expected = roc_auc_score([1] * len(members) + [0] * len(nonmembers), members + nonmembers)
+    assert auc(members, nonmembers) == pytest.approx(expected)
+
+
+def test_auc_extremes_and_empty():
+    assert auc([2, 3], [0, 1]) == 1.0 and auc([0, 1], [2, 3]) == 0.0 and auc([1, 1], [1]) == 0.5
+    assert math.isnan(auc([], [1.0]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ks_statistic_and_forget_quality_match_scipy(seed):
+    rng = random.Random(seed)
+    a = [rng.gauss(0, 1) for _ in range(rng.randint(5, 40))]
+    b = [rng.gauss(seed * 0.3, 1) for _ in range(rng.randint(5, 40))]
+    reference = ks_2samp(a, b)
+    assert ks_statistic(a, b) == pytest.approx(reference.statistic)
+    assert forget_quality(a, b) == pytest.approx(reference.pvalue)
+
+
+def test_forget_quality_is_one_for_the_same_losses_and_small_for_shifted():
+    losses = [0.1 * i for i in range(30)]
+    assert forget_quality(losses, losses) == pytest.approx(1.0)
+    assert forget_quality([x + 5 for x in losses], losses) < 1e-6
+
+
+def test_attack_scores_on_a_real_model(tiny_vlm, tiny_data):
+    recs = tiny_data.of_kind("pebench")[:6]
+    qas = [identity_qa(tiny_data, r) for r in recs]
+    items = [tiny_vlm.encode(r.image_id, r.image, q.question, q.answer) for r, q in zip(recs, qas)]
+    scores = membership_scores(tiny_vlm, items, [q.answer for q in qas], k=1.0, batch_size=4)
+    nll_full = [-tiny_vlm.sequence_logprob(tiny_vlm.collate([it])).item() for it in items]
+    for s, item, full, q in zip(scores, items, nll_full, qas):
+        n_tokens = sum(t != -100 for t in item.labels)
+        assert s["nll"] == pytest.approx(full / n_tokens, rel=1e-4)
+        assert s["loss"] == pytest.approx(-s["nll"])
+        assert s["mink"] == pytest.approx(s["loss"], rel=1e-4)  # k = 100%: the mean of all token log-probs
+        import zlib
+        assert s["zlib"] == pytest.approx(-full / len(zlib.compress(q.answer.encode())), rel=1e-4)
+        assert math.isfinite(s["minkpp"])
+    low_k = membership_scores(tiny_vlm, items, [q.answer for q in qas], k=0.2, batch_size=4)
+    assert all(a["mink"] <= b["mink"] + 1e-6 for a, b in zip(low_k, scores))  # the least likely tokens
+
+
+def test_privacy_metrics_from_records():
+    samples = ([{"set": "mia_member", "nll": 0.1, "loss": -0.1, "zlib": 1, "mink": 1, "minkpp": 1}] * 3
+               + [{"set": "mia_nonmember", "nll": 2.0, "loss": -2.0, "zlib": 0, "mink": 0, "minkpp": 0}] * 3)
+    out = privacy_metrics(samples, goal_member_nll=[2.0, 2.1, 1.9])
+    assert out["mia_loss_auc"] == 1.0 and out["mia_zlib_auc"] == 1.0
+    assert out["forget_ks"] == 1.0 and out["forget_quality"] < 0.2
+    assert "forget_quality" not in privacy_metrics(samples, None)
