@@ -35,10 +35,84 @@ def _one_line_error(result, pattern):
     (["run", "--data", "no/such/dir"], "does not exist"),
     (["run", "--method-file", "no_such_method.py"], "does not exist"),
     (["data", "show", "no/such/dir"], "does not exist"),
+    (["run", "--seeds", "0"], "invalid config at seeds"),
+    (["report", "no/such/run"], "has no results.json"),
 ])
 def test_bad_input_fails_cleanly(tmp_path, args, pattern):
     result = pebench(*args, "--out", str(tmp_path / "out")) if args[0] == "run" else pebench(*args, cwd=tmp_path)
     _one_line_error(result, pattern)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("yaml_text,pattern", [
+    ("seed: [1]\n", "invalid config at seed"),
+    ("data:\n  persons: 1\n", "invalid config at data.persons"),
+    ("eval:\n  jduge: llm\n", "invalid config at eval.jduge: Extra inputs are not permitted"),
+    ("unlearn:\n  lr: -1\n", "invalid config at unlearn.lr"),
+    ("eval:\n  llm:\n    url: ftp://judge\n", "invalid config at eval.llm.url"),
+    ("eval:\n  pope_settings: [random, hardest]\n", "invalid config at eval.pope_settings.1"),
+    ("data:\n  events: 39\n  holdout_events: 3\n", "exceeds the paper's 40 events"),
+    ("split:\n  forget_fraction: .nan\n", "split.forget_fraction"),
+    ("- just\n- a list\n", "must hold a mapping"),
+    ("seed: [\n", "is not valid YAML"),
+    ("methods: [GA, Unknown]\n", "unknown method 'Unknown'"),
+])
+def test_bad_config_fails_before_any_work(tmp_path, yaml_text, pattern):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    _one_line_error(pebench("run", "--config", str(cfg), "--out", str(tmp_path / "out")), pattern)
+    assert not (tmp_path / "out").exists()
+
+
+def test_method_file_that_fails_to_import(tmp_path):
+    bad = tmp_path / "m.py"
+    bad.write_text("raise RuntimeError('nope')\n")
+    _one_line_error(pebench("run", "--method-file", str(bad), "--out", str(tmp_path / "out")), "failed to import")
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_that_is_a_file_or_unwritable(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("precious")
+    _one_line_error(pebench("run", "--preset", "tiny", "--out", str(target)), "is not a directory")
+    assert target.read_text() == "precious"
+    _one_line_error(pebench("run", "--preset", "tiny", "--out", "/proc/pebench-run"), "cannot write")
+
+
+def test_full_disk_leaves_no_partial_dataset(tmp_path):
+    """A write that fails half-way (the file-size limit stands in for a full disk) is an error,
+    and the dataset already there is kept whole."""
+    import resource
+    import signal
+
+    out = tmp_path / "ds"
+    ok = pebench("data", "build", "--preset", "tiny", "--out", str(out), "--persons", "3", "--events", "2")
+    assert ok.returncode == 0, ok.stderr
+    before = _snapshot(out)
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    result = subprocess.run([sys.executable, "-m", "pebench", "data", "build", "--preset", "tiny", "--out", str(out),
+                             "--force", "--quiet"], capture_output=True, text=True, preexec_fn=limit, timeout=300,
+                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    _one_line_error(result, "cannot write")
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temporary left beside it
+
+
+def test_pickle_checkpoints_are_refused(tmp_path, tiny_vlm):
+    import torch
+
+    model_dir = tmp_path / "model"
+    tiny_vlm.model.config.save_pretrained(model_dir)
+    tiny_vlm.processor.save_pretrained(model_dir)
+    torch.save(tiny_vlm.model.state_dict(), model_dir / "pytorch_model.bin")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"model:\n  path: {model_dir}\n")
+    _one_line_error(pebench("run", "--preset", "tiny", "--config", str(cfg), "--out", str(tmp_path / "out")),
+                    "pickle checkpoints are refused")
     assert not (tmp_path / "out").exists()
 
 

@@ -62,6 +62,7 @@ def run(
     data: Optional[Path] = typer.Option(None, "--data", help="use an existing dataset directory"),
     method_file: Optional[list[Path]] = typer.Option(None, "--method-file", help="Python file registering methods"),
     force: bool = typer.Option(False, "--force", help="reuse --out even if it holds a run with another config"),
+    fresh: bool = typer.Option(False, "--fresh", help="recompute every stage, ignoring those stored in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """Run the whole benchmark: data, foundation, Finetuned, Goal, unlearning methods, evaluation, tables."""
@@ -82,6 +83,10 @@ def run(
     for name in cfg.methods:
         METHODS.get(name)
     JUDGES.get(cfg.eval.judge)
+    if cfg.model.path:
+        from pebench.models.adapter import check_model_dir
+
+        check_model_dir(Path(cfg.model.path), cfg.model.allow_pickle)
     _quiet_libraries()
     dataset = None
     if data is not None:  # validate before anything is written
@@ -99,10 +104,27 @@ def run(
     logging.getLogger("pebench").setLevel(logging.INFO)
     reporter = Reporter(quiet=quiet)
     start = time.perf_counter()
-    Pipeline(cfg, out, reporter, data_dir=data, data=dataset).run()
+    Pipeline(cfg, out, reporter, data_dir=data, data=dataset, fresh=fresh).run()
     reporter.info(f"done in {time.perf_counter() - start:.0f} s")
     typer.echo((out / "table.md").read_text(encoding="utf-8"))
-    typer.echo(f"results: {out / 'results.json'}")
+    typer.echo(f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}")
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="finished run directories"),
+    out: Optional[Path] = typer.Option(None, "--out", help="comparison directory (several runs; default ./comparison)"),
+) -> None:
+    """Rebuild tables, plots and report.html of finished runs from their files; with several runs,
+    also write a side-by-side comparison."""
+    from pebench.report import load_run, write_comparison, write_report
+
+    for run_dir in runs:  # validate every run before writing anything
+        load_run(run_dir)
+    for run_dir in runs:
+        typer.echo(f"report: {write_report(run_dir)}")
+    if len(runs) > 1:
+        typer.echo(f"comparison: {write_comparison(runs, out or Path('comparison'))}")
 
 
 @data_app.command("build")
@@ -115,6 +137,7 @@ def data_build(
     renders: Optional[int] = typer.Option(None, "--renders", help="images per (person, event) pair"),
     seed: Optional[int] = typer.Option(None, "--seed"),
     force: bool = typer.Option(False, "--force", help="replace an existing dataset directory"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Render the dataset and store it as a Hugging Face datasets directory with a card."""
     from pebench.config import load_config
@@ -128,7 +151,7 @@ def data_build(
     from pebench.progress import Reporter, progress_callback
 
     start = time.perf_counter()
-    with Reporter().task("render dataset", planned_images(cfg), "img") as task:
+    with Reporter(quiet=quiet).task("render dataset", planned_images(cfg), "img") as task:
         build_dataset(cfg, out, progress_callback(task))
     typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s")
 
@@ -170,16 +193,18 @@ def list_parts() -> None:
     typer.echo(f"presets:   {', '.join(PRESETS)}")
 
 
+INTERRUPTED = "interrupted: finished stages are kept; rerun the same command to resume"
+
+
 def main() -> None:
     """Entry point: PebenchError -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer turns Ctrl-C into a returned 130
     except PebenchError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted: finished stages are kept; rerun the same command to resume", err=True)
-        sys.exit(130)
+        code = 130
     except Exception as exc:  # click usage errors
         import click
 
@@ -187,8 +212,13 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+            code = 130
+        else:
+            raise
+    if code == 130:
+        typer.echo(INTERRUPTED, err=True)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

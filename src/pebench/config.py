@@ -66,7 +66,8 @@ class ModelConfig(_Strict):
 
     name: str = "tiny-llava"
     path: str | None = Field(None, description="local HF model directory; overrides `name`")
-    trust_remote_code: bool = False
+    trust_remote_code: bool = Field(False, description="run model code shipped with the checkpoint (only if you trust it)")
+    allow_pickle: bool = Field(False, description="accept pickle (.bin/.pt) weights; only for checkpoints you trust")
     image_size: int = 64
     patch_size: int = 8
     vision_hidden: int = 64
@@ -145,7 +146,7 @@ POPE_SETTINGS = ("random", "popular", "adversarial")
 
 
 class EvalConfig(_Strict):
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(128, ge=1, description="questions generated at once")
     max_retain_images: int = Field(200, ge=1, description="D_r images evaluated (a seeded sample)")
     judge: str = "keywords"
     embedding_model: str | None = Field(

@@ -29,10 +29,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PebenchError(f"cannot create directory {path.parent}: {exc.strerror}") from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        raise PebenchError(f"cannot write in {path.parent}: {exc.strerror or exc}") from None
     target = tmp / path.name
     try:
-        yield target
+        try:
+            yield target
+        except OSError as exc:  # a full disk, a file-size limit, a vanished directory ...
+            raise PebenchError(f"cannot write {path}: {exc.strerror or exc}") from None
         if path.is_dir() and not path.is_symlink():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)

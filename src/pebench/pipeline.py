@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from pebench.methods.finetune import Finetune
 from pebench.methods.base import METHODS, Method
 from pebench.models import VLM, build_model, load_vlm
 from pebench.progress import Reporter, log, progress_callback
-from pebench.report.tables import privacy_markdown, table1_markdown, table2_markdown
+from pebench.report import write_report
 from pebench.splits import Split, forget_qas, make_split
 from pebench.train import Stream, train
 
@@ -82,10 +83,10 @@ class Pipeline:
     """Runs the whole benchmark for one RunConfig into `out`."""
 
     def __init__(self, cfg: RunConfig, out: Path, reporter: Reporter, data_dir: Path | None = None,
-                 data: PebenchData | None = None):
+                 data: PebenchData | None = None, fresh: bool = False):
         """`data_dir`: an existing dataset to use instead of building one under `out`
-        (`data`: the same, already loaded)."""
-        self.cfg, self.out, self.rep = cfg, Path(out), reporter
+        (`data`: the same, already loaded). `fresh`: recompute every stage, ignoring stored ones."""
+        self.cfg, self.out, self.rep, self.fresh = cfg, Path(out), reporter, fresh
         self.data_dir = Path(data_dir) if data_dir else None
         self._preloaded = data
         self.timings: dict[str, float] = {}
@@ -111,14 +112,15 @@ class Pipeline:
         with self.rep.task(f"train {label}", tc["steps"], "step") as task:
             result = train(vlm.model, lambda b: method.loss(vlm, b, ref), streams, steps=tc["steps"],
                            lr=tc["lr"], warmup=tc.get("warmup", 0), weight_decay=tc.get("weight_decay", 0.0),
-                           grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: on_step(s, logs, task))
+                           grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: on_step(s, logs, task),
+                           log_every=max(1, tc["steps"] // 100))
         self.training[label] = {"final": result.history[-1], "history": result.history}
 
     def _stage_model(self, name: str, key: str, make: Callable[[], VLM]) -> VLM:
         """Load model stage `name` if its key matches, else build it with `make` and save it."""
         path = self.out / "models" / name
         meta = path / "stage.json"
-        stored = read_json(meta) if meta.is_file() else {}
+        stored = read_json(meta) if meta.is_file() and not self.fresh else {}
         if stored.get("key") == key:
             self.rep.info(f"[dim]reusing {name} (cached)[/dim]")
             if "training" in stored:
@@ -137,7 +139,7 @@ class Pipeline:
         """Evaluate (or reuse the stored evaluation of) one table row: {"metrics", "member_nll"}."""
         path = self.out / "stages" / tag / f"{row}.json"
         label = f"{tag}/{row}"
-        if path.is_file():
+        if path.is_file() and not self.fresh:
             stored = read_json(path)
             if stored.get("key") == key:
                 if "training" in stored:
@@ -172,7 +174,7 @@ class Pipeline:
         if self.data_dir is None:
             self.data_dir = self.out / "dataset"
             build = self.data_dir / "build.json"
-            if not (build.is_file() and read_json(build).get("config") == self.cfg.data.model_dump()):
+            if self.fresh or not (build.is_file() and read_json(build).get("config") == self.cfg.data.model_dump()):
                 with self.rep.task("render dataset", planned_images(self.cfg.data), "img") as task:
                     self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
         self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
@@ -304,12 +306,12 @@ class Pipeline:
                    "training": {k: v["final"] for k, v in self.training.items()}}
         if len(seeds) > 1:
             results["per_seed"] = {str(s): v for s, v in per_seed.items()}
-        write_json(self.out / "results.json", results)
-        write_text(self.out / "table.md", table1_markdown(results))
-        write_text(self.out / "privacy.md", privacy_markdown(results))
-        if "both" in results["scenarios"]:
-            write_text(self.out / "table2.md", table2_markdown(results))
         write_json(self.out / "training_logs.json", self.training)
+        write_json(self.out / "results.json", results)
+        with self.rep.task("report", 1, "report") as task:
+            self._timed("report", lambda: write_report(self.out))
+            task.advance()
+        write_json(self.out / "results.json", results)  # with the report's time
         return results
 
 
@@ -338,6 +340,14 @@ def aggregate_seeds(runs: list[dict[str, dict]]) -> dict[str, dict]:
     return out
 
 
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete the temporaries (`.<name>.<random>.tmp`, `.<name>.old`) that a killed run left
+    in its run directory; they were never renamed into place, so nothing reads them."""
+    for path in sorted(out.rglob(".*"), reverse=True):
+        if path.name.endswith((".tmp", ".old")) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def check_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
     """Refuse to reuse a run directory made with another config unless `force`."""
     cfg_file = out / "config.json"
@@ -351,6 +361,7 @@ def check_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
         raise PebenchError(f"--out {out} is not empty and is not a pebench run; pass --force or choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)
         probe = out / ".write-test"
         probe.write_text("ok")
         probe.unlink()

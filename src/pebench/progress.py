@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from typing import Iterator, Protocol
 
@@ -30,15 +31,19 @@ class Reporter:
 
     @contextmanager
     def task(self, description: str, total: int, unit: str = "it") -> Iterator[Task]:
+        """A progress bar for `total` units of work (nothing on screen when quiet); the start
+        and the duration go to the log."""
         log.info("%s (%d %s)", description, total, unit)
+        start = time.perf_counter()
         if self.quiet:
             yield _NullTask()
-            return
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   _RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-        with Progress(*columns, console=self.console, transient=False) as progress:
-            tid = progress.add_task(description, total=total)
-            yield _RichTask(progress, tid)
+        else:
+            columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       _RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+            with Progress(*columns, console=self.console, transient=False) as progress:
+                tid = progress.add_task(description, total=total)
+                yield _RichTask(progress, tid)
+        log.info("%s done in %.1f s", description, time.perf_counter() - start)
 
 
 class _RateColumn(TextColumn):

@@ -173,21 +173,32 @@ class VLM:
         return out
 
 
-def load_vlm(path: str | Path, trust_remote_code: bool = False, dtype: torch.dtype | None = None) -> VLM:
+def check_model_dir(path: Path, allow_pickle: bool = False) -> bool:
+    """Raise a PebenchError unless `path` is a model directory pebench may load; returns
+    whether its weights are safetensors."""
+    if not path.is_dir():
+        raise PebenchError(f"model directory {path} does not exist")
+    safetensors = any(path.glob("*.safetensors"))
+    if not safetensors and not allow_pickle:
+        raise PebenchError(f"model directory {path} has no .safetensors weights; pickle checkpoints are refused "
+                           "(set model.allow_pickle: true only for a checkpoint you trust)")
+    return safetensors
+
+
+def load_vlm(path: str | Path, trust_remote_code: bool = False, dtype: torch.dtype | None = None,
+             allow_pickle: bool = False) -> VLM:
     """Load a saved model directory with AutoModelForImageTextToText / AutoProcessor.
 
-    Only safetensors weights are accepted; nothing is downloaded.
+    Only safetensors weights are accepted unless `allow_pickle` (a pickle checkpoint can run
+    arbitrary code when loaded: only for files you trust); nothing is downloaded.
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     path = Path(path)
-    if not path.is_dir():
-        raise PebenchError(f"model directory {path} does not exist")
-    if not any(path.glob("*.safetensors")):
-        raise PebenchError(f"model directory {path} has no .safetensors weights (pickle checkpoints are refused)")
+    safetensors = check_model_dir(path, allow_pickle)
     try:
         model = AutoModelForImageTextToText.from_pretrained(
-            path, local_files_only=True, use_safetensors=True, trust_remote_code=trust_remote_code,
+            path, local_files_only=True, use_safetensors=safetensors, trust_remote_code=trust_remote_code,
             **({"dtype": dtype} if dtype else {}))
         processor = AutoProcessor.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:

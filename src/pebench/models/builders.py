@@ -86,5 +86,5 @@ def build_tiny_llava(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
 def build_model(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     """The foundation model to start from: a local directory if `cfg.path`, else a registered builder."""
     if cfg.path:
-        return load_vlm(cfg.path, trust_remote_code=cfg.trust_remote_code)
+        return load_vlm(cfg.path, trust_remote_code=cfg.trust_remote_code, allow_pickle=cfg.allow_pickle)
     return MODEL_BUILDERS.get(cfg.name)(cfg, corpus, seed)

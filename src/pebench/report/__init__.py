@@ -1,1 +1,148 @@
-"""Reports from results.json: tables (and, later, plots and HTML)."""
+"""Everything a reader looks at, rebuilt from a finished run's files alone (results.json,
+training_logs.json and samples/): tables (Markdown, CSV, LaTeX), plots (PNG, SVG), worked
+examples and a self-contained `report.html`; and a comparison of several runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from pebench.errors import PebenchError
+from pebench.io import read_json, write_text
+from pebench.report import plots
+from pebench.report.examples import image_data_uris, pick_examples
+from pebench.report.html import comparison_page, report_page
+from pebench.report.tables import (TABLE1_COLUMNS, UNIT_COLUMNS, Cell, Table, privacy_tables, table1, table2, to_csv, to_latex,
+                                   to_markdown)
+
+
+def load_run(run_dir: str | Path) -> dict:
+    """results.json of a finished run, or a PebenchError saying what is missing."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "results.json").is_file():
+        raise PebenchError(f"{run_dir} has no results.json (is it a finished pebench run directory?)")
+    results = read_json(run_dir / "results.json")
+    if not isinstance(results, dict) or "scenarios" not in results:
+        raise PebenchError(f"{run_dir / 'results.json'} is not a pebench results file")
+    return in_config_order(results)
+
+
+def in_config_order(results: dict) -> dict:
+    """`results` with each scenario's methods (and their stds) in the config's method order
+    (results.json stores keys sorted)."""
+    order = list(results.get("config", {}).get("methods", []))
+
+    def ordered(methods: dict) -> dict:
+        return {m: methods[m] for m in sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))}
+
+    for sc in results["scenarios"].values():
+        sc["methods"] = ordered(sc["methods"])
+        if "std" in sc:
+            sc["std"]["methods"] = ordered(sc["std"]["methods"])
+    return results
+
+
+def write_tables(run_dir: Path, results: dict) -> list[Path]:
+    """table.{md,csv,tex}, table2.{md,csv,tex} (scenario both) and privacy.md."""
+    written = []
+    for stem, table in (("table", table1(results)), ("table2", table2(results))):
+        if table is None:
+            continue
+        for suffix, render in (("md", to_markdown), ("csv", to_csv), ("tex", to_latex)):
+            write_text(run_dir / f"{stem}.{suffix}", render(table))
+            written.append(run_dir / f"{stem}.{suffix}")
+    privacy = privacy_tables(results)
+    if privacy:
+        write_text(run_dir / "privacy.md", "\n".join(to_markdown(t, title=True) for t in privacy))
+        write_text(run_dir / "privacy.tex", "\n".join(to_latex(t) for t in privacy))
+        written += [run_dir / "privacy.md", run_dir / "privacy.tex"]
+    return written
+
+
+def write_plots(run_dir: Path, results: dict) -> dict[str, list[Path]]:
+    """plots/{tradeoff,interference,columns,loss_curves}.{png,svg}, whichever apply."""
+    out = run_dir / "plots"
+    training = read_json(run_dir / "training_logs.json") if (run_dir / "training_logs.json").is_file() else {}
+    made = {"tradeoff": plots.tradeoff(results, out / "tradeoff"),
+            "interference": plots.interference(results, out / "interference"),
+            "columns": plots.columns_panel(results, out / "columns"),
+            "loss_curves": plots.loss_curves(training, list(results["scenarios"]), out / "loss_curves")}
+    return {k: v for k, v in made.items() if v}
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """(Re)build every table, plot and report.html of a finished run from its files; returns report.html."""
+    run_dir = Path(run_dir)
+    results = load_run(run_dir)
+    write_tables(run_dir, results)
+    figures = write_plots(run_dir, results)
+    examples = pick_examples(run_dir, results)
+    images = image_data_uris(results.get("dataset", {}).get("path"), {e.image_id for e in examples})
+    tables = [t for t in (table1(results), table2(results)) if t] + privacy_tables(results)
+    page = report_page(results, tables, {k: v[0] for k, v in figures.items()}, examples, images)
+    write_text(run_dir / "report.html", page)
+    return run_dir / "report.html"
+
+
+def _labels(run_dirs: list[Path]) -> list[str]:
+    names = [d.resolve().name for d in run_dirs]
+    return names if len(set(names)) == len(names) else [f"{i + 1}:{n}" for i, n in enumerate(names)]
+
+
+def comparison_tables(runs: list[tuple[str, dict]]) -> list[Table]:
+    """Per scenario run by every run: methods as rows, each column of Table 1 per run."""
+    tables = []
+    for scenario in ("person", "event"):
+        if not all(scenario in r["scenarios"] for _, r in runs):
+            continue
+        names: list[str] = []
+        for _, r in runs:
+            sc = r["scenarios"][scenario]
+            names += [n for n in ["Finetuned", *sc["methods"], "Goal"] if n not in names]
+        header = ["Method"] + [f"{col} [{label}]" for col in TABLE1_COLUMNS for label, _ in runs]
+        rows = []
+        for name in names:
+            cells = []
+            for col in TABLE1_COLUMNS:
+                for _, r in runs:
+                    sc = r["scenarios"][scenario]
+                    row = {"Finetuned": sc["finetuned"], "Goal": sc["goal"]}.get(name, sc["methods"].get(name, {}))
+                    cells.append(Cell(row.get(col), unit=(scenario, col) in UNIT_COLUMNS))
+            rows.append((name, cells))
+        tables.append(Table(f"{scenario}: runs side by side", header, rows, bold_best=False, label=f"tab:compare-{scenario}"))
+    return tables
+
+
+def long_csv(runs: list[tuple[str, dict]]) -> str:
+    """Every metric of every row of every run: run, scenario, row, metric, value."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["run", "scenario", "row", "metric", "value"])
+    for label, r in runs:
+        for scenario, sc in r["scenarios"].items():
+            for name, row in [("Finetuned", sc["finetuned"]), *sc["methods"].items(), ("Goal", sc["goal"])]:
+                for metric, value in sorted(row.items()):
+                    writer.writerow([label, scenario, name, metric, repr(float(value))])
+    return buf.getvalue()
+
+
+def write_comparison(run_dirs: list[str | Path], out: str | Path) -> Path:
+    """comparison.{md,csv,html} and a joint trade-off plot of several finished runs in `out`."""
+    dirs = [Path(d) for d in run_dirs]
+    runs = list(zip(_labels(dirs), [load_run(d) for d in dirs]))
+    out = Path(out)
+    tables = comparison_tables(runs)
+    if not tables:
+        raise PebenchError("the runs share no single-target scenario (person or event) to compare")
+    write_text(out / "comparison.md", "\n".join(to_markdown(t, title=True) for t in tables))
+    write_text(out / "comparison.csv", long_csv(runs))
+    figure = plots.comparison_tradeoff(runs, out / "comparison_tradeoff")[0]
+    configs = {label: r.get("config", {}) for label, r in runs}
+    write_text(out / "comparison.html", comparison_page(runs, tables, figure, json.dumps(configs, indent=2)))
+    return out / "comparison.html"
+
+
+__all__ = ["load_run", "write_report", "write_comparison", "write_tables", "write_plots"]

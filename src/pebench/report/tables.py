@@ -1,20 +1,36 @@
-"""Markdown tables in the paper's layouts, built from results.json alone.
+"""Tables in the paper's layouts, built from results.json alone, rendered as Markdown, CSV,
+LaTeX (booktabs) and HTML.
 
 Table 1: single-target scenarios, person and event column groups. Table 2: scenario
 `both`, no Scope column, the change against the base method in parentheses for `X+BGD`
-rows. Higher is better in every column. The privacy table: forget quality, membership-
-inference AUCs and POPE F1 per sampling setting, per scenario. With several seeds every
-cell is mean ± std.
+rows. The privacy table: forget quality, membership-inference AUCs and POPE F1 per
+sampling setting, per scenario. Higher is better in every Table 1/2 column; the best
+method value of each column is bold (Finetuned and Goal are references, not candidates).
+With several seeds every cell is mean ± std.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+from dataclasses import dataclass, field
+from html import escape
 
 UNIT_COLUMNS = {("person", "scope"), ("event", "efficacy"), ("event", "generality"), ("event", "retain"), ("event", "real")}
 HEAD = {"efficacy": "Eff", "generality": "Gen", "retain": "Ret", "scope": "Scope", "real": "Real", "world": "World"}
 TABLE1_COLUMNS = ("efficacy", "generality", "retain", "scope", "real", "world")
 TABLE2_COLUMNS = ("efficacy", "generality", "retain", "real", "world")
+REFERENCE_ROWS = ("Finetuned", "Goal")
+SCENARIO_ORDER = ("person", "event", "both")
+TABLE1_NOTE = ("Higher is better everywhere. Eff/Gen/Ret/Real of persons: 0-100 (name precision); "
+               "P-Scope: ROUGE-L (0-1); E-Eff/E-Gen/E-Ret: event judge (0-1); E-Scope: 0-100; E-Real: ROUGE-L; "
+               "World: POPE accuracy (0-100).")
+PRIVACY_NOTE = ("FQ: p-value of a KS test of forget-set losses against the Goal model's (1 = indistinguishable). "
+                "AUC: membership inference of forget-set members against never-seen data (0.5 = cannot tell). "
+                "POPE F1 in 0-100.")
+PRIVACY_COLUMNS = (("forget_quality", "FQ (KS p)"), ("mia_loss_auc", "AUC loss"), ("mia_zlib_auc", "AUC zlib"),
+                   ("mia_mink_auc", "AUC Min-K"), ("mia_minkpp_auc", "AUC Min-K++"))
 
 
 def fmt(value: float | None, unit: bool) -> str:
@@ -22,6 +38,54 @@ def fmt(value: float | None, unit: bool) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.3f}" if unit else f"{value:.2f}"
+
+
+@dataclass
+class Cell:
+    value: float | None
+    std: float | None = None
+    unit: bool = False
+    delta: float | None = None  # Table 2: change against the base method
+    best: bool = False
+    p_value: bool = False  # shown with two significant digits (p-values span many decades)
+
+    def _fmt(self, value: float | None) -> str:
+        if self.p_value and value is not None and not math.isnan(value):
+            return f"{value:.2g}"
+        return fmt(value, self.unit)
+
+    def text(self) -> str:
+        out = self._fmt(self.value)
+        if self.std is not None and out != "–":
+            out += f" ± {self._fmt(self.std)}"
+        if self.delta is not None:
+            out += f" ({self.delta:+.{3 if self.unit else 1}f})"
+        return out
+
+
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[tuple[str, list[Cell]]]
+    note: str = ""
+    bold_best: bool = True
+    label: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def mark_best(self) -> "Table":
+        """Mark the highest method value of each column (references excluded)."""
+        if not self.bold_best:
+            return self
+        for c in range(len(self.header) - 1):
+            values = [cells[c].value for name, cells in self.rows if name not in REFERENCE_ROWS
+                      and cells[c].value is not None and not math.isnan(cells[c].value)]
+            if values:
+                top = max(values)
+                for name, cells in self.rows:
+                    if name not in REFERENCE_ROWS and cells[c].value == top:
+                        cells[c].best = True
+        return self
 
 
 def _rows(scenario: dict) -> list[tuple[str, dict]]:
@@ -35,84 +99,143 @@ def _std_rows(scenario: dict) -> dict[str, dict]:
     return {"Finetuned": std["finetuned"], "Goal": std["goal"], **std["methods"]}
 
 
-def cell(value: float | None, std: float | None, unit: bool) -> str:
-    """`fmt(value)`, followed by ` ± std` when a std is known."""
-    text = fmt(value, unit)
-    return text if std is None or text == "–" else f"{text} ± {fmt(std, unit)}"
-
-
-def table1_markdown(results: dict) -> str:
-    """Table 1 (person and/or event groups, whichever scenarios ran)."""
+def table1(results: dict) -> Table | None:
+    """Table 1 (person and/or event groups, whichever scenarios ran); None without either."""
     groups = [g for g in ("person", "event") if g in results["scenarios"]]
     if not groups:
-        return "No single-target scenario (person/event) was run.\n"
+        return None
     names: list[str] = []
     for g in groups:
-        for name, _ in _rows(results["scenarios"][g]):
-            if name not in names:
-                names.append(name)
-    names = ["Finetuned"] + [n for n in names if n not in ("Finetuned", "Goal")] + ["Goal"]
+        names += [n for n, _ in _rows(results["scenarios"][g]) if n not in names]
+    names = ["Finetuned"] + [n for n in names if n not in REFERENCE_ROWS] + ["Goal"]
     header = ["Method"] + [f"{g[0].upper()}-{HEAD[c]}" for g in groups for c in TABLE1_COLUMNS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for name in names:
-        cells = [name]
+        cells = []
         for g in groups:
-            row = dict(_rows(results["scenarios"][g])).get(name, {})
-            std = _std_rows(results["scenarios"][g]).get(name, {})
-            cells += [cell(row.get(c), std.get(c), (g, c) in UNIT_COLUMNS) for c in TABLE1_COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    note = ("\nHigher is better everywhere. Eff/Gen/Ret/Real of persons: 0-100 (name precision); "
-            "P-Scope: ROUGE-L (0-1); E-Eff/E-Gen/E-Ret: event judge (0-1); E-Scope: 0-100; E-Real: ROUGE-L; "
-            "World: POPE accuracy (0-100).\n")
-    return "\n".join(lines) + "\n" + note
+            sc = results["scenarios"][g]
+            row, std = dict(_rows(sc)).get(name, {}), _std_rows(sc).get(name, {})
+            cells += [Cell(row.get(c), std.get(c), (g, c) in UNIT_COLUMNS) for c in TABLE1_COLUMNS]
+        rows.append((name, cells))
+    return Table("Table 1: forgetting one person or one event", header, rows, TABLE1_NOTE, label="tab:pebench1").mark_best()
 
 
-def table2_markdown(results: dict) -> str:
-    """Table 2: persons and events forgotten at once (scenario `both`)."""
+def table2(results: dict) -> Table | None:
+    """Table 2: persons and events forgotten at once (scenario `both`); None if it did not run."""
+    if "both" not in results["scenarios"]:
+        return None
     sc = results["scenarios"]["both"]
-    rows = _rows(sc)
-    by_name = dict(rows)
-    stds = _std_rows(sc)
+    by_name, stds = dict(_rows(sc)), _std_rows(sc)
     header = ["Method"] + [f"{g[0].upper()}-{HEAD[c]}" for g in ("person", "event") for c in TABLE2_COLUMNS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, row in rows:
+    rows = []
+    for name, row in _rows(sc):
         base = by_name.get(name.split("+")[0]) if "+" in name else None
-        cells = [name]
+        cells = []
         for g in ("person", "event"):
             for c in TABLE2_COLUMNS:
-                unit = (g, c) in UNIT_COLUMNS
-                value = row.get(f"{g}_{c}")
-                text = cell(value, stds.get(name, {}).get(f"{g}_{c}"), unit)
-                if base is not None and value is not None and base.get(f"{g}_{c}") is not None:
-                    text += f" ({value - base[f'{g}_{c}']:+.{3 if unit else 1}f})"
-                cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
+                key, value = f"{g}_{c}", row.get(f"{g}_{c}")
+                delta = value - base[key] if base is not None and value is not None and base.get(key) is not None else None
+                cells.append(Cell(value, stds.get(name, {}).get(key), (g, c) in UNIT_COLUMNS, delta))
+        rows.append((name, cells))
+    return Table("Table 2: forgetting persons and events at once", header, rows, TABLE1_NOTE, label="tab:pebench2").mark_best()
+
+
+def privacy_tables(results: dict) -> list[Table]:
+    """One table per scenario: forget quality, MIA AUCs and POPE F1 per setting."""
+    tables = []
+    for scenario in (s for s in SCENARIO_ORDER if s in results["scenarios"]):
+        sc = results["scenarios"][scenario]
+        rows, stds = _rows(sc), _std_rows(sc)
+        prefix = "person_" if scenario == "both" else ""
+        columns = [(k, h) for k, h in PRIVACY_COLUMNS if any(k in r for _, r in rows)]
+        columns += [(f"{prefix}world_{s}_f1", f"POPE-{s} F1") for s in ("random", "popular", "adversarial")
+                    if f"{prefix}world_{s}_f1" in rows[0][1]]
+        if not columns:
+            continue
+        body = [(name, [Cell(row.get(k), stds.get(name, {}).get(k), not k.startswith(prefix + "world"),
+                             p_value=k == "forget_quality") for k, _ in columns])
+                for name, row in rows]
+        tables.append(Table(f"Privacy and World: {scenario}", ["Method", *(h for _, h in columns)], body, PRIVACY_NOTE,
+                            bold_best=False, label=f"tab:privacy-{scenario}"))
+    return tables
+
+
+# ---- renderers ------------------------------------------------------------------------
+def to_markdown(table: Table, title: bool = False) -> str:
+    """A GitHub Markdown table (best values in **bold**), the note below it."""
+    lines = [f"**{table.title}**", ""] if title else []
+    lines += ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+    for name, cells in table.rows:
+        lines.append("| " + " | ".join([name, *(f"**{c.text()}**" if c.best else c.text() for c in cells)]) + " |")
+    return "\n".join(lines) + "\n" + (f"\n{table.note}\n" if table.note else "")
+
+
+def to_csv(table: Table) -> str:
+    """CSV with plain numbers: a value column per table column, plus `<col> std` columns when seeds > 1."""
+    has_std = any(c.std is not None for _, cells in table.rows for c in cells)
+    header = ["Method"]
+    for h in table.header[1:]:
+        header += [h, f"{h} std"] if has_std else [h]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for name, cells in table.rows:
+        row = [name]
+        for c in cells:
+            value = "" if c.value is None or (isinstance(c.value, float) and math.isnan(c.value)) else repr(float(c.value))
+            row += [value, "" if c.std is None else repr(float(c.std))] if has_std else [value]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def _latex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("±", r"$\pm$"),
+                 ("–", "--")):
+        text = text.replace(a, b)
+    return text
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table (needs \\usepackage{booktabs}); best values in \\textbf."""
+    spec = "l" + "r" * (len(table.header) - 1)
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{_latex_escape(table.title)}}}",
+             rf"\label{{{table.label}}}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             " & ".join(_latex_escape(h) for h in table.header) + r" \\", r"\midrule"]
+    for i, (name, cells) in enumerate(table.rows):
+        if name == "Goal" or (i == 1 and table.rows[0][0] == "Finetuned"):
+            lines.append(r"\midrule")
+        texts = [rf"\textbf{{{_latex_escape(c.text())}}}" if c.best else _latex_escape(c.text()) for c in cells]
+        lines.append(" & ".join([_latex_escape(name), *texts]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
-PRIVACY_COLUMNS = (("forget_quality", "FQ (KS p)"), ("mia_loss_auc", "AUC loss"), ("mia_zlib_auc", "AUC zlib"),
-                   ("mia_mink_auc", "AUC Min-K"), ("mia_minkpp_auc", "AUC Min-K++"))
+def to_html(table: Table) -> str:
+    """An HTML <table> with a caption; best values in <strong>, reference rows marked."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.header)
+    body = []
+    for name, cells in table.rows:
+        cls = ' class="reference"' if name in REFERENCE_ROWS else ""
+        tds = "".join(f"<td><strong>{escape(c.text())}</strong></td>" if c.best else f"<td>{escape(c.text())}</td>"
+                      for c in cells)
+        body.append(f"<tr{cls}><th scope=\"row\">{escape(name)}</th>{tds}</tr>")
+    note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
+    return (f'<table class="results"><caption>{escape(table.title)}</caption><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>{note}")
+
+
+def table1_markdown(results: dict) -> str:
+    """Table 1 as Markdown (a sentence when no single-target scenario ran)."""
+    table = table1(results)
+    return to_markdown(table) if table else "No single-target scenario (person/event) was run.\n"
+
+
+def table2_markdown(results: dict) -> str:
+    """Table 2 as Markdown (requires scenario `both`)."""
+    table = table2(results)
+    return to_markdown(table) if table else "Scenario `both` was not run.\n"
 
 
 def privacy_markdown(results: dict) -> str:
-    """Forget quality, MIA AUCs and POPE F1 per setting, one block per scenario."""
-    blocks = []
-    for scenario, sc in results["scenarios"].items():
-        rows, stds = _rows(sc), _std_rows(sc)
-        prefix = "person_" if scenario == "both" else ""
-        settings = [s for s in ("random", "popular", "adversarial") if f"{prefix}world_{s}_f1" in rows[0][1]]
-        columns = [(k, h) for k, h in PRIVACY_COLUMNS if any(k in r for _, r in rows)]
-        columns += [(f"{prefix}world_{s}_f1", f"POPE-{s} F1") for s in settings]
-        if not columns:
-            continue
-        header = ["Method", *(h for _, h in columns)]
-        lines = [f"**{scenario}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for name, row in rows:
-            std = stds.get(name, {})
-            lines.append("| " + " | ".join([name, *(cell(row.get(k), std.get(k), not k.startswith(prefix + "world"))
-                                                     for k, _ in columns)]) + " |")
-        blocks.append("\n".join(lines) + "\n")
-    note = ("\nFQ: p-value of a KS test of forget-set losses against the Goal model's (1 = indistinguishable). "
-            "AUC: membership inference of forget-set members against never-seen data (0.5 = cannot tell). "
-            "POPE F1 in 0-100.\n")
-    return "\n".join(blocks) + note if blocks else ""
+    """Every scenario's privacy table as Markdown, titled by scenario."""
+    return "\n".join(to_markdown(t, title=True) for t in privacy_tables(results))
