@@ -331,9 +331,17 @@ def test_run_log_is_written(tiny_run):
 
 
 # ---- reliability: kill and resume, SIGINT, --fresh ---------------------------------------
+def _default_sigint() -> None:
+    """Like a terminal's foreground job: SIGINT is not ignored (a background CI shell may ignore
+    it, and a child would inherit that)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(out: Path, *extra):
     return subprocess.Popen([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(out), "--quiet", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
                             env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
 
 
