@@ -51,14 +51,14 @@ def _overrides(**pairs) -> dict:
 @app.command()
 def run(
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/<timestamp>)"),
-    preset: str = typer.Option("default", "--preset", help="named config preset: default | tiny"),
+    preset: str = typer.Option("default", "--preset", help="named config preset: default | full | tiny"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config file (applied over the preset)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for data, splits, init and training"),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="repeat split and unlearning over N seeds (mean ± std)"),
     methods: Optional[str] = typer.Option(None, "--methods", help="comma-separated methods, e.g. GA,GD,NPO"),
     scenarios: Optional[str] = typer.Option(None, "--scenarios", help="comma-separated: person,event,both"),
     forget_fraction: Optional[float] = typer.Option(None, "--forget-fraction", help="fraction forgotten, in (0, 1)"),
-    judge: Optional[str] = typer.Option(None, "--judge", help="event judge (default: keywords)"),
+    judge: Optional[str] = typer.Option(None, "--judge", help="event judge: keywords (default) | embedding | llm"),
     data: Optional[Path] = typer.Option(None, "--data", help="use an existing dataset directory"),
     method_file: Optional[list[Path]] = typer.Option(None, "--method-file", help="Python file registering methods"),
     force: bool = typer.Option(False, "--force", help="reuse --out even if it holds a run with another config"),
