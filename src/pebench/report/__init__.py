@@ -45,21 +45,20 @@ def in_config_order(results: dict) -> dict:
     return results
 
 
-def write_tables(run_dir: Path, results: dict) -> list[Path]:
-    """table.{md,csv,tex}, table2.{md,csv,tex} (scenario both) and privacy.md."""
-    written = []
-    for stem, table in (("table", table1(results)), ("table2", table2(results))):
+def write_tables(run_dir: Path, results: dict) -> list[Table]:
+    """Write table.{md,csv,tex}, table2.{md,csv,tex} (scenario both) and privacy.{md,tex};
+    returns the tables written."""
+    main = {"table": table1(results), "table2": table2(results)}
+    for stem, table in main.items():
         if table is None:
             continue
         for suffix, render in (("md", to_markdown), ("csv", to_csv), ("tex", to_latex)):
             write_text(run_dir / f"{stem}.{suffix}", render(table))
-            written.append(run_dir / f"{stem}.{suffix}")
     privacy = privacy_tables(results)
     if privacy:
         write_text(run_dir / "privacy.md", "\n".join(to_markdown(t, title=True) for t in privacy))
         write_text(run_dir / "privacy.tex", "\n".join(to_latex(t) for t in privacy))
-        written += [run_dir / "privacy.md", run_dir / "privacy.tex"]
-    return written
+    return [t for t in main.values() if t] + privacy
 
 
 def write_plots(run_dir: Path, results: dict) -> dict[str, list[Path]]:
@@ -77,11 +76,10 @@ def write_report(run_dir: str | Path) -> Path:
     """(Re)build every table, plot and report.html of a finished run from its files; returns report.html."""
     run_dir = Path(run_dir)
     results = load_run(run_dir)
-    write_tables(run_dir, results)
+    tables = write_tables(run_dir, results)
     figures = write_plots(run_dir, results)
     examples = pick_examples(run_dir, results)
     images = image_data_uris(results.get("dataset", {}).get("path"), {e.image_id for e in examples})
-    tables = [t for t in (table1(results), table2(results)) if t] + privacy_tables(results)
     page = report_page(results, tables, {k: v[0] for k, v in figures.items()}, examples, images)
     write_text(run_dir / "report.html", page)
     return run_dir / "report.html"

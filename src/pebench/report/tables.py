@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 
 UNIT_COLUMNS = {("person", "scope"), ("event", "efficacy"), ("event", "generality"), ("event", "retain"), ("event", "real")}
@@ -71,7 +71,6 @@ class Table:
     note: str = ""
     bold_best: bool = True
     label: str = ""
-    extra: dict = field(default_factory=dict)
 
     def mark_best(self) -> "Table":
         """Mark the highest method value of each column (references excluded)."""
