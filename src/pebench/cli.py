@@ -56,6 +56,9 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for data, splits, init and training"),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="repeat split and unlearning over N seeds (mean ± std)"),
     methods: Optional[str] = typer.Option(None, "--methods", help="comma-separated methods, e.g. GA,GD,NPO"),
+    model: Optional[Path] = typer.Option(None, "--model", help="local Hugging Face model directory to start from "
+                                                                "(sets model.path; else the builder model.name)"),
+    lora: Optional[bool] = typer.Option(None, "--lora/--no-lora", help="train LoRA adapters (model.lora.enabled)"),
     scenarios: Optional[str] = typer.Option(None, "--scenarios", help="comma-separated: person,event,both"),
     forget_fraction: Optional[float] = typer.Option(None, "--forget-fraction", help="fraction forgotten, in (0, 1)"),
     judge: Optional[str] = typer.Option(None, "--judge", help="event judge: keywords (default) | embedding | llm"),
@@ -69,7 +72,8 @@ def run(
     from pebench.config import load_config
 
     overrides = _overrides(seed=seed, seeds=seeds, methods=_csv(methods), scenarios=_csv(scenarios),
-                           split__forget_fraction=forget_fraction, eval__judge=judge)
+                           split__forget_fraction=forget_fraction, eval__judge=judge,
+                           model__path=None if model is None else str(model), model__lora__enabled=lora)
     if seed is not None:
         overrides.setdefault("data", {})["seed"] = seed
     cfg = load_config(preset, config, overrides)

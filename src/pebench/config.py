@@ -61,13 +61,36 @@ class SplitConfig(_Strict):
         return v
 
 
+class LoraConfig(_Strict):
+    """LoRA adapters (peft) for fine-tuning and unlearning instead of training every weight.
+
+    With LoRA, each unlearning method trains a fresh adapter on the Finetuned model and the
+    reference model is the same model with the adapter disabled (no second copy in memory)."""
+
+    enabled: bool = False
+    r: int = Field(16, ge=1, le=1024, description="adapter rank")
+    alpha: float = Field(32.0, gt=0, description="scaling numerator (scale = alpha / r)")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = Field(
+        r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
+        description="module names or one regex; the default adapts the language model's linear layers only "
+                    "(vision tower and projector frozen)")
+    save_merged: bool = Field(False, description="also save each unlearned model with its adapter merged "
+                                                 "(full HF model; adapters are always saved)")
+
+
 class ModelConfig(_Strict):
-    """Which model: a registered builder (`tiny-llava`) or a local Hugging Face directory."""
+    """Which model: a registered builder (`tiny-llava`, ...) or a local Hugging Face directory."""
 
     name: str = "tiny-llava"
     path: str | None = Field(None, description="local HF model directory; overrides `name`")
     trust_remote_code: bool = Field(False, description="run model code shipped with the checkpoint (only if you trust it)")
     allow_pickle: bool = Field(False, description="accept pickle (.bin/.pt) weights; only for checkpoints you trust")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
+                        description="auto = this process's accelerator (cuda:<local rank> under accelerate), else cpu")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="weights and compute dtype")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in backward (saves memory)")
+    lora: LoraConfig = LoraConfig()
     image_size: int = 64
     patch_size: int = 8
     vision_hidden: int = 64

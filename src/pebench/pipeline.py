@@ -33,7 +33,9 @@ from pebench.io import atomic_path, read_json, write_json, write_text
 from pebench.methods import make_method
 from pebench.methods.finetune import Finetune
 from pebench.methods.base import METHODS, Method
-from pebench.models import VLM, build_model, load_vlm
+from pebench.models import VLM, build_model
+from pebench.models.builders import load_model_dir
+from pebench.models.lora import add_adapter, load_adapter, merged_copy, reference, remove_adapter, save_adapter, write_adapter
 from pebench.progress import Reporter, log, progress_callback
 from pebench.report import write_report
 from pebench.splits import Split, forget_qas, make_split
@@ -109,34 +111,59 @@ class Pipeline:
                 log.info("%s step %d/%d %s", label, step + 1, tc["steps"],
                          " ".join(f"{k}={v:.4g}" for k, v in logs.items()))
 
-        with self.rep.task(f"train {label}", tc["steps"], "step") as task:
-            result = train(vlm.model, lambda b: method.loss(vlm, b, ref), streams, steps=tc["steps"],
-                           lr=tc["lr"], warmup=tc.get("warmup", 0), weight_decay=tc.get("weight_decay", 0.0),
-                           grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: on_step(s, logs, task),
-                           log_every=max(1, tc["steps"] // 100))
+        checkpointing = self.cfg.model.gradient_checkpointing
+        if checkpointing:
+            vlm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if self.lora:
+                vlm.model.enable_input_require_grads()  # frozen embeddings would otherwise cut the graph
+        try:
+            with self.rep.task(f"train {label}", tc["steps"], "step") as task:
+                result = train(vlm.model, lambda b: method.loss(vlm, b, ref), streams, steps=tc["steps"],
+                               lr=tc["lr"], warmup=tc.get("warmup", 0), weight_decay=tc.get("weight_decay", 0.0),
+                               grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: on_step(s, logs, task),
+                               log_every=max(1, tc["steps"] // 100))
+        finally:
+            if checkpointing:
+                vlm.model.gradient_checkpointing_disable()
         self.training[label] = {"final": result.history[-1], "history": result.history}
 
-    def _stage_model(self, name: str, key: str, make: Callable[[], VLM]) -> VLM:
-        """Load model stage `name` if its key matches, else build it with `make` and save it."""
+    @property
+    def lora(self) -> bool:
+        return self.cfg.model.lora.enabled
+
+    def _stage_model(self, name: str, key: str, make: Callable[[], VLM], base: VLM | None = None) -> VLM:
+        """Load model stage `name` if its key matches, else build it with `make` and save it.
+
+        With `base` and LoRA on, `make` returns `base` with a trained adapter: only the adapter
+        is stored, and the stage's model is a copy of `base` with the adapter merged in
+        (`base` itself gets its weights back)."""
         path = self.out / "models" / name
         meta = path / "stage.json"
+        adapter = base is not None and self.lora
         stored = read_json(meta) if meta.is_file() and not self.fresh else {}
         if stored.get("key") == key:
             self.rep.info(f"[dim]reusing {name} (cached)[/dim]")
             if "training" in stored:
                 self.training[name] = stored["training"]
-            loaded = load_vlm(path, self.cfg.model.trust_remote_code)
+            if adapter:
+                return load_adapter(base, path)
+            loaded = load_model_dir(path, self.cfg.model)
             return self.encoder.vlm.with_model(loaded.model) if hasattr(self, "encoder") else loaded
         vlm = self._timed(name, make)
         with atomic_path(path) as tmp:
-            vlm.save(tmp)
+            write_adapter(vlm, tmp) if adapter else vlm.save(tmp)
             stage = {"key": key, **({"training": self.training[name]} if name in self.training else {})}
             (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
+        if adapter:
+            merged = merged_copy(vlm)
+            remove_adapter(vlm)
+            return merged
         return vlm
 
     def _stage_eval(self, tag: str, row: str, key: str, vlm_fn: Callable[[], VLM], split: Split,
-                    goal_member_nll: list[float] | None = None) -> dict:
-        """Evaluate (or reuse the stored evaluation of) one table row: {"metrics", "member_nll"}."""
+                    goal_member_nll: list[float] | None = None, done: Callable[[VLM], None] | None = None) -> dict:
+        """Evaluate (or reuse the stored evaluation of) one table row: {"metrics", "member_nll"}.
+        `done(vlm)` is called after a fresh evaluation (e.g. to save and remove an adapter)."""
         path = self.out / "stages" / tag / f"{row}.json"
         label = f"{tag}/{row}"
         if path.is_file() and not self.fresh:
@@ -151,6 +178,8 @@ class Pipeline:
             metrics, samples = self._timed(f"eval {label}", lambda: evaluate(
                 vlm, self.data, split, self.cfg.eval, self.judge, split.seed, on_progress=task.advance, queries=queries,
                 goal_member_nll=goal_member_nll, is_goal=row == "goal"))
+        if done:
+            done(vlm)
         write_text(self.out / "samples" / tag / f"{row}.jsonl",
                    "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
         stored = {"key": key, "metrics": metrics, "member_nll": [s["nll"] for s in samples if s["set"] == "mia_member"],
@@ -187,8 +216,6 @@ class Pipeline:
 
         def make() -> VLM:
             vlm = build_model(cfg.model, text_corpus(self.data), cfg.seed)
-            if cfg.model.path:  # a real pretrained model already knows the world; no foundation training
-                return vlm
             enc = Encoder(vlm, self.data)
             examples = enc.examples(foundation_qas(self.data, cfg.seed))
             streams = {"train": Stream([(examples, cfg.foundation.batch_size)], vlm.collate, f"foundation:{cfg.seed}")}
@@ -196,7 +223,8 @@ class Pipeline:
             return vlm
 
         self.foundation_key = key
-        vlm = self._stage_model("foundation", key, make)
+        # A pretrained model is loaded from model.path on every run instead of being copied into the run.
+        vlm = build_model(cfg.model, [], cfg.seed) if cfg.model.path else self._stage_model("foundation", key, make)
         self.encoder = Encoder(vlm, self.data)
         self.foundation_examples = self.encoder.examples(foundation_qas(self.data, cfg.seed))
         return vlm
@@ -205,13 +233,13 @@ class Pipeline:
         tc = self.cfg.finetune
 
         def make() -> VLM:
-            vlm = base.with_model(copy.deepcopy(base.model))
+            vlm = add_adapter(base, self.cfg.model.lora) if self.lora else base.with_model(copy.deepcopy(base.model))
             examples = self.encoder.examples(pebench_qas(self.data, image_ids))
             self._train(name, vlm, Finetune(), self._sft_streams(examples, tc, f"{name}:{self.cfg.seed}"),
                         tc.model_dump(), None, self.cfg.seed)
             return vlm
 
-        return self._stage_model(name, key, make)
+        return self._stage_model(name, key, make, base)
 
     def finetuned(self, foundation: VLM) -> VLM:
         ids = sorted(r.image_id for r in self.data.of_kind("pebench"))
@@ -240,8 +268,12 @@ class Pipeline:
     def unlearn(self, name: str, finetuned: VLM, split: Split) -> VLM:
         tc, override = self.method_settings(name)
         method = make_method(name, override)
-        vlm = finetuned.with_model(copy.deepcopy(finetuned.model))
-        ref = finetuned if method.needs_reference else None
+        if self.lora:  # a fresh adapter on the Finetuned model; the adapter-disabled model is the reference
+            vlm = add_adapter(finetuned, self.cfg.model.lora)
+            ref = reference(vlm) if method.needs_reference else None
+        else:
+            vlm = finetuned.with_model(copy.deepcopy(finetuned.model))
+            ref = finetuned if method.needs_reference else None
         seed = f"{split.scenario}:{name}:{split.seed}"
         groups = {c: self.encoder.examples(qas, refusal=True, extra=method.extra_views)
                   for c, qas in forget_qas(self.data, split, method.single_image).items()}
@@ -256,6 +288,13 @@ class Pipeline:
         label = f"{self._tag(split)}/{name}"
         self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed))
         return vlm
+
+    def _release_unlearned(self, vlm: VLM, tag: str, name: str) -> None:
+        """Under LoRA, save an evaluated method's adapter under models/<tag>/<method> (and the
+        merged model if asked) and take it off the Finetuned model."""
+        if self.lora:
+            save_adapter(vlm, self.out / "models" / tag / name, merged=self.cfg.model.lora.save_merged)
+            remove_adapter(vlm)
 
     # ---- the whole run ---------------------------------------------------------------
     def _tag(self, split: Split) -> str:
@@ -283,7 +322,8 @@ class Pipeline:
             key = content_key(eval_key, self.finetuned_key, goal_key, name, self.method_settings(name), seed,
                               METHODS.get(name).defaults)
             entry["methods"][name] = self._stage_eval(
-                tag, name, key, lambda n=name: self.unlearn(n, finetuned, split), split, ref)["metrics"]
+                tag, name, key, lambda n=name: self.unlearn(n, finetuned, split), split, ref,
+                done=lambda vlm, n=name: self._release_unlearned(vlm, tag, n))["metrics"]
         entry["goal"] = goal["metrics"]
         return entry
 

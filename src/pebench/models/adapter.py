@@ -30,6 +30,8 @@ class Encoded:
     input_ids: list[int]
     labels: list[int]
     vision: dict[str, torch.Tensor]
+    # Per-token modality ids (0 = text) for models that need them (Qwen2-VL's M-RoPE).
+    token_types: list[int] | None = None
 
 
 def _pad(seq: list[int], value: int, n: int, left: bool) -> list[int]:
@@ -45,7 +47,7 @@ class VLM:
         self.tokenizer = processor.tokenizer
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self._prompt_cache: dict[tuple, list[int]] = {}
+        self._prompt_cache: dict[tuple, tuple[list[int], list[int] | None]] = {}
         self._vision_cache: dict[str, dict[str, torch.Tensor]] = {}
 
     def with_model(self, model) -> "VLM":
@@ -86,25 +88,25 @@ class VLM:
         return self.tokenizer(full[len(prompt):].rstrip(), add_special_tokens=False)["input_ids"]
 
     # ---- encoding ----------------------------------------------------------------------
-    def _vision_and_prompt(self, image_id: str, image: Image.Image, question: str) -> tuple[dict, list[int]]:
+    def _vision_and_prompt(self, image_id: str, image: Image.Image, question: str) -> tuple[dict, tuple]:
         vision = self._vision_cache.get(image_id)
         key = (question, image.size)
-        ids = self._prompt_cache.get(key)
-        if vision is None or ids is None:
+        prompt = self._prompt_cache.get(key)
+        if vision is None or prompt is None:
             enc = self.processor(images=[image], text=[self.prompt_text(question)], return_tensors="pt")
-            ids = enc["input_ids"][0].tolist()
+            types = enc.get("mm_token_type_ids")
+            prompt = (enc["input_ids"][0].tolist(), None if types is None else types[0].tolist())
             vision = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")}
             self._vision_cache[image_id] = vision
-            self._prompt_cache[key] = ids
-        return vision, ids
+            self._prompt_cache[key] = prompt
+        return vision, prompt
 
     def encode(self, image_id: str, image: Image.Image, question: str, answer: str | None = None) -> Encoded:
         """Encode one example; vision tensors and prompt ids are computed once and cached."""
-        vision, prompt_ids = self._vision_and_prompt(image_id, image, question)
-        if answer is None:
-            return Encoded(list(prompt_ids), [-100] * len(prompt_ids), vision)
-        ans = self.answer_ids(question, answer)
-        return Encoded(prompt_ids + ans, [-100] * len(prompt_ids) + ans, vision)
+        vision, (prompt_ids, types) = self._vision_and_prompt(image_id, image, question)
+        ans = self.answer_ids(question, answer) if answer is not None else []
+        return Encoded(prompt_ids + ans, [-100] * len(prompt_ids) + ans, vision,
+                       None if types is None else types + [0] * len(ans))
 
     def collate(self, items: Sequence[Encoded], left_pad: bool = False) -> dict[str, torch.Tensor]:
         """Pad a list of Encoded into a model batch (labels padded with -100)."""
@@ -117,14 +119,19 @@ class VLM:
             mask.append(_pad([1] * len(e.input_ids), 0, n, left_pad))
             labels.append(_pad(e.labels, -100, n, left_pad))
         batch = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
+        if items[0].token_types is not None:
+            batch["mm_token_type_ids"] = torch.tensor(
+                [_pad(e.token_types, 0, width - len(e.token_types), left_pad) for e in items])
         for key in items[0].vision:
             batch[key] = torch.cat([e.vision[key] for e in items], dim=0)
         return batch
 
     # ---- model calls -------------------------------------------------------------------
     def to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        dev = self.device
-        return {k: v.to(dev) for k, v in batch.items()}
+        """The batch on the model's device, floating tensors (pixels) in the model's dtype."""
+        param = next(self.model.parameters())
+        return {k: v.to(param.device, dtype=param.dtype) if v.is_floating_point() else v.to(param.device)
+                for k, v in batch.items()}
 
     def nll(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean negative log-likelihood over the answer tokens of `batch`."""
@@ -192,7 +199,9 @@ def load_vlm(path: str | Path, trust_remote_code: bool = False, dtype: torch.dty
     Only safetensors weights are accepted unless `allow_pickle` (a pickle checkpoint can run
     arbitrary code when loaded: only for files you trust); nothing is downloaded.
     """
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
+
+    from pebench.models.processors import load_processor
 
     path = Path(path)
     safetensors = check_model_dir(path, allow_pickle)
@@ -200,7 +209,6 @@ def load_vlm(path: str | Path, trust_remote_code: bool = False, dtype: torch.dty
         model = AutoModelForImageTextToText.from_pretrained(
             path, local_files_only=True, use_safetensors=safetensors, trust_remote_code=trust_remote_code,
             **({"dtype": dtype} if dtype else {}))
-        processor = AutoProcessor.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise PebenchError(f"cannot load model from {path}: {str(exc).splitlines()[0]}") from None
-    return VLM(model, processor)
+    return VLM(model, load_processor(path, trust_remote_code))

@@ -7,6 +7,8 @@ Nothing is downloaded. A local HF directory (`model.path`) is loaded instead of 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -49,10 +51,27 @@ def train_tokenizer(corpus: list[str], vocab_size: int):
     return hf
 
 
+def llama_text_config(cfg: ModelConfig, tok):
+    """The Llama text model of the tiny LLaVA families, sized by `cfg`."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=len(tok), hidden_size=cfg.text_hidden, intermediate_size=4 * cfg.text_hidden,
+                       num_hidden_layers=cfg.text_layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
+                       max_position_embeddings=512, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                       eos_token_id=tok.eos_token_id, tie_word_embeddings=False)
+
+
+def set_generation_ids(model, tok, eos: int | None = None) -> None:
+    """Make `generate` use the tokenizer's pad / bos / eos ids."""
+    gen = model.generation_config
+    gen.pad_token_id, gen.bos_token_id = tok.pad_token_id, tok.bos_token_id
+    gen.eos_token_id = tok.eos_token_id if eos is None else eos
+
+
 @MODEL_BUILDERS.register("tiny-llava")
 def build_tiny_llava(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     """A tiny LLaVA (CLIP vision + Llama) from `cfg`, randomly initialised with `seed`."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     try:
         from transformers import CLIPImageProcessorPil as ImageProcessor  # transformers 5 without torchvision
@@ -63,17 +82,12 @@ def build_tiny_llava(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     vision = CLIPVisionConfig(hidden_size=cfg.vision_hidden, intermediate_size=4 * cfg.vision_hidden,
                               num_hidden_layers=cfg.vision_layers, num_attention_heads=cfg.heads,
                               image_size=cfg.image_size, patch_size=cfg.patch_size, projection_dim=cfg.vision_hidden)
-    text = LlamaConfig(vocab_size=len(tok), hidden_size=cfg.text_hidden, intermediate_size=4 * cfg.text_hidden,
-                       num_hidden_layers=cfg.text_layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
-                       max_position_embeddings=512, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                       eos_token_id=tok.eos_token_id, tie_word_embeddings=False)
-    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
+    config = LlavaConfig(vision_config=vision, text_config=llama_text_config(cfg, tok), image_token_index=tok.convert_tokens_to_ids("<image>"),
                          image_seq_length=(cfg.image_size // cfg.patch_size) ** 2, vision_feature_select_strategy="default",
                          vision_feature_layer=-1, pad_token_id=tok.pad_token_id)
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config)
-    gen = model.generation_config
-    gen.pad_token_id, gen.eos_token_id, gen.bos_token_id = tok.pad_token_id, tok.eos_token_id, tok.bos_token_id
+    set_generation_ids(model, tok)
     image_processor = ImageProcessor(size={"shortest_edge": cfg.image_size},
                                      crop_size={"height": cfg.image_size, "width": cfg.image_size},
                                      do_center_crop=True, do_convert_rgb=True)
@@ -83,8 +97,30 @@ def build_tiny_llava(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     return VLM(model, processor)
 
 
+def resolve_device(name: str) -> torch.device:
+    """`auto`: this process's GPU (LOCAL_RANK under accelerate / torchrun) if CUDA is present, else CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
+def place(vlm: VLM, cfg: ModelConfig) -> VLM:
+    """Move the model to `cfg.device` and `cfg.dtype` (in place); returns `vlm`."""
+    vlm.model.to(device=resolve_device(cfg.device), dtype=getattr(torch, cfg.dtype))
+    return vlm
+
+
+def load_model_dir(path: str | Path, cfg: ModelConfig) -> VLM:
+    """A saved model directory loaded in `cfg.dtype` and placed on `cfg.device`."""
+    vlm = load_vlm(path, trust_remote_code=cfg.trust_remote_code, dtype=getattr(torch, cfg.dtype),
+                   allow_pickle=cfg.allow_pickle)
+    return place(vlm, cfg)
+
+
 def build_model(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     """The foundation model to start from: a local directory if `cfg.path`, else a registered builder."""
     if cfg.path:
-        return load_vlm(cfg.path, trust_remote_code=cfg.trust_remote_code, allow_pickle=cfg.allow_pickle)
-    return MODEL_BUILDERS.get(cfg.name)(cfg, corpus, seed)
+        return load_model_dir(cfg.path, cfg)
+    return place(MODEL_BUILDERS.get(cfg.name)(cfg, corpus, seed), cfg)

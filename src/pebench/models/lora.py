@@ -1,0 +1,92 @@
+"""LoRA adapters through peft: add one to a model, use the adapter-disabled model as the
+reference, save the adapter (and optionally the merged model) in Hugging Face format, and
+remove it again so the base model can take the next adapter."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+
+from pebench.config import LoraConfig
+from pebench.errors import PebenchError
+from pebench.io import atomic_path
+from pebench.models.adapter import VLM
+
+
+def add_adapter(vlm: VLM, cfg: LoraConfig) -> VLM:
+    """A VLM over `vlm.model` with a fresh LoRA adapter; only adapter weights train.
+
+    The base model is modified in place (its target layers gain LoRA branches); `remove_adapter`
+    restores it. Raises PebenchError if no module matches `cfg.target_modules`."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                              target_modules=cfg.target_modules, bias="none")
+    try:
+        model = get_peft_model(vlm.model, peft_cfg)
+    except ValueError as exc:
+        raise PebenchError(f"model.lora.target_modules matches no layer of this model: {str(exc).splitlines()[0]}") from None
+    return vlm.with_model(model)
+
+
+def remove_adapter(vlm: VLM) -> VLM:
+    """The base model of a LoRA VLM with the adapter layers taken out (not merged)."""
+    return vlm.with_model(vlm.model.unload())
+
+
+class AdapterDisabled(torch.nn.Module):
+    """Calls a peft model with its adapter disabled: the model before adaptation, without a
+    second copy of the weights (the reference model of an unlearning method under LoRA)."""
+
+    def __init__(self, peft_model):
+        super().__init__()
+        object.__setattr__(self, "peft_model", peft_model)  # not a submodule: no duplicated parameters
+        self.config = peft_model.config
+
+    def forward(self, *args, **kwargs):
+        with self.peft_model.disable_adapter():
+            return self.peft_model(*args, **kwargs)
+
+    def parameters(self, recurse: bool = True):
+        return self.peft_model.parameters(recurse)
+
+
+def reference(vlm: VLM) -> VLM:
+    """The adapter-disabled view of a LoRA VLM."""
+    return vlm.with_model(AdapterDisabled(vlm.model))
+
+
+def write_adapter(vlm: VLM, directory: Path, merged: bool = False) -> None:
+    """Write the adapter (safetensors + adapter_config.json) and the processor into the
+    existing `directory`; with `merged`, also a full merged model under `directory/merged`
+    that plain transformers (or lmms-eval) loads without peft."""
+    vlm.model.save_pretrained(directory, safe_serialization=True)
+    vlm.processor.save_pretrained(directory)
+    if merged:
+        merged_copy(vlm).save(directory / "merged")
+
+
+def save_adapter(vlm: VLM, path: str | Path, merged: bool = False) -> None:
+    """`write_adapter` into `path` atomically (replacing what was there)."""
+    with atomic_path(path) as tmp:
+        write_adapter(vlm, tmp, merged)
+
+
+def merged_copy(vlm: VLM) -> VLM:
+    """A new plain model with the adapter merged in; `vlm` keeps its adapter."""
+    return vlm.with_model(copy.deepcopy(vlm.model).merge_and_unload())
+
+
+def load_adapter(base: VLM, path: str | Path) -> VLM:
+    """A copy of `base` with the saved adapter in `path` merged into its weights."""
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(copy.deepcopy(base.model), str(path), is_trainable=False)
+    return base.with_model(model.merge_and_unload())
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    return (Path(path) / "adapter_config.json").is_file()
