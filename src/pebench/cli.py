@@ -160,6 +160,30 @@ def data_build(
     typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s")
 
 
+@data_app.command("import")
+def data_import(
+    release: Path = typer.Argument(..., help="the authors' release: one image folder per person name plus a CSV"),
+    out: Path = typer.Option(Path("data/pebench-release"), "--out", help="dataset directory to write"),
+    csv_file: Optional[Path] = typer.Option(None, "--csv", help="profile CSV (default: the one .csv in RELEASE)"),
+    holdout_persons: int = typer.Option(0, "--holdout-persons", min=0,
+                                        help="last N persons of the CSV become held-out (never trained on)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed for filled-in profile fields and foundation sets"),
+    force: bool = typer.Option(False, "--force", help="replace an existing dataset directory"),
+) -> None:
+    """Convert the released PEBench images into a pebench dataset (use it with `pebench run --data`)."""
+    from pebench.config import load_config
+
+    if out.exists() and not force:
+        raise PebenchError(f"{out} already exists; pass --force to replace it")
+    cfg = load_config("default", None, _overrides(data__seed=seed)).data
+    _quiet_libraries()
+    from pebench.data.importer import import_release
+
+    start = time.perf_counter()
+    import_release(release, out, csv_file, holdout_persons, cfg)
+    typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s")
+
+
 @data_app.command("show")
 def data_show(
     path: Path = typer.Argument(..., help="dataset directory"),

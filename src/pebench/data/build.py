@@ -226,14 +226,24 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
         rows.append(plan)
         if progress and (i % 50 == 0 or i == len(plans) - 1):
             progress(i + 1, len(plans))
-    images = datasets.Dataset.from_list(rows, features=IMAGE_FEATURES)
     person_rows = ([dict(p.record(), public=False, holdout=False) for p in persons]
                    + [dict(p.record(), public=True, holdout=False) for p in public]
                    + [dict(p.record(), public=False, holdout=True) for p in holdout])
     event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description,
                        holdout=e in holdout_events) for e in events + holdout_events]
-    counts = dict(persons=len(persons), events=len(events), public=len(public), holdout_persons=len(holdout),
-                  holdout_events=len(holdout_events), pebench=sum(r["kind"] == "pebench" for r in rows),
+    write_dataset_dir(out, cfg, rows, person_rows, event_rows)
+    return out
+
+
+def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict], person_rows: list[dict], event_rows: list[dict],
+                      source: dict | None = None) -> None:
+    """Write image, person and event rows, the dataset card and build.json to `out` atomically.
+    `source` (e.g. where an imported release came from) is recorded in build.json."""
+    images = datasets.Dataset.from_list(rows, features=IMAGE_FEATURES)
+    held_events = sum(bool(e["holdout"]) for e in event_rows)
+    counts = dict(persons=sum(not p["public"] and not p["holdout"] for p in person_rows), events=len(event_rows) - held_events,
+                  public=sum(bool(p["public"]) for p in person_rows), holdout_persons=sum(bool(p["holdout"]) for p in person_rows),
+                  holdout_events=held_events, pebench=sum(r["kind"] == "pebench" for r in rows),
                   holdout=sum(r["kind"] == "holdout" for r in rows),
                   **{f"{k}_{role}": sum(r["kind"] == k and r["role"] == role for r in rows)
                      for k in ("real", "world") for role in ("train", "eval")})
@@ -243,9 +253,9 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
         datasets.Dataset.from_list(person_rows).to_parquet(str(tmp / "persons.parquet"))
         datasets.Dataset.from_list(event_rows).to_parquet(str(tmp / "events.parquet"))
         (tmp / "README.md").write_text(_card(cfg, counts), encoding="utf-8")
-        build = {"pebench_version": __version__, "config": cfg.model_dump(), "counts": counts}
+        build = {"pebench_version": __version__, "config": cfg.model_dump(), "counts": counts,
+                 **({"source": source} if source else {})}
         (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return out
 
 
 def _read_table(path: Path) -> datasets.Dataset:
