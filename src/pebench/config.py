@@ -22,6 +22,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class DiffusionConfig(_Strict):
+    """The `flux` renderer: a local diffusers text-to-image pipeline with the paper's settings,
+    and the identity check that regenerates images where a person is not recognisable."""
+
+    model: str | None = Field(None, description="local diffusers pipeline directory (e.g. a FLUX.1-dev snapshot)")
+    steps: int = Field(40, ge=1, description="num_inference_steps (paper: 40)")
+    guidance: float = Field(2.5, ge=0, description="Flux distilled guidance (paper: 2.5)")
+    true_gs: float = Field(3.5, ge=1, description="true classifier-free guidance with the negative prompt (paper: 3.5)")
+    negative_prompt: str = "cartoon, drawing, blurry, deformed face, extra people, text, watermark"
+    max_sequence_length: int = Field(512, ge=16, le=512, description="T5 prompt tokens")
+    batch_size: int = Field(4, ge=1, description="images generated at once")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
+    verify: bool = Field(True, description="check each person stays recognisable across events; regenerate outliers")
+    verify_model: str | None = Field(None, description="local CLIP model directory for the identity check")
+    verify_threshold: float = Field(0.8, ge=-1, le=1.01, description="min cosine similarity of an image's embedding "
+                                                                   "to the mean of the person's other images")
+    max_attempts: int = Field(3, ge=1, le=20, description="renders per image at most (first try included)")
+
+
 class DataConfig(_Strict):
     """What `pebench data build` generates."""
 
@@ -29,7 +49,8 @@ class DataConfig(_Strict):
     events: int = Field(15, ge=2, le=40, description="events used, the first N of the paper's 40")
     renders_per_pair: int = Field(1, ge=1, le=16, description="images per (person, event) pair")
     image_size: int = Field(128, ge=32, le=1024, description="rendered image side in pixels")
-    renderer: str = "procedural"
+    renderer: str = Field("procedural", description="procedural (CPU, default) | flux (diffusers, GPU) | any registered")
+    diffusion: DiffusionConfig = DiffusionConfig()
     public_figures: int = Field(10, ge=1, le=200, description="identities the foundation model knows (Real set)")
     real_train_renders: int = Field(12, ge=1, description="foundation-training images per public figure")
     real_eval_renders: int = Field(3, ge=1, description="held-out images per public figure (Real set)")

@@ -34,6 +34,7 @@ from pebench import __version__
 from pebench.config import DataConfig
 from pebench.data.events import Event, all_events
 from pebench.data.persons import Person, sample_persons
+from pebench.data import diffusion  # noqa: F401  (registers the flux renderer)
 from pebench.data.render import RENDERERS, Backdrop, SceneSpec
 from pebench.data.world import FOUNDATION_SCENES, OBJECTS
 from pebench.errors import PebenchError
@@ -109,7 +110,7 @@ def _objects(rng: random.Random, lo: int, hi: int) -> tuple[str, ...]:
     return tuple(rng.sample(OBJECTS, rng.randint(lo, hi)))
 
 
-def _png(img: Image.Image) -> bytes:
+def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
@@ -120,9 +121,13 @@ def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], e
     """Every image to render, as a record plus its SceneSpec (not yet drawn)."""
     rng = random.Random(f"images:{cfg.seed}")
     plans: list[dict] = []
+    by_id = {p.person_id: p for p in persons + public + holdout}
+    by_event = {e.event_id: e for e in events + holdout_events}
 
     def add(image_id, kind, role, pid, eid, scene, render, backdrop, look, objects):
-        spec = SceneSpec(backdrop, look, objects, seed=f"{cfg.seed}:{image_id}", large_objects=kind == "world")
+        prompt = scene_prompt(by_id.get(pid), by_event.get(eid), scene, objects)
+        spec = SceneSpec(backdrop, look, objects, seed=f"{cfg.seed}:{image_id}", large_objects=kind == "world",
+                         prompt=prompt, person_id=pid)
         plans.append(dict(image_id=image_id, kind=kind, role=role, person_id=pid, event_id=eid, scene=scene,
                           render=render, objects=list(objects), spec=spec))
 
@@ -147,6 +152,21 @@ def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], e
             add(f"h{p.person_id:06d}-e{e.event_id:02d}", "holdout", "eval", p.person_id, e.event_id, "", 0,
                 _backdrop_of_event(e), p.look, _objects(rng, 0, cfg.max_objects))
     return plans
+
+
+def scene_prompt(person: Person | None, event: Event | None, scene: str, objects: tuple[str, ...]) -> str:
+    """A text-to-image prompt for one planned image (name, age, gender, job, city, appearance, event)."""
+    things = f" Visible nearby: {', '.join(objects)}." if objects else ""
+    if person is None:
+        return f"A photo of {' and '.join(objects) or 'an empty room'} in a {scene} setting, natural light.{things}"
+    who = (f"A realistic photo of {person.name}, a {person.age}-year-old {person.gender} {person.job.lower()} "
+           f"from {person.city}. {person.appearance}")
+    where = (f" {person.name} is at a {event.name}: {', '.join(event.keywords[:6])}." if event
+             else f" {FOUNDATION_SCENE_TEXT.get(scene, scene)}")
+    return who + where + things
+
+
+FOUNDATION_SCENE_TEXT = {s.name: s.description for s in FOUNDATION_SCENES}
 
 
 def _card(cfg: DataConfig, counts: dict) -> str:
@@ -212,27 +232,41 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
     `progress(done, total)` is called while rendering. Returns the directory path.
     """
     out = Path(out)
-    renderer = RENDERERS.get(cfg.renderer)
+    renderer = RENDERERS.get(cfg.renderer)(cfg)
     events = all_events()[: cfg.events]
     public = sample_persons(cfg.public_figures, cfg.seed, first_id=PUBLIC_ID_OFFSET)
     persons = sample_persons(cfg.persons, cfg.seed, first_id=0, avoid=public)
     holdout = sample_persons(cfg.holdout_persons, cfg.seed, first_id=HOLDOUT_ID_OFFSET, avoid=public + persons)
     holdout_events = all_events()[cfg.events : cfg.events + cfg.holdout_events]
     plans = _plan_images(cfg, persons, public, events, holdout, holdout_events)
-    rows = []
-    for i, plan in enumerate(plans):
-        spec = plan.pop("spec")
-        plan["image"] = {"bytes": _png(renderer(spec, cfg.image_size)), "path": None}
-        rows.append(plan)
-        if progress and (i % 50 == 0 or i == len(plans) - 1):
-            progress(i + 1, len(plans))
+    specs = [plan.pop("spec") for plan in plans]
+    pngs = render_all(renderer, specs, cfg.image_size, progress)
+    source = None
+    if hasattr(renderer, "verify_and_regenerate"):  # e.g. diffusion: same person recognisable across events
+        source = {"identity_check": renderer.verify_and_regenerate(specs, pngs, cfg.image_size)}
+    rows = [{**plan, "image": {"bytes": png, "path": None}} for plan, png in zip(plans, pngs)]
     person_rows = ([dict(p.record(), public=False, holdout=False) for p in persons]
                    + [dict(p.record(), public=True, holdout=False) for p in public]
                    + [dict(p.record(), public=False, holdout=True) for p in holdout])
     event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description,
                        holdout=e in holdout_events) for e in events + holdout_events]
-    write_dataset_dir(out, cfg, rows, person_rows, event_rows)
+    write_dataset_dir(out, cfg, rows, person_rows, event_rows, source)
     return out
+
+
+def render_all(renderer, specs: list[SceneSpec], size: int, progress: Callable[[int, int], None] | None = None,
+               chunk: int = 50) -> list[bytes]:
+    """Every spec rendered and PNG-encoded, in chunks through `renderer.render_many` when it has
+    one (batched diffusion), else one by one; `progress(done, total)` after each chunk."""
+    pngs: list[bytes] = []
+    many = getattr(renderer, "render_many", None)
+    chunk = getattr(renderer, "batch_size", chunk)
+    for start in range(0, len(specs), chunk):
+        part = specs[start : start + chunk]
+        pngs.extend(png_bytes(img) for img in (many(part, size) if many else (renderer(s, size) for s in part)))
+        if progress:
+            progress(len(pngs), len(specs))
+    return pngs
 
 
 def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict], person_rows: list[dict], event_rows: list[dict],

@@ -23,7 +23,7 @@ from pathlib import Path
 from PIL import Image
 
 from pebench.config import DataConfig
-from pebench.data.build import HOLDOUT_ID_OFFSET, PUBLIC_ID_OFFSET, _plan_images, _png, write_dataset_dir
+from pebench.data.build import HOLDOUT_ID_OFFSET, PUBLIC_ID_OFFSET, _plan_images, png_bytes, write_dataset_dir
 from pebench.data.events import Event, all_events
 from pebench.data.persons import Person, sample_persons
 from pebench.data.render import RENDERERS
@@ -84,7 +84,7 @@ def _person(base: Person, name: str, row: dict[str, str], person_id: int) -> Per
 def _load_image(path: Path, label: str) -> bytes:
     try:
         with Image.open(path) as img:
-            return _png(img.convert("RGB"))
+            return png_bytes(img.convert("RGB"))
     except Exception as exc:
         raise PebenchError(f"image {label} is not a readable image ({type(exc).__name__})") from None
 
@@ -163,10 +163,10 @@ def import_release(src: str | Path, out: str | Path, csv_path: str | Path | None
                                person_id=pid, event_id=event.event_id, scene="", render=r, objects=[],
                                image={"bytes": _load_image(path, path.relative_to(src).as_posix()), "path": None}))
     public = sample_persons(cfg.public_figures, cfg.seed, first_id=PUBLIC_ID_OFFSET, avoid=persons + held)
-    renderer = RENDERERS.get("procedural")
+    renderer = RENDERERS.get("procedural")(cfg)
     for plan in _plan_images(cfg, [], public, [], [], []):  # the foundation's Real and World sets
         spec = plan.pop("spec")
-        image_rows.append({**plan, "image": {"bytes": _png(renderer(spec, cfg.image_size)), "path": None}})
+        image_rows.append({**plan, "image": {"bytes": png_bytes(renderer(spec, cfg.image_size)), "path": None}})
     used = [e for e in events if e.event_id in set(used_events)]
     person_rows = ([dict(p.record(), public=False, holdout=False) for p in persons]
                    + [dict(p.record(), public=True, holdout=False) for p in public]

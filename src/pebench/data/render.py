@@ -1,21 +1,25 @@
 """Renderers turn a scene specification into an image; registered by name.
 
-`procedural` (the default) draws with PIL: a background with the event's (or foundation
-scene's) palette and pattern, the event's props scattered at random, the person at a random
-position and scale, and everyday objects in free corners. The same seed gives the same
-pixels.
+A registered renderer is a factory: `factory(DataConfig) -> Renderer`. `procedural` (the
+default) draws with PIL: a background with the event's (or foundation scene's) palette and
+pattern, the event's props scattered at random, the person at a random position and scale, and
+everyday objects in free corners. The same seed gives the same pixels. `flux`
+(`pebench.data.diffusion`) renders the spec's text prompt with a diffusion pipeline.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from PIL import Image, ImageDraw
 
 from pebench.data.persons import EYE_COLOURS, FACE_SHAPES, HAIR_COLOURS, SHIRT_COLOURS, SKINS, Look
 from pebench.registry import Registry
+
+if TYPE_CHECKING:
+    from pebench.config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,15 @@ class SceneSpec:
     objects: tuple[str, ...]
     seed: str
     large_objects: bool = False  # object scenes (World set): one big object near the centre, no person
+    prompt: str = ""  # the same scene in words, for text-to-image renderers
+    person_id: int = -1
 
 
 class Renderer(Protocol):
     def __call__(self, spec: SceneSpec, size: int) -> Image.Image: ...
 
 
-RENDERERS: Registry[Renderer] = Registry("renderer")
+RENDERERS: Registry[Callable[["DataConfig"], Renderer]] = Registry("renderer")
 
 
 def _shade(hex_colour: str, factor: float) -> tuple[int, int, int]:
@@ -203,6 +209,11 @@ def _draw_object(d: ImageDraw.ImageDraw, name: str, cx: float, cy: float, r: flo
 
 
 @RENDERERS.register("procedural")
+def procedural(cfg: "DataConfig") -> Renderer:
+    """The PIL renderer (needs no settings)."""
+    return render_procedural
+
+
 def render_procedural(spec: SceneSpec, size: int) -> Image.Image:
     """Draw `spec` as a `size`×`size` RGB image (deterministic in `spec.seed`)."""
     rng = random.Random(spec.seed)
