@@ -100,18 +100,27 @@ def run(
     from pebench.pipeline import Pipeline, check_out_dir
     from pebench.progress import Reporter
 
+    from pebench import distributed
+
+    distributed.init()  # a no-op unless started by `accelerate launch` / `torchrun` with several processes
+    if out is None and distributed.world_size() > 1:
+        raise PebenchError("pass --out under a multi-process launch (each process must use the same run directory)")
     out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    check_out_dir(out, cfg, force)
-    handler = logging.FileHandler(out / "run.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("pebench").addHandler(handler)
-    logging.getLogger("pebench").setLevel(logging.INFO)
-    reporter = Reporter(quiet=quiet)
+    main_process = distributed.is_main()
+    if main_process:
+        check_out_dir(out, cfg, force)
+        handler = logging.FileHandler(out / "run.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger("pebench").addHandler(handler)
+        logging.getLogger("pebench").setLevel(logging.INFO)
+    distributed.barrier()
+    reporter = Reporter(quiet=quiet or not main_process)
     start = time.perf_counter()
     Pipeline(cfg, out, reporter, data_dir=data, data=dataset, fresh=fresh).run()
-    reporter.info(f"done in {time.perf_counter() - start:.0f} s")
-    typer.echo((out / "table.md").read_text(encoding="utf-8"))
-    typer.echo(f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}")
+    if main_process:
+        reporter.info(f"done in {time.perf_counter() - start:.0f} s")
+        typer.echo((out / "table.md").read_text(encoding="utf-8"))
+        typer.echo(f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}")
 
 
 @app.command()

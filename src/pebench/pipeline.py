@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import torch
 
-from pebench import __version__
+from pebench import __version__, distributed
 from pebench.config import RunConfig, TrainConfig
 from pebench.data.build import PebenchData, build_dataset, load_dataset_dir, planned_images
 from pebench.data.qa import QA, REFUSALS, foundation_qas, pebench_qas, text_corpus
@@ -95,6 +95,7 @@ class Pipeline:
         self._retain_cache: dict[tuple[str, ...], list[dict]] = {}
         self._query_cache: dict[tuple[str, int], list] = {}
         self.training: dict[str, Any] = {}
+        self.main = distributed.is_main()  # only the main process writes under a multi-process launch
 
     # ---- helpers ---------------------------------------------------------------------
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
@@ -150,10 +151,11 @@ class Pipeline:
             loaded = load_model_dir(path, self.cfg.model)
             return self.encoder.vlm.with_model(loaded.model) if hasattr(self, "encoder") else loaded
         vlm = self._timed(name, make)
-        with atomic_path(path) as tmp:
-            write_adapter(vlm, tmp) if adapter else vlm.save(tmp)
-            stage = {"key": key, **({"training": self.training[name]} if name in self.training else {})}
-            (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
+        if self.main:
+            with atomic_path(path) as tmp:
+                write_adapter(vlm, tmp) if adapter else vlm.save(tmp)
+                stage = {"key": key, **({"training": self.training[name]} if name in self.training else {})}
+                (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
         if adapter:
             merged = merged_copy(vlm)
             remove_adapter(vlm)
@@ -180,11 +182,12 @@ class Pipeline:
                 goal_member_nll=goal_member_nll, is_goal=row == "goal"))
         if done:
             done(vlm)
-        write_text(self.out / "samples" / tag / f"{row}.jsonl",
-                   "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
         stored = {"key": key, "metrics": metrics, "member_nll": [s["nll"] for s in samples if s["set"] == "mia_member"],
                   **({"training": self.training[label]} if label in self.training else {})}
-        write_json(path, stored)
+        if self.main:
+            write_text(self.out / "samples" / tag / f"{row}.jsonl",
+                       "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+            write_json(path, stored)
         return stored
 
     def _queries(self, split: Split) -> list:
@@ -203,9 +206,11 @@ class Pipeline:
         if self.data_dir is None:
             self.data_dir = self.out / "dataset"
             build = self.data_dir / "build.json"
-            if self.fresh or not (build.is_file() and read_json(build).get("config") == self.cfg.data.model_dump()):
+            stale = self.fresh or not (build.is_file() and read_json(build).get("config") == self.cfg.data.model_dump())
+            if stale and self.main:
                 with self.rep.task("render dataset", planned_images(self.cfg.data), "img") as task:
                     self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
+            distributed.barrier()  # the other processes read what the main one built
         self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
         self.data_key = content_key(self.data.build)
         self.judge = make_judge(self.cfg.eval.judge, self.cfg.eval, self.out / "judge-cache")
@@ -293,7 +298,8 @@ class Pipeline:
         """Under LoRA, save an evaluated method's adapter under models/<tag>/<method> (and the
         merged model if asked) and take it off the Finetuned model."""
         if self.lora:
-            save_adapter(vlm, self.out / "models" / tag / name, merged=self.cfg.model.lora.save_merged)
+            if self.main:
+                save_adapter(vlm, self.out / "models" / tag / name, merged=self.cfg.model.lora.save_merged)
             remove_adapter(vlm)
 
     # ---- the whole run ---------------------------------------------------------------
@@ -329,7 +335,7 @@ class Pipeline:
 
     def run(self) -> dict:
         cfg = self.cfg
-        torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // distributed.world_size()))
         for name in cfg.methods:
             METHODS.get(name)  # fail before any work on an unknown method
         self.rep.info(f"pebench {__version__}: run directory {self.out}")
@@ -343,15 +349,20 @@ class Pipeline:
                    "dataset": {"path": str(self.data_dir), "build_config": self.data.build["config"],
                                **self.data.build["counts"]},
                    "scenarios": aggregate_seeds(list(per_seed.values())), "timings_s": self.timings,
-                   "training": {k: v["final"] for k, v in self.training.items()}}
+                   "training": {k: v["final"] for k, v in self.training.items()},
+                   "world_size": distributed.world_size()}
         if len(seeds) > 1:
             results["per_seed"] = {str(s): v for s, v in per_seed.items()}
+        if not self.main:
+            distributed.barrier()  # wait until the main process has written results and report
+            return results
         write_json(self.out / "training_logs.json", self.training)
         write_json(self.out / "results.json", results)
         with self.rep.task("report", 1, "report") as task:
             self._timed("report", lambda: write_report(self.out))
             task.advance()
         write_json(self.out / "results.json", results)  # with the report's time
+        distributed.barrier()
         return results
 
 

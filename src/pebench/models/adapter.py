@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
+from pebench import distributed
 from pebench.errors import PebenchError
 from pebench.io import atomic_path
 
@@ -134,8 +135,14 @@ class VLM:
                 for k, v in batch.items()}
 
     def nll(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean negative log-likelihood over the answer tokens of `batch`."""
-        return self.model(**self.to_device(batch)).loss
+        """Mean negative log-likelihood over the answer tokens of `batch` (under a multi-process
+        launch: normalised by the mean token count per process, so averaged gradients are those
+        of the whole batch's token mean)."""
+        batch = self.to_device(batch)
+        per_process = distributed.items_per_process((batch["labels"][:, 1:] != -100).sum())
+        if per_process is None:
+            return self.model(**batch).loss
+        return self.model(**batch, num_items_in_batch=per_process).loss
 
     def token_logprobs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-token log-probs of the labelled tokens.
@@ -159,14 +166,16 @@ class VLM:
     @torch.inference_mode()
     def generate(self, items: Sequence[Encoded], max_new_tokens: int, batch_size: int = 64,
                  on_batch: Callable[[int], None] | None = None) -> list[str]:
-        """Greedy answers for prompt-only Encoded items, batched and left-padded (KV cache on)."""
+        """Greedy answers for prompt-only Encoded items, batched and left-padded (KV cache on).
+
+        Under a multi-process launch the batches (the same ones a single process forms) are
+        dealt out across processes and every process returns all answers."""
         was_training = self.model.training
         self.model.eval()
-        out: list[str] = []
         order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # less padding
         answers: dict[int, str] = {}
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        for idx in distributed.shard(batches):
             batch = self.to_device(self.collate([items[i] for i in idx], left_pad=True))
             batch.pop("labels")
             gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
@@ -174,7 +183,9 @@ class VLM:
             texts = self.tokenizer.batch_decode(gen[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             answers.update({i: t.strip() for i, t in zip(idx, texts)})
             if on_batch:
-                on_batch(len(idx))
+                on_batch(len(idx) * distributed.world_size())
+        if distributed.world_size() > 1:
+            answers = {k: v for part in distributed.gather(answers) for k, v in part.items()}
         out = [answers[i] for i in range(len(items))]
         self.model.train(was_training)
         return out

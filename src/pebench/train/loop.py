@@ -12,6 +12,7 @@ from typing import Callable
 
 import torch
 
+from pebench import distributed
 from pebench.errors import PebenchError
 from pebench.train.streams import Stream
 
@@ -38,12 +39,14 @@ def train(model: torch.nn.Module, objective: Objective, streams: dict[str, Strea
 
     Each step draws one item from every stream and calls objective({name: item}). A loss
     that is not finite stops training with a PebenchError. `on_step(step, logs)` is called
-    after every step; the history keeps every `log_every`-th step's logs.
+    after every step; the history keeps every `log_every`-th step's logs. Under a multi-process
+    launch, streams yield each process's share of the batch and gradients are averaged.
     """
     torch.manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise PebenchError("the model has no trainable parameters")
+    distributed.broadcast_parameters(model)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, warmup, steps))
     model.train()
@@ -55,10 +58,11 @@ def train(model: torch.nn.Module, objective: Objective, streams: dict[str, Strea
             raise PebenchError(f"training diverged: loss is {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, grad_clip)
         opt.step()
         sched.step()
-        logs = {"loss": float(loss.detach()), **logs}
+        logs = distributed.mean_over_processes({"loss": float(loss.detach()), **logs})
         if step % log_every == 0 or step == steps - 1:
             result.history.append({"step": step, **logs})
         if on_step:

@@ -3,7 +3,8 @@
 An example is a dict of *views* (e.g. {"answer": Encoded, "refusal": Encoded}); a stream
 yields, per step, one collated batch per view from the same drawn examples. A stream can
 mix several pools in fixed per-batch shares (e.g. PEBench data plus replayed foundation
-data).
+data). Under a multi-process launch every process draws the same examples and keeps its
+share (every world_size-th), so together they see the single-process batch.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
+from pebench import distributed
 from pebench.errors import PebenchError
 from pebench.models.adapter import Encoded
 
@@ -49,5 +51,5 @@ class Stream:
         return self
 
     def __next__(self) -> dict[str, dict[str, torch.Tensor]]:
-        drawn = [ex for cyc, n in self._parts for ex in cyc.take(n)]
+        drawn = distributed.shard([ex for cyc, n in self._parts for ex in cyc.take(n)])
         return {view: self._collate([ex[view] for ex in drawn]) for view in drawn[0]}

@@ -1,0 +1,73 @@
+"""Two CPU processes (gloo) through `accelerate launch`: the world size really is 2, training
+matches one process within float tolerance, and evaluation gives exactly the one-process metrics."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+HERE = Path(__file__).parent
+ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(processes: int, *args: str) -> subprocess.CompletedProcess:
+    """`accelerate launch --multi_gpu` also starts CPU processes (with --cpu it silently starts one)."""
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                "--main_process_port", str(_free_port())]
+    result = subprocess.run([*launcher, *args], capture_output=True, text=True, timeout=600, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_two_process_training_matches_one_process(tiny_data_dir, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, str(HERE / "dist_check.py"), str(tiny_data_dir), str(one)], check=True, env=ENV,
+                   capture_output=True, timeout=600)
+    _launch(2, str(HERE / "dist_check.py"), str(tiny_data_dir), str(two))
+    a, b = json.loads((one / "run.json").read_text()), json.loads((two / "run.json").read_text())
+    assert (a["world_size"], b["world_size"]) == (1, 2)
+    assert b["losses"] == pytest.approx(a["losses"], rel=1e-4)  # each process saw half of the same batches
+    assert a["losses"][-1] < a["losses"][0] - 1.0
+    wa, wb = load_file(one / "weights.safetensors"), load_file(two / "weights.safetensors")
+    assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-3
+    assert b["answers"] == a["answers"]  # generation batches dealt out across processes, then gathered
+
+
+def _run(out: Path, processes: int | None = None):
+    args = ["-m", "pebench", "run", "--preset", "tiny", "--scenarios", "person", "--methods", "GA,NPO",
+            "--out", str(out), "--quiet"]
+    if processes is None:
+        result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, env=ENV)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+    return _launch(processes, *args)
+
+
+def test_two_process_pipeline_evaluates_exactly_like_one(tmp_path):
+    single = tmp_path / "single"
+    _run(single)
+    shared = tmp_path / "shared"
+    shutil.copytree(single, shared)
+    shutil.rmtree(shared / "stages")  # keep the trained models, redo every evaluation (and unlearning)
+    (shared / "results.json").unlink()
+    result = _run(shared, processes=2)
+    assert result.stdout.count("| Finetuned |") == 1  # one process prints and writes
+    a, b = (json.loads((d / "results.json").read_text()) for d in (single, shared))
+    assert (a["world_size"], b["world_size"]) == (1, 2)
+    for row in ("finetuned", "goal"):
+        assert b["scenarios"]["person"][row] == a["scenarios"]["person"][row]
+    assert set(b["scenarios"]["person"]["methods"]) == {"GA", "NPO"}
+    assert "unlearn person/GA" in b["timings_s"]
+    assert not [p for p in shared.rglob(".*") if p.name.endswith((".tmp", ".old"))]
