@@ -44,3 +44,17 @@ def test_method_overrides_extend_the_swept_defaults():
     assert cfg.unlearn.overrides["DPO"] == {"lr": DEFAULT_METHOD_OVERRIDES["DPO"]["lr"], "beta": 0.5}
     assert cfg.unlearn.overrides["SimNPO"] == DEFAULT_METHOD_OVERRIDES["SimNPO"]
     assert load_config().unlearn.overrides == DEFAULT_METHOD_OVERRIDES
+
+
+def test_shipped_experiment_configs_are_valid():
+    """configs/*.yaml (paper scale, Flux data) load and validate; their model settings are the documented ones."""
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "configs"
+    for name in ("llava-1.5-7b.yaml", "qwen2-vl-7b.yaml", "flux-data.yaml"):
+        cfg = load_config("default", root / name)
+        assert cfg.data.persons == 200 and cfg.data.events == 40
+    llava = load_config("default", root / "llava-1.5-7b.yaml")
+    assert llava.model.lora.enabled and llava.model.dtype == "bfloat16" and llava.model.gradient_checkpointing
+    assert llava.scenarios == ("person", "event", "both")
+    assert load_config("default", root / "flux-data.yaml").data.diffusion.steps == 40

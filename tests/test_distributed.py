@@ -46,8 +46,10 @@ def test_two_process_training_matches_one_process(tiny_data_dir, tmp_path):
 
 
 def _run(out: Path, processes: int | None = None):
-    args = ["-m", "pebench", "run", "--preset", "tiny", "--scenarios", "person", "--methods", "GA,NPO",
-            "--out", str(out), "--quiet"]
+    short = out.parent / "short.yaml"  # evaluation equality needs trained models, not good ones
+    short.write_text("foundation: {steps: 20}\nfinetune: {steps: 30}\n")
+    args = ["-m", "pebench", "run", "--preset", "tiny", "--config", str(short), "--scenarios", "person",
+            "--methods", "GA", "--out", str(out), "--quiet"]
     if processes is None:
         result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, env=ENV)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -68,6 +70,16 @@ def test_two_process_pipeline_evaluates_exactly_like_one(tmp_path):
     assert (a["world_size"], b["world_size"]) == (1, 2)
     for row in ("finetuned", "goal"):
         assert b["scenarios"]["person"][row] == a["scenarios"]["person"][row]
-    assert set(b["scenarios"]["person"]["methods"]) == {"GA", "NPO"}
+    assert set(b["scenarios"]["person"]["methods"]) == {"GA"}
     assert "unlearn person/GA" in b["timings_s"]
     assert not [p for p in shared.rglob(".*") if p.name.endswith((".tmp", ".old"))]
+
+
+def test_only_the_main_process_calls_the_llm_judge(tmp_path):
+    from judge_server import JudgeServer
+
+    with JudgeServer() as server:
+        _launch(2, str(HERE / "dist_judge.py"), server.url, str(tmp_path))
+    scores = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert scores[0] == scores[1] == [1.0, 1.0, 0.0, 0.0]
+    assert len(server.requests) == 4  # once per answer, not once per process

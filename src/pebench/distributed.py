@@ -11,7 +11,7 @@ writes files. With one process (the default) every function here is a no-op.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -59,6 +59,16 @@ def gather(obj: Any) -> list[Any]:
     out: list[Any] = [None] * world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def from_main(fn: Callable[[], T]) -> T:
+    """`fn()` run by the main process only, its result sent to every process (e.g. judge
+    calls to a paid endpoint, made once, with one writer of the judgement cache)."""
+    if world_size() == 1:
+        return fn()
+    box = [fn() if is_main() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def items_per_process(count: torch.Tensor) -> torch.Tensor | None:

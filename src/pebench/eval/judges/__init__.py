@@ -12,6 +12,7 @@ import importlib
 from pathlib import Path
 from typing import Protocol, Sequence
 
+from pebench import distributed
 from pebench.config import EvalConfig
 from pebench.data.events import Event
 from pebench.registry import Registry
@@ -27,13 +28,25 @@ for _module in ("keywords", "embedding", "llm"):
     importlib.import_module(f"pebench.eval.judges.{_module}")
 
 
+class MainProcessJudge:
+    """Under a multi-process launch: the main process judges, the others receive its scores."""
+
+    def __init__(self, judge: Judge):
+        self.judge = judge
+
+    def score(self, answers: Sequence[str], events: Sequence[Event]) -> list[float]:
+        return distributed.from_main(lambda: self.judge.score(answers, events))
+
+
 def make_judge(name: str, cfg: EvalConfig | None = None, cache_dir: str | Path | None = None) -> Judge:
     """Instantiate the registered judge `name` with the evaluation config.
 
     `cache_dir`: where a judge that costs money or time (llm) keeps its judgements, so a
     rerun asks nothing twice. Raises PebenchError for an unknown name or an unusable judge.
+    With several processes only the main one calls the judge.
     """
-    return JUDGES.get(name)(cfg or EvalConfig(), Path(cache_dir) if cache_dir else None)
+    judge = JUDGES.get(name)(cfg or EvalConfig(), Path(cache_dir) if cache_dir else None)
+    return MainProcessJudge(judge) if distributed.world_size() > 1 else judge
 
 
 __all__ = ["JUDGES", "Judge", "make_judge"]
