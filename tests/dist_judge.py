@@ -21,4 +21,7 @@ def main(url: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    try:
+        main(*sys.argv[1:])
+    finally:
+        distributed.shutdown()

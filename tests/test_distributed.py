@@ -83,3 +83,13 @@ def test_only_the_main_process_calls_the_llm_judge(tmp_path):
     scores = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert scores[0] == scores[1] == [1.0, 1.0, 0.0, 0.0]
     assert len(server.requests) == 4  # once per answer, not once per process
+
+
+def test_a_sharding_launch_is_refused_not_ignored(tmp_path):
+    env = {**ENV, "ACCELERATE_USE_FSDP": "true", "WORLD_SIZE": "1"}
+    result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(tmp_path / "r")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: FSDP model sharding is not supported: pebench keeps a whole model per "
+                                     "process (use configs/accelerate/ddp.yaml, with LoRA for 7B models)")
+    assert not (tmp_path / "r").exists()

@@ -117,6 +117,7 @@ def run(
     reporter = Reporter(quiet=quiet or not main_process)
     start = time.perf_counter()
     Pipeline(cfg, out, reporter, data_dir=data, data=dataset, fresh=fresh).run()
+    distributed.shutdown()  # after a failure the launcher stops the other processes
     if main_process:
         reporter.info(f"done in {time.perf_counter() - start:.0f} s")
         typer.echo((out / "table.md").read_text(encoding="utf-8"))

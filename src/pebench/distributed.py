@@ -16,18 +16,33 @@ from typing import Any, Callable, Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
+from pebench.errors import PebenchError
+
 T = TypeVar("T")
 
 
 def init() -> None:
     """Join the process group announced by the launcher's environment (WORLD_SIZE > 1):
     NCCL on GPUs, gloo on CPUs. The world size is taken from torch.distributed itself, not
-    from accelerate's state (which reports 1 process for CPU launches)."""
+    from accelerate's state (which reports 1 process for CPU launches). An accelerate launch
+    that asks for FSDP or DeepSpeed is refused: pebench replicates the model, it does not
+    shard it, and silently ignoring the request would misstate the memory it needs."""
+    for flag, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if os.environ.get(flag, "").lower() in ("1", "true"):
+            raise PebenchError(f"{name} model sharding is not supported: pebench keeps a whole model per process "
+                               "(use configs/accelerate/ddp.yaml, with LoRA for 7B models)")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
+
+
+def shutdown() -> None:
+    """Leave the process group (exiting with it still open can abort gloo's threads)."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def world_size() -> int:

@@ -43,6 +43,9 @@ class Stream:
         parts = [(items, n) for items, n in parts if n > 0]
         if not parts or any(not items for items, _ in parts):
             raise PebenchError("a training stream has no examples (check the split and config sizes)")
+        if sum(n for _, n in parts) < distributed.world_size():
+            raise PebenchError(f"a batch of {sum(n for _, n in parts)} examples cannot be split across "
+                               f"{distributed.world_size()} processes; raise the batch size")
         rng = random.Random(seed)
         self._parts = [(_Cycler(items, random.Random(rng.random())), n) for items, n in parts]
         self._collate = collate
