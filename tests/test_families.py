@@ -133,3 +133,20 @@ def test_pebench_run_on_a_model_directory(name, lora, methods, corpus, tmp_path)
         assert json.loads((out / "results.json").read_text())["scenarios"] == results["scenarios"]
     else:
         assert (finetuned / "model.safetensors").is_file()
+
+
+def test_bf16_lora_training_runs_through_place_and_to_device(tiny_data, corpus):
+    """model.dtype: bfloat16 casts the model (and, per batch, the pixel values); LoRA trains in it."""
+    from pebench.models.builders import place
+
+    cfg = ModelConfig(dtype="bfloat16")
+    vlm = place(MODEL_BUILDERS.get("tiny-llava")(cfg, corpus, 0), cfg)
+    assert next(vlm.model.parameters()).dtype == torch.bfloat16
+    examples = _examples(vlm, tiny_data)
+    batch = vlm.collate([e["answer"] for e in examples])
+    assert vlm.to_device(batch)["pixel_values"].dtype == torch.bfloat16
+    lora = add_adapter(vlm, LoraConfig(enabled=True, r=8, dropout=0.0))
+    before = float(lora.nll(batch).detach())
+    stream = Stream([(examples, 4)], vlm.collate, "t")
+    train(lora.model, lambda b: (lora.nll(b["train"]["answer"]), {}), {"train": stream}, steps=12, lr=3e-3)
+    assert float(lora.nll(batch).detach()) < before - 0.5
