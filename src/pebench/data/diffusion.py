@@ -100,7 +100,11 @@ class FluxRenderer:
     def pipe(self):
         if self._pipe is None:
             import torch
-            from diffusers import DiffusionPipeline
+
+            try:
+                from diffusers import DiffusionPipeline
+            except ImportError:
+                raise PebenchError("renderer flux needs diffusers: pip install 'pebench[diffusion]'") from None
 
             try:
                 self._pipe = DiffusionPipeline.from_pretrained(self.cfg.model, local_files_only=True, use_safetensors=True,
