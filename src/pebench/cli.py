@@ -97,10 +97,9 @@ def run(
         from pebench.data.build import load_dataset_dir
 
         dataset = load_dataset_dir(data)
+    from pebench import distributed
     from pebench.pipeline import Pipeline, check_out_dir
     from pebench.progress import Reporter
-
-    from pebench import distributed
 
     distributed.init()  # a no-op unless started by `accelerate launch` / `torchrun` with several processes
     if out is None and distributed.world_size() > 1:

@@ -22,6 +22,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?|mps)$"
+
+
 class DiffusionConfig(_Strict):
     """The `flux` renderer: a local diffusers text-to-image pipeline with the paper's settings,
     and the identity check that regenerates images where a person is not recognisable."""
@@ -33,7 +36,7 @@ class DiffusionConfig(_Strict):
     negative_prompt: str = "cartoon, drawing, blurry, deformed face, extra people, text, watermark"
     max_sequence_length: int = Field(512, ge=16, le=512, description="T5 prompt tokens")
     batch_size: int = Field(4, ge=1, description="images generated at once")
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
     verify: bool = Field(True, description="check each person stays recognisable across events; regenerate outliers")
     verify_model: str | None = Field(None, description="local CLIP model directory for the identity check")
@@ -107,7 +110,7 @@ class ModelConfig(_Strict):
     path: str | None = Field(None, description="local HF model directory; overrides `name`")
     trust_remote_code: bool = Field(False, description="run model code shipped with the checkpoint (only if you trust it)")
     allow_pickle: bool = Field(False, description="accept pickle (.bin/.pt) weights; only for checkpoints you trust")
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
+    device: str = Field("auto", pattern=DEVICE_PATTERN,
                         description="auto = this process's accelerator (cuda:<local rank> under accelerate), else cpu")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="weights and compute dtype")
     gradient_checkpointing: bool = Field(False, description="recompute activations in backward (saves memory)")

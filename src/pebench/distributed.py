@@ -38,6 +38,16 @@ def init() -> None:
         dist.init_process_group("nccl" if cuda else "gloo")
 
 
+def device(name: str = "auto") -> torch.device:
+    """`name`, or for `auto` this process's GPU (LOCAL_RANK under accelerate / torchrun) when
+    CUDA is present, else the CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
 def shutdown() -> None:
     """Leave the process group (exiting with it still open can abort gloo's threads)."""
     if dist.is_initialized():

@@ -245,12 +245,7 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
     if hasattr(renderer, "verify_and_regenerate"):  # e.g. diffusion: same person recognisable across events
         source = {"identity_check": renderer.verify_and_regenerate(specs, pngs, cfg.image_size)}
     rows = [{**plan, "image": {"bytes": png, "path": None}} for plan, png in zip(plans, pngs)]
-    person_rows = ([dict(p.record(), public=False, holdout=False) for p in persons]
-                   + [dict(p.record(), public=True, holdout=False) for p in public]
-                   + [dict(p.record(), public=False, holdout=True) for p in holdout])
-    event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description,
-                       holdout=e in holdout_events) for e in events + holdout_events]
-    write_dataset_dir(out, cfg, rows, person_rows, event_rows, source)
+    write_dataset_dir(out, cfg, rows, (persons, public, holdout), (events, holdout_events), source)
     return out
 
 
@@ -269,15 +264,22 @@ def render_all(renderer, specs: list[SceneSpec], size: int, progress: Callable[[
     return pngs
 
 
-def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict], person_rows: list[dict], event_rows: list[dict],
-                      source: dict | None = None) -> None:
-    """Write image, person and event rows, the dataset card and build.json to `out` atomically.
+def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict],
+                      people: tuple[list[Person], list[Person], list[Person]],
+                      event_groups: tuple[list[Event], list[Event]], source: dict | None = None) -> None:
+    """Write the image rows, the people (PEBench persons, public figures, held-out persons),
+    the events (used, held out), the dataset card and build.json to `out` atomically.
     `source` (e.g. where an imported release came from) is recorded in build.json."""
+    persons, public, holdout = people
+    events, holdout_events = event_groups
     images = datasets.Dataset.from_list(rows, features=IMAGE_FEATURES)
-    held_events = sum(bool(e["holdout"]) for e in event_rows)
-    counts = dict(persons=sum(not p["public"] and not p["holdout"] for p in person_rows), events=len(event_rows) - held_events,
-                  public=sum(bool(p["public"]) for p in person_rows), holdout_persons=sum(bool(p["holdout"]) for p in person_rows),
-                  holdout_events=held_events, pebench=sum(r["kind"] == "pebench" for r in rows),
+    person_rows = ([dict(p.record(), public=False, holdout=False) for p in persons]
+                   + [dict(p.record(), public=True, holdout=False) for p in public]
+                   + [dict(p.record(), public=False, holdout=True) for p in holdout])
+    event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description,
+                       holdout=e in holdout_events) for e in events + holdout_events]
+    counts = dict(persons=len(persons), events=len(events), public=len(public), holdout_persons=len(holdout),
+                  holdout_events=len(holdout_events), pebench=sum(r["kind"] == "pebench" for r in rows),
                   holdout=sum(r["kind"] == "holdout" for r in rows),
                   **{f"{k}_{role}": sum(r["kind"] == k and r["role"] == role for r in rows)
                      for k in ("real", "world") for role in ("train", "eval")})

@@ -31,14 +31,6 @@ def image_seed(spec: SceneSpec, attempt: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{spec.seed}:{attempt}".encode()).digest()[:8], "big") >> 1
 
 
-def _device(name: str) -> "torch.device":
-    import torch
-
-    if name != "auto":
-        return torch.device(name)
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
 def identity_outliers(embeddings: dict[int, torch.Tensor], threshold: float) -> dict[int, list[int]]:
     """Per person (key: [n, d] image embeddings), the rows whose cosine similarity to the mean
     of the person's *other* images is below `threshold`. A person with one image has none."""
@@ -93,7 +85,9 @@ class FluxRenderer:
             raise PebenchError("data.diffusion.verify needs data.diffusion.verify_model (a local CLIP directory), "
                                "or set verify: false")
         self.cfg, self.batch_size = cfg, cfg.batch_size
-        self.device = _device(cfg.device)
+        from pebench import distributed
+
+        self.device = distributed.device(cfg.device)
         self._pipe = None
 
     @property

@@ -168,11 +168,6 @@ def import_release(src: str | Path, out: str | Path, csv_path: str | Path | None
         spec = plan.pop("spec")
         image_rows.append({**plan, "image": {"bytes": png_bytes(renderer(spec, cfg.image_size)), "path": None}})
     used = [e for e in events if e.event_id in set(used_events)]
-    person_rows = ([dict(p.record(), public=False, holdout=False) for p in persons]
-                   + [dict(p.record(), public=True, holdout=False) for p in public]
-                   + [dict(p.record(), public=False, holdout=True) for p in held])
-    event_rows = [dict(event_id=e.event_id, name=e.name, keywords=list(e.keywords), description=e.description,
-                       holdout=False) for e in used]
-    write_dataset_dir(out, cfg, image_rows, person_rows, event_rows,
+    write_dataset_dir(out, cfg, image_rows, (persons, public, held), (used, []),
                       source={"imported_from": src.name, "images": len(found), "per_image_csv": per_image})
     return out

@@ -7,12 +7,12 @@ Nothing is downloaded. A local HF directory (`model.path`) is loaded instead of 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from pebench import distributed
 from pebench.config import ModelConfig
 from pebench.models.adapter import VLM, load_vlm
 from pebench.registry import Registry
@@ -97,18 +97,9 @@ def build_tiny_llava(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     return VLM(model, processor)
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto`: this process's GPU (LOCAL_RANK under accelerate / torchrun) if CUDA is present, else CPU."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
-
 def place(vlm: VLM, cfg: ModelConfig) -> VLM:
     """Move the model to `cfg.device` and `cfg.dtype` (in place); returns `vlm`."""
-    vlm.model.to(device=resolve_device(cfg.device), dtype=getattr(torch, cfg.dtype))
+    vlm.model.to(device=distributed.device(cfg.device), dtype=getattr(torch, cfg.dtype))
     return vlm
 
 

@@ -86,7 +86,3 @@ def load_adapter(base: VLM, path: str | Path) -> VLM:
 
     model = PeftModel.from_pretrained(copy.deepcopy(base.model), str(path), is_trainable=False)
     return base.with_model(model.merge_and_unload())
-
-
-def is_adapter_dir(path: str | Path) -> bool:
-    return (Path(path) / "adapter_config.json").is_file()
