@@ -27,7 +27,8 @@ def test_encode_labels_only_the_answer(tiny_vlm, tiny_data):
     assert tiny_vlm.tokenizer.decode(answer_ids, skip_special_tokens=True).strip() == "This is Aldric Ashgrove."
     assert enc.input_ids[-n_answer:] == answer_ids
     image_token = tiny_vlm.model.config.image_token_index
-    assert enc.input_ids.count(image_token) == 64  # (64 / 8)^2 patches
+    vision = tiny_vlm.model.config.vision_config
+    assert enc.input_ids.count(image_token) == (vision.image_size // vision.patch_size) ** 2  # one per patch
 
 
 def test_collate_pads_and_masks(tiny_vlm, tiny_data):
@@ -50,6 +51,38 @@ def test_token_logprobs_agree_with_loss(tiny_vlm, tiny_data):
     with torch.no_grad():
         nll = tiny_vlm.nll(batch)
     assert torch.allclose(-(logps.sum() / mask.sum()), nll, atol=1e-5)
+
+
+class _WithoutLogitsToKeep(torch.nn.Module):
+    """A model whose forward does not take `logits_to_keep` (older or custom architectures)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, **inputs):
+        return self.inner(**inputs)
+
+
+def test_answer_position_logits_equal_the_full_forward(tiny_vlm, tiny_data):
+    """Logits are projected only at answer positions; nll, log-probs and logits equal those of
+    Hugging Face's full forward (and of the fallback for models without `logits_to_keep`)."""
+    recs = [_rec(tiny_data, i) for i in range(3)]
+    batch = tiny_vlm.collate([tiny_vlm.encode(r.image_id, r.image, q, a) for r, (q, a) in
+                              zip(recs, [(IDENTITY_Q, "This is A B."), (SCENE_Q, "A long scene with a crowd."),
+                                         (IDENTITY_Q, "This is C.")])])
+    fallback = tiny_vlm.with_model(_WithoutLogitsToKeep(tiny_vlm.model))
+    assert tiny_vlm._keeps_logits and not fallback._keeps_logits
+    with torch.no_grad():
+        full = tiny_vlm.model(**batch)
+        logps, mask, logits = tiny_vlm.token_logprobs(batch)
+        fb_logps, fb_mask, fb_logits = fallback.token_logprobs(batch)
+        nll, fb_nll = tiny_vlm.nll(batch), fallback.nll(batch)
+    assert torch.allclose(nll, full.loss, atol=1e-5) and torch.allclose(fb_nll, full.loss, atol=1e-5)
+    assert torch.equal(mask, batch["labels"][:, 1:] != -100) and torch.equal(mask, fb_mask)
+    assert torch.allclose(logits[mask], full.logits[:, :-1][mask], atol=1e-5)
+    assert torch.allclose(fb_logits, logits, atol=1e-5) and torch.allclose(fb_logps, logps, atol=1e-5)
+    assert not logits[~mask].any() and not logps[~mask].any()  # outside the answers: zeros
 
 
 def test_batched_generation_matches_one_at_a_time(tiny_vlm, tiny_data):

@@ -233,8 +233,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     # Adds the `both` scenario (paper Table 2, with the BGD rows): a third Goal model, ~22 min on 2 cores.
     "full": {"scenarios": ["person", "event", "both"]},
-    # A few minutes in tests: small data, short training.
+    # A minute in tests: small data, short training, 32 px images (16 image tokens instead of 64).
     "tiny": {
+        "model": {"image_size": 32},
         "data": {"persons": 8, "events": 4, "renders_per_pair": 2, "public_figures": 4, "real_train_renders": 6,
                  "real_eval_renders": 2, "world_train_images": 80, "world_eval_images": 20, "holdout_persons": 3,
                  "holdout_events": 2},

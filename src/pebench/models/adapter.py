@@ -9,6 +9,7 @@ same code.
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,35 +129,55 @@ class VLM:
         return batch
 
     # ---- model calls -------------------------------------------------------------------
+    @property
+    def _keeps_logits(self) -> bool:
+        """Whether the model's forward takes `logits_to_keep` (every transformers 5 VLM does)."""
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return "logits_to_keep" in inspect.signature(base.forward).parameters
+
     def to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The batch on the model's device, floating tensors (pixels) in the model's dtype."""
         param = next(self.model.parameters())
         return {k: v.to(param.device, dtype=param.dtype) if v.is_floating_point() else v.to(param.device)
                 for k, v in batch.items()}
 
+    def _answer_logits(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits [N, V], targets [N], mask [B, T-1]) at the N positions that predict an answer token.
+
+        The vocabulary projection runs only at those positions (`logits_to_keep` as a boolean
+        mask): prompt and image positions are most of a sequence and need no logits."""
+        batch = self.to_device(batch)
+        labels = batch.pop("labels")
+        targets = labels[:, 1:]
+        mask = targets != -100
+        if self._keeps_logits:
+            keep = torch.nn.functional.pad(mask, (0, 1))  # position t predicts token t + 1
+            logits = self.model(**batch, logits_to_keep=keep).logits
+        else:
+            logits = self.model(**batch).logits[:, :-1][mask]
+        return logits.float(), targets[mask], mask
+
     def nll(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean negative log-likelihood over the answer tokens of `batch` (under a multi-process
         launch: normalised by the mean token count per process, so averaged gradients are those
         of the whole batch's token mean)."""
-        batch = self.to_device(batch)
-        per_process = distributed.items_per_process((batch["labels"][:, 1:] != -100).sum())
-        if per_process is None:
-            return self.model(**batch).loss
-        return self.model(**batch, num_items_in_batch=per_process).loss
+        logits, targets, mask = self._answer_logits(batch)
+        total = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+        per_process = distributed.items_per_process(mask.sum())
+        return total / (mask.sum().clamp(min=1) if per_process is None else per_process)
 
     def token_logprobs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-token log-probs of the labelled tokens.
 
         Returns (logps [B, T-1], mask [B, T-1], logits [B, T-1, V]) aligned with next-token
-        targets; positions outside the answer have mask 0.
+        targets; positions outside the answer have mask 0, log-prob 0 and logits 0.
         """
-        batch = self.to_device(batch)
-        labels = batch.pop("labels")
-        logits = self.model(**batch).logits[:, :-1].float()
-        targets = labels[:, 1:]
-        mask = (targets != -100)
-        logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        return logps * mask, mask, logits
+        answer_logits, targets, mask = self._answer_logits(batch)
+        answer_logps = torch.log_softmax(answer_logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        logps = answer_logps.new_zeros(mask.shape).masked_scatter(mask, answer_logps)
+        logits = answer_logits.new_zeros((*mask.shape, answer_logits.shape[-1]))
+        logits = logits.masked_scatter(mask.unsqueeze(-1), answer_logits)
+        return logps, mask, logits
 
     def sequence_logprob(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum of answer-token log-probs per example [B]."""
