@@ -231,7 +231,7 @@ class RunConfig(_Strict):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    # Adds the `both` scenario (paper Table 2, with the BGD rows): a third Goal model, ~22 min on 2 cores.
+    # Adds the `both` scenario (paper Table 2, with the BGD rows): a third Goal model, ~19 min on 2 cores.
     "full": {"scenarios": ["person", "event", "both"]},
     # A minute in tests: small data, short training, 32 px images (16 image tokens instead of 64).
     "tiny": {
