@@ -154,6 +154,9 @@ def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], e
     return plans
 
 
+FOUNDATION_SCENE_TEXT = {s.name: s.description for s in FOUNDATION_SCENES}
+
+
 def scene_prompt(person: Person | None, event: Event | None, scene: str, objects: tuple[str, ...]) -> str:
     """A text-to-image prompt for one planned image (name, age, gender, job, city, appearance, event)."""
     things = f" Visible nearby: {', '.join(objects)}." if objects else ""
@@ -165,8 +168,6 @@ def scene_prompt(person: Person | None, event: Event | None, scene: str, objects
              else f" {FOUNDATION_SCENE_TEXT.get(scene, scene)}")
     return who + where + things
 
-
-FOUNDATION_SCENE_TEXT = {s.name: s.description for s in FOUNDATION_SCENES}
 
 
 def _card(cfg: DataConfig, counts: dict) -> str:

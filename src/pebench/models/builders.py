@@ -61,6 +61,15 @@ def llama_text_config(cfg: ModelConfig, tok):
                        eos_token_id=tok.eos_token_id, tie_word_embeddings=False)
 
 
+def clip_vision_config(cfg: ModelConfig, image_size: int):
+    """The CLIP vision tower of the tiny LLaVA families, sized by `cfg`, for `image_size` px inputs."""
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(hidden_size=cfg.vision_hidden, intermediate_size=4 * cfg.vision_hidden,
+                            num_hidden_layers=cfg.vision_layers, num_attention_heads=cfg.heads,
+                            image_size=image_size, patch_size=cfg.patch_size, projection_dim=cfg.vision_hidden)
+
+
 def set_generation_ids(model, tok, eos: int | None = None) -> None:
     """Make `generate` use the tokenizer's pad / bos / eos ids."""
     gen = model.generation_config
@@ -71,7 +80,7 @@ def set_generation_ids(model, tok, eos: int | None = None) -> None:
 @MODEL_BUILDERS.register("tiny-llava")
 def build_tiny_llava(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     """A tiny LLaVA (CLIP vision + Llama) from `cfg`, randomly initialised with `seed`."""
-    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     try:
         from transformers import CLIPImageProcessorPil as ImageProcessor  # transformers 5 without torchvision
@@ -79,10 +88,8 @@ def build_tiny_llava(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
         from transformers import CLIPImageProcessor as ImageProcessor
 
     tok = train_tokenizer(corpus, cfg.vocab_size)
-    vision = CLIPVisionConfig(hidden_size=cfg.vision_hidden, intermediate_size=4 * cfg.vision_hidden,
-                              num_hidden_layers=cfg.vision_layers, num_attention_heads=cfg.heads,
-                              image_size=cfg.image_size, patch_size=cfg.patch_size, projection_dim=cfg.vision_hidden)
-    config = LlavaConfig(vision_config=vision, text_config=llama_text_config(cfg, tok), image_token_index=tok.convert_tokens_to_ids("<image>"),
+    config = LlavaConfig(vision_config=clip_vision_config(cfg, cfg.image_size), text_config=llama_text_config(cfg, tok),
+                         image_token_index=tok.convert_tokens_to_ids("<image>"),
                          image_seq_length=(cfg.image_size // cfg.patch_size) ** 2, vision_feature_select_strategy="default",
                          vision_feature_layer=-1, pad_token_id=tok.pad_token_id)
     torch.manual_seed(seed)

@@ -53,6 +53,10 @@ class AdapterDisabled(torch.nn.Module):
     def parameters(self, recurse: bool = True):
         return self.peft_model.parameters(recurse)
 
+    def get_base_model(self):
+        """The wrapped transformers model (whose forward signature this one passes through)."""
+        return self.peft_model.get_base_model()
+
 
 def reference(vlm: VLM) -> VLM:
     """The adapter-disabled view of a LoRA VLM."""

@@ -7,22 +7,20 @@ import torch
 
 from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
-from pebench.models.builders import LLAVA_TEMPLATE, MODEL_BUILDERS, llama_text_config, set_generation_ids, train_tokenizer
+from pebench.models.builders import (LLAVA_TEMPLATE, MODEL_BUILDERS, clip_vision_config, llama_text_config,
+                                     set_generation_ids, train_tokenizer)
 
 
 @MODEL_BUILDERS.register("tiny-llava-next")
 def build_tiny_llava_next(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     """A tiny LLaVA-NeXT from `cfg`: tiles of `image_size / 2` px plus a base view per image."""
-    from transformers import (CLIPVisionConfig, LlavaNextConfig, LlavaNextForConditionalGeneration,
-                              LlavaNextImageProcessorPil, LlavaNextProcessor)
+    from transformers import (LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextImageProcessorPil,
+                              LlavaNextProcessor)
 
     tok = train_tokenizer(corpus, cfg.vocab_size)
     tile = cfg.image_size // 2
     pinpoints = [[tile, tile], [tile, 2 * tile], [2 * tile, tile], [2 * tile, 2 * tile]]
-    vision = CLIPVisionConfig(hidden_size=cfg.vision_hidden, intermediate_size=4 * cfg.vision_hidden,
-                              num_hidden_layers=cfg.vision_layers, num_attention_heads=cfg.heads,
-                              image_size=tile, patch_size=cfg.patch_size, projection_dim=cfg.vision_hidden)
-    config = LlavaNextConfig(vision_config=vision, text_config=llama_text_config(cfg, tok),
+    config = LlavaNextConfig(vision_config=clip_vision_config(cfg, tile), text_config=llama_text_config(cfg, tok),
                              image_token_index=tok.convert_tokens_to_ids("<image>"), image_grid_pinpoints=pinpoints,
                              vision_feature_select_strategy="default", vision_feature_layer=-1,
                              image_seq_length=(tile // cfg.patch_size) ** 2, tie_word_embeddings=False)
