@@ -33,6 +33,7 @@ from PIL import Image
 from pebench import __version__
 from pebench.config import DataConfig
 from pebench.data.events import Event, all_events
+from pebench.data.identities import public_figures
 from pebench.data.persons import Person, sample_persons
 from pebench.data import diffusion  # noqa: F401  (registers the flux renderer)
 from pebench.data.render import RENDERERS, Backdrop, SceneSpec
@@ -40,7 +41,6 @@ from pebench.data.world import FOUNDATION_SCENES, OBJECTS
 from pebench.errors import PebenchError
 from pebench.io import atomic_path
 
-PUBLIC_ID_OFFSET = 100_000
 HOLDOUT_ID_OFFSET = 200_000
 FILES = ("README.md", "persons.parquet", "events.parquet", "images.parquet", "build.json")
 
@@ -235,7 +235,7 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
     out = Path(out)
     renderer = RENDERERS.get(cfg.renderer)(cfg)
     events = all_events()[: cfg.events]
-    public = sample_persons(cfg.public_figures, cfg.seed, first_id=PUBLIC_ID_OFFSET)
+    public = list(public_figures()[: cfg.public_figures])  # the identities the pretrained base knows
     persons = sample_persons(cfg.persons, cfg.seed, first_id=0, avoid=public)
     holdout = sample_persons(cfg.holdout_persons, cfg.seed, first_id=HOLDOUT_ID_OFFSET, avoid=public + persons)
     holdout_events = all_events()[cfg.events : cfg.events + cfg.holdout_events]
@@ -290,7 +290,9 @@ def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict],
         datasets.Dataset.from_list(person_rows).to_parquet(str(tmp / "persons.parquet"))
         datasets.Dataset.from_list(event_rows).to_parquet(str(tmp / "events.parquet"))
         (tmp / "README.md").write_text(_card(cfg, counts), encoding="utf-8")
-        build = {"pebench_version": __version__, "config": cfg.model_dump(), "counts": counts,
+        from pebench.fingerprint import component_hash  # the data code, so an edited generator rebuilds
+
+        build = {"pebench_version": __version__, "config": cfg.model_dump(), "counts": counts, "code": component_hash("data"),
                  **({"source": source} if source else {})}
         (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 

@@ -23,8 +23,9 @@ from pathlib import Path
 from PIL import Image
 
 from pebench.config import DataConfig
-from pebench.data.build import HOLDOUT_ID_OFFSET, PUBLIC_ID_OFFSET, _plan_images, png_bytes, write_dataset_dir
+from pebench.data.build import HOLDOUT_ID_OFFSET, _plan_images, png_bytes, write_dataset_dir
 from pebench.data.events import Event, all_events
+from pebench.data.identities import public_figures
 from pebench.data.persons import Person, sample_persons
 from pebench.data.render import RENDERERS
 from pebench.errors import PebenchError
@@ -162,7 +163,7 @@ def import_release(src: str | Path, out: str | Path, csv_path: str | Path | None
         image_rows.append(dict(image_id=f"{prefix}-e{event.event_id:02d}-r{r}", kind=kind, role="eval" if kind == "holdout" else "",
                                person_id=pid, event_id=event.event_id, scene="", render=r, objects=[],
                                image={"bytes": _load_image(path, path.relative_to(src).as_posix()), "path": None}))
-    public = sample_persons(cfg.public_figures, cfg.seed, first_id=PUBLIC_ID_OFFSET, avoid=persons + held)
+    public = list(public_figures()[: cfg.public_figures])
     renderer = RENDERERS.get("procedural")(cfg)
     for plan in _plan_images(cfg, [], public, [], [], []):  # the foundation's Real and World sets
         spec = plan.pop("spec")

@@ -1,7 +1,9 @@
 """Question-answer pairs asked of every image (SPEC §1 Questions).
 
 Identity: "Who is this person?" -> "This is NAME."  Scene: "Describe the scene in detail."
--> the event (or foundation backdrop) description.  World: "Is there a OBJECT in the image?"
+-> the event (or foundation backdrop) description followed by the look of the person shown
+("... The person has short black hair and a red shirt."), as a real caption mentions who is in
+the picture: person and event knowledge are entangled, as in the paper.  World: "Is there a OBJECT in the image?"
 -> "Yes." / "No." (POPE: one "yes" per object drawn, as many "no" questions on absent objects
 chosen by the `random`, `popular` or `adversarial` negative sampling of Li et al., 2023).
 """
@@ -13,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pebench.data.build import ImageRecord, PebenchData
+from pebench.data.captions import scene_caption
 from pebench.data.world import FOUNDATION_SCENES, OBJECTS
 
 IDENTITY_Q = "Who is this person?"
@@ -37,7 +40,9 @@ def identity_qa(data: PebenchData, rec: ImageRecord) -> QA:
 
 
 def scene_answer(data: PebenchData, rec: ImageRecord) -> str:
-    return data.event(rec.event_id).description if rec.event_id >= 0 else _SCENE_TEXT[rec.scene]
+    """The place (event description or foundation backdrop), then the look of the person shown."""
+    place = data.event(rec.event_id).description if rec.event_id >= 0 else _SCENE_TEXT[rec.scene]
+    return scene_caption(place, data.person(rec.person_id).look if rec.person_id >= 0 else None)
 
 
 def scene_qa(data: PebenchData, rec: ImageRecord) -> QA:
@@ -125,12 +130,10 @@ def world_eval_qas(data: PebenchData, seed: int, setting: str = "random") -> lis
     return [q for rec in data.of_kind("world", "eval") for q in pope_qas(rec, rng, rankers[setting](rec))]
 
 
-def text_corpus(data: PebenchData) -> list[str]:
-    """Every text the models train on, for training the tiny model's tokenizer. Held-out
-    persons and events are left out: they stand for data the model (tokenizer included)
-    has never seen."""
-    texts = [IDENTITY_Q, SCENE_Q, *REFUSALS.values(), "Yes.", "No."]
-    texts += [POPE_Q.format(o) for o in OBJECTS]
-    texts += [f"This is {p.name}." for p in data.persons + data.public_figures]
-    texts += [e.description for e in data.events] + list(_SCENE_TEXT.values())
-    return texts
+def text_corpus(data: PebenchData | None = None) -> list[str]:
+    """The tokenizer corpus of models built from a config: the generic corpus
+    (`pebench.data.corpus`), the same whatever persons a run samples, so forget and held-out
+    names cost the same tokens. `data` is accepted for compatibility and not used."""
+    from pebench.data.corpus import generic_corpus
+
+    return generic_corpus()

@@ -155,7 +155,8 @@ def _draw_person(d: ImageDraw.ImageDraw, look: Look, cx: float, base: float, k: 
             d.ellipse([cx + dx * hw - 0.35 * k, top - 0.3 * k, cx + dx * hw + 0.35 * k, top + 0.4 * k], fill=hair)
     elif look.hair_style == "spiky":
         for dx in (-0.7, -0.25, 0.25, 0.7):
-            d.polygon([(cx + (dx - 0.25) * hw, top + 0.3 * k), (cx + dx * hw, top - 0.6 * k), (cx + (dx + 0.25) * hw, top + 0.3 * k)], fill=hair)
+            d.polygon([(cx + (dx - 0.25) * hw, top + 0.3 * k), (cx + dx * hw, top - 0.6 * k),
+                       (cx + (dx + 0.25) * hw, top + 0.3 * k)], fill=hair)
     eye_y, eye_r = head_cy - hh * 0.1, max(1.0, 0.18 * k)
     for ex in (-0.4, 0.4):
         d.ellipse([cx + ex * hw - eye_r, eye_y - eye_r, cx + ex * hw + eye_r, eye_y + eye_r], fill=EYE_COLOURS[look.eye_colour])
@@ -183,7 +184,8 @@ def _draw_object(d: ImageDraw.ImageDraw, name: str, cx: float, cy: float, r: flo
             d.ellipse([cx + wx * r - r * 0.25, cy + r * 0.3, cx + wx * r + r * 0.25, cy + r * 0.8], fill="#000000")
     elif name == "lamp":
         d.rectangle([cx - r * 0.08, cy - r * 0.2, cx + r * 0.08, cy + r], fill="#495057")
-        d.polygon([(cx - r * 0.6, cy - r * 0.1), (cx + r * 0.6, cy - r * 0.1), (cx + r * 0.3, cy - r), (cx - r * 0.3, cy - r)], fill="#ffd43b")
+        d.polygon([(cx - r * 0.6, cy - r * 0.1), (cx + r * 0.6, cy - r * 0.1), (cx + r * 0.3, cy - r), (cx - r * 0.3, cy - r)],
+                  fill="#ffd43b")
     elif name == "cup":
         d.rectangle([cx - r * 0.5, cy - r * 0.6, cx + r * 0.4, cy + r * 0.7], fill="#ffffff", outline="#495057")
         d.arc([cx + r * 0.2, cy - r * 0.3, cx + r * 0.9, cy + r * 0.4], 270, 90, fill="#495057", width=max(1, int(r / 5)))
