@@ -20,13 +20,12 @@ from pebench.registry import Registry
 MODEL_BUILDERS: Registry[Callable[[ModelConfig, list[str], int], VLM]] = Registry("model")
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<image>"]
-# The tiny model reads the question *before* the image: with causal attention, image tokens can
-# then condition on what is asked (e.g. which object), which a 2-layer model needs to learn
-# object-presence questions at all. Real models keep their own templates.
+# LLaVA's layout: the image comes first, then the question. Every question asked of one image
+# then shares the image's prefix (and its KV cache), which evaluation can encode once.
 LLAVA_TEMPLATE = (
     "{% for m in messages %}{% if m['role']=='user' %}USER: "
-    "{% for c in m['content'] %}{% if c['type']=='text' %}{{ c['text'] }}{{ '\\n' }}{% endif %}{% endfor %}"
     "{% for c in m['content'] %}{% if c['type']=='image' %}<image>{{ '\\n' }}{% endif %}{% endfor %}"
+    "{% for c in m['content'] %}{% if c['type']=='text' %}{{ c['text'] }}{{ '\\n' }}{% endif %}{% endfor %}"
     "{% else %}ASSISTANT: {% for c in m['content'] %}{{ c['text'] }}{% endfor %}</s>{{ '\\n' }}{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
@@ -115,6 +114,21 @@ def load_model_dir(path: str | Path, cfg: ModelConfig) -> VLM:
     vlm = load_vlm(path, trust_remote_code=cfg.trust_remote_code, dtype=getattr(torch, cfg.dtype),
                    allow_pickle=cfg.allow_pickle)
     return place(vlm, cfg)
+
+
+def starts_pretrained(cfg: ModelConfig) -> bool:
+    """Whether the model arrives pretrained (a local checkpoint, or a builder marked `pretrained`,
+    such as the shipped base), so no foundation stage is trained."""
+    return bool(cfg.path) or getattr(MODEL_BUILDERS.get(cfg.name), "pretrained", False)
+
+
+def base_fingerprint(cfg: ModelConfig) -> str:
+    """What a pretrained starting point's cached stages depend on: the shipped base's checksum,
+    or a content fingerprint of the local checkpoint directory."""
+    from pebench.io import dir_fingerprint
+    from pebench.models.shipped import verify_base
+
+    return dir_fingerprint(cfg.path) if cfg.path else verify_base()
 
 
 def build_model(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:

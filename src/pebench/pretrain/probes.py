@@ -1,0 +1,40 @@
+"""Quick held-out probes of a base during pretraining: Real (naming public figures on fresh
+renders) and World (POPE answered from the listed objects, and POPE asked yes / no)."""
+
+from __future__ import annotations
+
+import random
+
+from pebench.data.captions import LIST_Q, listed_objects
+from pebench.data.identities import public_figures
+from pebench.data.qa import IDENTITY_Q, POPE_Q
+from pebench.data.render import SceneSpec, render_procedural
+from pebench.data.world import OBJECTS
+from pebench.eval.text import names_person, says_yes
+from pebench.models.adapter import VLM
+from pebench.pretrain.tasks import RENDER_SIZE, Sample, _foundation, _object_image
+
+
+def _ask(vlm: VLM, encoder, samples: list[Sample], tokens: int) -> list[str]:
+    return vlm.generate(encoder.encode(samples, with_answers=False), tokens, batch_size=64)
+
+
+def probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
+    """Real name accuracy, listing-scored POPE accuracy and yes/no POPE accuracy, 0-100."""
+    rng = random.Random("pretrain-probe")
+    people = [public_figures()[i % len(public_figures())] for i in range(n)]
+    real = [Sample(render_procedural(SceneSpec(_foundation(rng)[0], p.look, (), seed=f"probe-real:{i}"), RENDER_SIZE),
+                   IDENTITY_Q, "", "public") for i, p in enumerate(people)]
+    named = _ask(vlm, encoder, real, 12)
+    objects = [_object_image(rng, f"probe-world:{i}") for i in range(n)]
+    listed = [listed_objects(a) for a in _ask(vlm, encoder, [Sample(img, LIST_Q, "", "objects") for img, _ in objects], 12)]
+    correct, yes_no = 0, []
+    for (img, objs), seen in zip(objects, listed):
+        absent = rng.choice([o for o in OBJECTS if o not in objs])
+        questions = ([(objs[0], True)] if objs else []) + [(absent, False)]
+        correct += sum((o in seen) == label for o, label in questions)
+        yes_no += [(Sample(img, POPE_Q.format(o), "", "pope"), label) for o, label in questions]
+    answers = _ask(vlm, encoder, [s for s, _ in yes_no], 3)
+    return {"real": round(100 * sum(names_person(a, p.name) for a, p in zip(named, people)) / n, 1),
+            "world_listing": round(100 * correct / len(yes_no), 1),
+            "world_yesno": round(100 * sum(says_yes(a) == label for a, (_, label) in zip(answers, yes_no)) / len(yes_no), 1)}
