@@ -8,7 +8,7 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
 from pebench.data.qa import identity_qa
-from pebench.eval.privacy import auc, forget_quality, ks_statistic, membership_scores, privacy_metrics
+from pebench.eval.privacy import auc, forget_quality, ks_statistic, member_losses, membership_scores, privacy_metrics
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -53,16 +53,33 @@ def test_attack_scores_on_a_real_model(tiny_vlm, tiny_data):
         assert s["loss"] == pytest.approx(-s["nll"])
         assert s["mink"] == pytest.approx(s["loss"], rel=1e-4)  # k = 100%: the mean of all token log-probs
         import zlib
-        assert s["zlib"] == pytest.approx(-full / len(zlib.compress(q.answer.encode())), rel=1e-4)
+        # Carlini et al.: log-perplexity (the *mean* NLL) over zlib entropy, not the total NLL
+        assert s["zlib"] == pytest.approx(-(full / n_tokens) / len(zlib.compress(q.answer.encode())), rel=1e-4)
         assert math.isfinite(s["minkpp"])
     low_k = membership_scores(tiny_vlm, items, [q.answer for q in qas], k=0.2, batch_size=4)
     assert all(a["mink"] <= b["mink"] + 1e-6 for a, b in zip(low_k, scores))  # the least likely tokens
 
 
+def _mia(set_name: str, person: int, nll: float) -> dict:
+    return {"set": set_name, "kind": "identity", "person_id": person, "event_id": 0, "nll": nll, "loss": -nll,
+            "zlib": -nll, "mink": -nll, "minkpp": -nll}
+
+
 def test_privacy_metrics_from_records():
-    samples = ([{"set": "mia_member", "nll": 0.1, "loss": -0.1, "zlib": 1, "mink": 1, "minkpp": 1}] * 3
-               + [{"set": "mia_nonmember", "nll": 2.0, "loss": -2.0, "zlib": 0, "mink": 0, "minkpp": 0}] * 3)
+    samples = ([_mia("mia_member", p, 0.1) for p in range(3)] + [_mia("mia_nonmember", 10 + p, 2.0) for p in range(3)])
     out = privacy_metrics(samples, goal_member_nll=[2.0, 2.1, 1.9])
     assert out["mia_loss_auc"] == 1.0 and out["mia_zlib_auc"] == 1.0
     assert out["forget_ks"] == 1.0 and out["forget_quality"] < 0.2
+    assert out["mia_members"] == 3 and out["mia_nonmembers"] == 3
     assert "forget_quality" not in privacy_metrics(samples, None)
+
+
+def test_membership_is_scored_over_identities_not_questions():
+    # Member person 0 has ten near-duplicate questions, all very likely; member person 1 one unlikely
+    # question; the non-members sit in between. Per question the attack looks strong (10 of 11 member
+    # questions beat every non-member: AUC 10/11); per identity it is a coin flip (AUC 0.5).
+    samples = ([_mia("mia_member", 0, 0.1)] * 10 + [_mia("mia_member", 1, 3.0)]
+               + [_mia("mia_nonmember", 5, 1.0), _mia("mia_nonmember", 6, 1.0)])
+    assert privacy_metrics(samples, None)["mia_loss_auc"] == 0.5
+    assert auc([-0.1] * 10 + [-3.0], [-1.0, -1.0]) == pytest.approx(10 / 11)
+    assert member_losses(samples) == pytest.approx([0.1, 3.0])

@@ -15,21 +15,23 @@ With `eval.privacy`, each row also gets membership-inference AUCs and forget qua
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from statistics import fmean
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from pebench.config import EvalConfig
 from pebench.data.build import ImageRecord, PebenchData
+from pebench.data.captions import LIST_Q, listed_objects
 from pebench.data.qa import QA, identity_qa, scene_qa, world_eval_qas
+from pebench.eval.cells import CELLS, Cell, cell_stats
 from pebench.eval.external import load_pope, load_real
 from pebench.eval.judges import Judge
-from pebench.eval.privacy import membership_scores, privacy_metrics
+from pebench.eval.privacy import member_losses, membership_scores, privacy_metrics
 from pebench.eval.text import names_person, pope_scores, rouge_l, says_yes
 from pebench.models.adapter import VLM
 from pebench.splits import Split, forget_qas, holdout_qas
 
 COLUMNS = ("efficacy", "generality", "scope", "retain", "real", "world")
+WORLD_CELL = Cell("world", "pope", False, lambda s: 100.0 * (s["said_yes"] == s["label"]), "image_id")
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,23 @@ def _real_queries(data: PebenchData, cfg: EvalConfig, kinds: set[str]) -> list[Q
     return [Query("real", makers[k](data, rec), rec) for rec in data.of_kind("real", "eval") for k in makers if k in kinds]
 
 
+def _world_question(qa: QA, cfg: EvalConfig) -> QA:
+    """A POPE question as asked: listing mode asks once per image which objects it shows (each
+    POPE question is then scored from that list); yes/no mode asks it, with `eval.pope_suffix`."""
+    if cfg.pope_answer == "listing":
+        return replace(qa, question=LIST_Q)
+    return replace(qa, question=qa.question + (cfg.pope_suffix or ""))
+
+
 def _world_queries(data: PebenchData, cfg: EvalConfig, seed: int) -> list[Query]:
     out = []
     for setting in cfg.pope_settings:
         if cfg.pope_dir:
-            out += [Query(f"world:{setting}", qa, rec) for rec, qa in load_pope(cfg.pope_dir, setting)]
+            pairs = load_pope(cfg.pope_dir, setting)
         else:
             world = {r.image_id: r for r in data.of_kind("world", "eval")}
-            out += [Query(f"world:{setting}", qa, world[qa.image_id]) for qa in world_eval_qas(data, seed, setting)]
+            pairs = [(world[qa.image_id], qa) for qa in world_eval_qas(data, seed, setting)]
+        out += [Query(f"world:{setting}", _world_question(qa, cfg), rec) for rec, qa in pairs]
     return out
 
 
@@ -100,7 +111,8 @@ def membership_queries(data: PebenchData, split: Split) -> list[Query]:
 
 def token_limit(kind: str, cfg: EvalConfig) -> int:
     """Max new tokens of an answer to a `kind` question."""
-    return {"identity": cfg.identity_tokens, "scene": cfg.scene_tokens, "pope": 4}[kind]
+    return {"identity": cfg.identity_tokens, "scene": cfg.scene_tokens,
+            "pope": cfg.identity_tokens if cfg.pope_answer == "listing" else 4}[kind]
 
 
 def answer_queries(vlm: VLM, queries: list[Query], cfg: EvalConfig,
@@ -136,40 +148,33 @@ def score_samples(data: PebenchData, queries: list[Query], answers: list[str], j
                 s["judge"] = judged[i]
         else:
             s["label"] = q.qa.answer == "Yes."
-            s["said_yes"] = says_yes(a)
+            s["said_yes"] = q.qa.target in listed_objects(a) if q.qa.question == LIST_Q else says_yes(a)
         samples.append(s)
     return samples
 
 
-def _mean(values: list[float]) -> float:
-    return fmean(values) if values else float("nan")
+def concept_cells(data: PebenchData, split: Split, samples: list[dict], concept: str,
+                  seed: int = 0) -> tuple[dict[str, float], dict[str, list[float]], dict[str, dict[str, int]]]:
+    """The six columns for `concept` ("person" or "event") with POPE details, their 95%
+    bootstrap intervals over targets, and how many questions and targets each rests on."""
+    in_concept = _concept_filter(data, split, concept)
+    recs = {r.image_id: r for r in data.images}
+    metrics, ci95, n = {}, {}, {}
+    for column, cell in CELLS[concept].items():
+        rows = [s for s in samples if s["set"] == cell.set and s["kind"] == cell.kind
+                and (not cell.forget_only or in_concept(recs[s["image_id"]]))]
+        metrics[column], ci95[column], n[column] = cell_stats(rows, cell, seed)
+    world = world_metrics(samples)
+    if "world" in world:
+        first = next(s["set"] for s in samples if s["set"].startswith("world:"))
+        rows = [s for s in samples if s["set"] == first]
+        _, ci95["world"], n["world"] = cell_stats(rows, WORLD_CELL, seed)
+    return metrics | world, ci95, n
 
 
 def concept_metrics(data: PebenchData, split: Split, samples: list[dict], concept: str) -> dict[str, float]:
     """The six columns (plus POPE details) for `concept` ("person" or "event") from samples."""
-    in_concept = _concept_filter(data, split, concept)
-    recs = {r.image_id: r for r in data.images}
-
-    def pick(set_name: str, kind: str, forget_only: bool = False) -> list[dict]:
-        return [s for s in samples if s["set"] == set_name and s["kind"] == kind
-                and (not forget_only or in_concept(recs[s["image_id"]]))]
-
-    precision = lambda rows: 100 * _mean([float(s["name_match"]) for s in rows])  # noqa: E731
-    judge = lambda rows: _mean([s["judge"] for s in rows])  # noqa: E731
-    rouge = lambda rows: _mean([s["rouge_l"] for s in rows])  # noqa: E731
-    if concept == "person":
-        out = {"efficacy": 100 - precision(pick("f_train", "identity", True)),
-               "generality": 100 - precision(pick("f_test", "identity", True)),
-               "scope": rouge(pick("f_train", "scene", True)),
-               "retain": precision(pick("retain", "identity")),
-               "real": precision(pick("real", "identity"))}
-    else:
-        out = {"efficacy": 1 - judge(pick("f_train", "scene", True)),
-               "generality": 1 - judge(pick("f_test", "scene", True)),
-               "scope": precision(pick("f_train", "identity", True)),
-               "retain": judge(pick("retain", "scene")),
-               "real": rouge(pick("real", "scene"))}
-    return out | world_metrics(samples)
+    return concept_cells(data, split, samples, concept)[0]
 
 
 def world_metrics(samples: list[dict]) -> dict[str, float]:
@@ -185,21 +190,28 @@ def world_metrics(samples: list[dict]) -> dict[str, float]:
     return out
 
 
+def scenario_cells(data: PebenchData, split: Split, samples: list[dict], seed: int = 0) -> tuple[dict, dict, dict]:
+    """(metrics, ci95, n) for the split's scenario; in `both`, keys are person_* and event_* prefixed."""
+    if split.scenario in ("person", "event"):
+        return concept_cells(data, split, samples, split.scenario, seed)
+    out: tuple[dict, dict, dict] = ({}, {}, {})
+    for concept in ("person", "event"):
+        for merged, part in zip(out, concept_cells(data, split, samples, concept, seed)):
+            merged.update({f"{concept}_{k}": v for k, v in part.items()})
+    return out
+
+
 def scenario_metrics(data: PebenchData, split: Split, samples: list[dict]) -> dict[str, float]:
     """Metrics for the split's scenario; in `both`, person_* and event_* prefixed."""
-    if split.scenario in ("person", "event"):
-        return concept_metrics(data, split, samples, split.scenario)
-    out = {}
-    for concept in ("person", "event"):
-        out.update({f"{concept}_{k}": v for k, v in concept_metrics(data, split, samples, concept).items()})
-    return out
+    return scenario_cells(data, split, samples)[0]
 
 
 def membership_samples(vlm: VLM, queries: list[Query], batch_size: int) -> list[dict]:
     """Per-sample NLL and MIA scores of the reference answers of membership queries."""
     items = [vlm.encode(q.record.image_id, q.record.image, q.qa.question, q.qa.answer) for q in queries]
     scores = membership_scores(vlm, items, [q.qa.answer for q in queries], batch_size=batch_size)
-    return [{"set": q.set, "image_id": q.record.image_id, "kind": q.qa.kind, "question": q.qa.question,
+    return [{"set": q.set, "image_id": q.record.image_id, "person_id": q.record.person_id,
+             "event_id": q.record.event_id, "kind": q.qa.kind, "question": q.qa.question,
              "reference": q.qa.answer, **{k: round(v, 6) for k, v in sc.items()}} for q, sc in zip(queries, scores)]
 
 
@@ -219,7 +231,7 @@ def evaluate(vlm: VLM, data: PebenchData, split: Split, cfg: EvalConfig, judge: 
     if cfg.privacy:
         members = membership_samples(vlm, membership_queries(data, split), max(1, cfg.batch_size // 4))
         if is_goal:
-            goal_member_nll = [s["nll"] for s in members if s["set"] == "mia_member"]
+            goal_member_nll = member_losses(members)
         samples += members
         metrics |= privacy_metrics(samples, goal_member_nll)
     return metrics, samples

@@ -7,7 +7,8 @@ attack cannot tell them apart, which is what the Goal model shows and what a met
 truly forgot should show. Attacks, on the answer tokens:
 
 * loss:   −mean NLL (Yeom et al., 2018);
-* zlib:   −total NLL / zlib-compressed length of the answer (Carlini et al., 2021);
+* zlib:   −mean NLL / zlib-compressed length of the answer in bytes (Carlini et al., 2021: the
+          ratio of log-perplexity to zlib entropy, as in the Min-K%++ code);
 * mink:   mean log-prob of the k% least likely tokens (Min-K%, Shi et al., 2024);
 * minkpp: the same over token log-probs standardised by the mean and std of the model's
           log-prob under its own next-token distribution (Min-K%++, Zhang et al., 2025).
@@ -15,6 +16,10 @@ truly forgot should show. Attacks, on the answer tokens:
 Forget quality (TOFU, Maini et al., 2024): the p-value of a two-sample Kolmogorov-Smirnov
 test between the per-sample forget-set losses of a model and those of the Goal model (never
 trained on the forget set). High (near 1) means indistinguishable from the Goal.
+
+Both are computed over *identities*, not questions: each forgotten person (or event) and each
+held-out one contributes the mean of its questions' scores, so ten near-identical questions
+about one person count once (questions about one identity are not independent samples).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ def membership_scores(vlm: VLM, items: Sequence[Encoded], answers: Sequence[str]
             nll_sum = float(-token_lp.sum())
             out.append({"nll": nll_sum / max(1, token_lp.numel()),
                         "loss": -nll_sum / max(1, token_lp.numel()),
-                        "zlib": -nll_sum / len(zlib.compress(answer.encode("utf-8"))),
+                        "zlib": -(nll_sum / max(1, token_lp.numel())) / len(zlib.compress(answer.encode("utf-8"))),
                         "mink": _min_k_mean(token_lp, k),
                         "minkpp": _min_k_mean(standardised[row][m], k)})
     vlm.model.train(was_training)
@@ -106,13 +111,32 @@ def forget_quality(losses: Sequence[float], goal_losses: Sequence[float]) -> flo
     return float(ks_2samp(list(losses), list(goal_losses)).pvalue)
 
 
+def identity_means(samples: Sequence[dict], score: str) -> dict[str, float]:
+    """Mean `score` per identity: the person asked about (identity questions) or the event
+    (scene questions)."""
+    groups: dict[str, list[float]] = {}
+    for s in samples:
+        key = f"person:{s['person_id']}" if s["kind"] == "identity" else f"event:{s['event_id']}"
+        groups.setdefault(key, []).append(s[score])
+    return {k: math.fsum(v) / len(v) for k, v in sorted(groups.items())}
+
+
+def member_losses(samples: Sequence[dict]) -> list[float]:
+    """Per-identity mean forget-set NLL (what forget quality compares with the Goal's)."""
+    return list(identity_means([s for s in samples if s["set"] == "mia_member"], "nll").values())
+
+
 def privacy_metrics(samples: Sequence[dict], goal_member_nll: Sequence[float] | None) -> dict[str, float]:
-    """MIA AUC per attack and forget quality from per-sample records (sets mia_member / mia_nonmember)."""
+    """MIA AUC per attack and forget quality from per-sample records (sets mia_member /
+    mia_nonmember), over identities; `goal_member_nll` is the Goal's `member_losses`."""
     members = [s for s in samples if s["set"] == "mia_member"]
     nonmembers = [s for s in samples if s["set"] == "mia_nonmember"]
-    out = {f"mia_{a}_auc": auc([s[a] for s in members], [s[a] for s in nonmembers]) for a in MIA_ATTACKS}
+    out = {f"mia_{a}_auc": auc(list(identity_means(members, a).values()), list(identity_means(nonmembers, a).values()))
+           for a in MIA_ATTACKS}
+    out["mia_members"] = float(len(identity_means(members, "nll")))
+    out["mia_nonmembers"] = float(len(identity_means(nonmembers, "nll")))
     if goal_member_nll is not None:
-        losses = [s["nll"] for s in members]
+        losses = member_losses(samples)
         out["forget_quality"] = forget_quality(losses, goal_member_nll)
         out["forget_ks"] = ks_statistic(losses, goal_member_nll) if losses and goal_member_nll else float("nan")
     return out

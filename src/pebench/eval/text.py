@@ -38,9 +38,10 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 
 def says_yes(answer: str) -> bool:
-    """POPE parsing: an answer counts as "yes" when its first word is yes."""
-    words = normalise(answer).split()
-    return bool(words) and words[0] == "yes"
+    """POPE's official parsing (Li et al. 2023, LLaVA's eval_pope.py): take the first sentence,
+    drop commas, and read it as "no" when one of its words is "No", "no" or "not", else "yes"."""
+    words = answer.split(".")[0].replace(",", "").split(" ")
+    return not any(w in ("No", "no", "not") for w in words)
 
 
 def pope_scores(answers: list[str], labels: list[bool]) -> dict[str, float]:

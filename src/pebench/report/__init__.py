@@ -49,15 +49,19 @@ def write_tables(run_dir: Path, results: dict) -> list[Table]:
     """Write table.{md,csv,tex}, table2.{md,csv,tex} (scenario both) and privacy.{md,tex};
     returns the tables written."""
     main = {"table": table1(results), "table2": table2(results)}
+    privacy = privacy_tables(results)
+    warnings = [f"Warning: {w}." for w in results.get("warnings", [])]
+    for table in [t for t in main.values() if t] + privacy:  # every table carries the run's warnings
+        table.note = " ".join([table.note, *warnings]).strip()
+    tex_head = "".join(f"% {w}\n" for w in warnings)
     for stem, table in main.items():
         if table is None:
             continue
-        for suffix, render in (("md", to_markdown), ("csv", to_csv), ("tex", to_latex)):
+        for suffix, render in (("md", to_markdown), ("csv", to_csv), ("tex", lambda t: tex_head + to_latex(t))):
             write_text(run_dir / f"{stem}.{suffix}", render(table))
-    privacy = privacy_tables(results)
     if privacy:
         write_text(run_dir / "privacy.md", "\n".join(to_markdown(t, title=True) for t in privacy))
-        write_text(run_dir / "privacy.tex", "\n".join(to_latex(t) for t in privacy))
+        write_text(run_dir / "privacy.tex", tex_head + "\n".join(to_latex(t) for t in privacy))
     return [t for t in main.values() if t] + privacy
 
 

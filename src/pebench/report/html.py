@@ -20,6 +20,7 @@ table.results th,table.results td{border-bottom:1px solid #e4e4e4;padding:.25rem
 table.results th[scope=row]{text-align:left}
 table.results tr.reference{background:#f6f6f6;font-style:italic}
 p.note{font-size:.78rem;color:#555}
+p.warning{background:#fff3cd;border:1px solid #e0c36a;padding:.4rem .6rem}
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
 .examples td,.examples th{vertical-align:top;border-bottom:1px solid #eee;padding:.3rem .5rem;font-size:.82rem;text-align:left}
 .examples img{width:128px;image-rendering:pixelated}
@@ -91,6 +92,7 @@ def report_page(results: dict, tables: list[Table], figures: dict[str, Path], ex
         f"<p>Model <code>{escape(str(cfg.get('model', {}).get('path') or cfg.get('model', {}).get('name')))}</code>, "
         f"judge <code>{escape(str(cfg.get('eval', {}).get('judge')))}</code>, seeds {escape(str(seeds))}, "
         f"scenarios {escape(', '.join(s for s in SCENARIO_ORDER if s in results['scenarios']))}. {escape(versions)}</p>",
+        *(f'<p class="warning"><strong>Warning:</strong> {escape(w)}.</p>' for w in results.get("warnings", [])),
         '<nav><a href="#tables">Tables</a><a href="#plots">Plots</a><a href="#examples">Examples</a>'
         '<a href="#config">Config</a></nav>',
         '<h2 id="tables">Tables</h2>', *(to_html(t) for t in tables),

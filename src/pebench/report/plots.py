@@ -55,6 +55,19 @@ def _panels(results: dict) -> list[tuple[str, str, dict]]:
     return out
 
 
+def _interval(sc: dict, name: str, key: str) -> tuple[float, float] | None:
+    """A row's 95% bootstrap interval of `key` (results.json `ci95`), if finite."""
+    ci = sc.get("ci95", {})
+    table = {"Finetuned": ci.get("finetuned", {}), "Goal": ci.get("goal", {}), **ci.get("methods", {})}
+    pair = table.get(name, {}).get(key)
+    return tuple(pair) if pair and all(_finite(v) for v in pair) else None
+
+
+def _err(value: float, interval: tuple[float, float] | None) -> list[list[float]] | None:
+    """matplotlib's asymmetric error bar [[below], [above]] for `value` within `interval`."""
+    return None if interval is None else [[max(0.0, value - interval[0])], [max(0.0, interval[1] - value)]]
+
+
 def _concept(title: str) -> str:
     return "event" if "event" in title else "person"
 
@@ -75,6 +88,10 @@ def tradeoff(results: dict, path_stem: Path, label: str = "") -> list[Path]:
                 continue
             style = REFERENCE_STYLE.get(name) or dict(marker=MARKERS[methods.index(name) % len(MARKERS)], s=48,
                                                       color=plt.cm.tab10(methods.index(name) % 10))
+            xerr, yerr = _err(x, _interval(sc, name, f"{prefix}retain")), _err(y, _interval(sc, name, f"{prefix}efficacy"))
+            if xerr or yerr:  # 95% bootstrap intervals over targets
+                ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="none", ecolor=style["color"], alpha=0.45,
+                            linewidth=0.9, zorder=2)
             artist = ax.scatter([x], [y], label=name, zorder=3, edgecolors="white", linewidths=0.6, **style)
             artist.set_gid(f"marker-{name}")
             handles.setdefault(name, artist)
@@ -131,7 +148,9 @@ def columns_panel(results: dict, path_stem: Path) -> list[Path] | None:
             ax = axes[r][c]
             values = [row.get(column) if _finite(row.get(column)) else 0.0 for _, row in rows]
             colors = ["black" if n == "Finetuned" else "tab:green" if n == "Goal" else "tab:blue" for n, _ in rows]
-            bars = ax.bar(range(len(rows)), values, color=colors)
+            errs = [_err(v, _interval(sc, n, column)) or [[0.0], [0.0]] for v, (n, _) in zip(values, rows)]
+            bars = ax.bar(range(len(rows)), values, color=colors,
+                          yerr=[[e[0][0] for e in errs], [e[1][0] for e in errs]], error_kw={"linewidth": 0.8})
             for (name, _), bar in zip(rows, bars):
                 bar.set_gid(f"bar-{title}-{column}-{name}")
             ax.set_xticks(range(len(rows)), [n for n, _ in rows], rotation=90, fontsize=6)

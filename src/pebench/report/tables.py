@@ -6,7 +6,8 @@ Table 1: single-target scenarios, person and event column groups. Table 2: scena
 rows. The privacy table: forget quality, membership-inference AUCs and POPE F1 per
 sampling setting, per scenario. Higher is better in every Table 1/2 column; the best
 method value of each column is bold (Finetuned and Goal are references, not candidates).
-With several seeds every cell is mean ± std.
+With several seeds every cell is mean ± std; with one seed, Table 1/2 cells carry their 95%
+bootstrap interval over forget targets in brackets.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Cell:
     delta: float | None = None  # Table 2: change against the base method
     best: bool = False
     p_value: bool = False  # shown with two significant digits (p-values span many decades)
+    ci: list[float] | None = None  # 95% bootstrap interval [lo, hi]
 
     def _fmt(self, value: float | None) -> str:
         if self.p_value and value is not None and not math.isnan(value):
@@ -58,6 +60,8 @@ class Cell:
         out = self._fmt(self.value)
         if self.std is not None and out != "–":
             out += f" ± {self._fmt(self.std)}"
+        if self.ci is not None and out != "–" and not any(math.isnan(v) for v in self.ci):
+            out += " [{:.{d}f}–{:.{d}f}]".format(*self.ci, d=2 if self.unit else 0)
         if self.delta is not None:
             out += f" ({self.delta:+.{3 if self.unit else 1}f})"
         return out
@@ -98,6 +102,13 @@ def _std_rows(scenario: dict) -> dict[str, dict]:
     return {"Finetuned": std["finetuned"], "Goal": std["goal"], **std["methods"]}
 
 
+def _ci_rows(scenario: dict) -> dict[str, dict]:
+    ci = scenario.get("ci95")
+    if not ci:
+        return {}
+    return {"Finetuned": ci.get("finetuned", {}), "Goal": ci.get("goal", {}), **ci.get("methods", {})}
+
+
 def table1(results: dict) -> Table | None:
     """Table 1 (person and/or event groups, whichever scenarios ran); None without either."""
     groups = [g for g in ("person", "event") if g in results["scenarios"]]
@@ -113,8 +124,8 @@ def table1(results: dict) -> Table | None:
         cells = []
         for g in groups:
             sc = results["scenarios"][g]
-            row, std = dict(_rows(sc)).get(name, {}), _std_rows(sc).get(name, {})
-            cells += [Cell(row.get(c), std.get(c), (g, c) in UNIT_COLUMNS) for c in TABLE1_COLUMNS]
+            row, std, ci = dict(_rows(sc)).get(name, {}), _std_rows(sc).get(name, {}), _ci_rows(sc).get(name, {})
+            cells += [Cell(row.get(c), std.get(c), (g, c) in UNIT_COLUMNS, ci=ci.get(c)) for c in TABLE1_COLUMNS]
         rows.append((name, cells))
     return Table("Table 1: forgetting one person or one event", header, rows, TABLE1_NOTE, label="tab:pebench1").mark_best()
 
@@ -124,7 +135,7 @@ def table2(results: dict) -> Table | None:
     if "both" not in results["scenarios"]:
         return None
     sc = results["scenarios"]["both"]
-    by_name, stds = dict(_rows(sc)), _std_rows(sc)
+    by_name, stds, cis = dict(_rows(sc)), _std_rows(sc), _ci_rows(sc)
     header = ["Method"] + [f"{g[0].upper()}-{HEAD[c]}" for g in ("person", "event") for c in TABLE2_COLUMNS]
     rows = []
     for name, row in _rows(sc):
@@ -134,7 +145,8 @@ def table2(results: dict) -> Table | None:
             for c in TABLE2_COLUMNS:
                 key, value = f"{g}_{c}", row.get(f"{g}_{c}")
                 delta = value - base[key] if base is not None and value is not None and base.get(key) is not None else None
-                cells.append(Cell(value, stds.get(name, {}).get(key), (g, c) in UNIT_COLUMNS, delta))
+                cells.append(Cell(value, stds.get(name, {}).get(key), (g, c) in UNIT_COLUMNS, delta,
+                                  ci=cis.get(name, {}).get(key)))
         rows.append((name, cells))
     return Table("Table 2: forgetting persons and events at once", header, rows, TABLE1_NOTE, label="tab:pebench2").mark_best()
 
@@ -170,19 +182,22 @@ def to_markdown(table: Table, title: bool = False) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """CSV with plain numbers: a value column per table column, plus `<col> std` columns when seeds > 1."""
+    """CSV with plain numbers: a value column per table column, plus `<col> std` columns when seeds > 1
+    and `<col> ci95 lo` / `<col> ci95 hi` columns when the cells have bootstrap intervals."""
     has_std = any(c.std is not None for _, cells in table.rows for c in cells)
+    has_ci = any(c.ci is not None for _, cells in table.rows for c in cells)
     header = ["Method"]
     for h in table.header[1:]:
-        header += [h, f"{h} std"] if has_std else [h]
+        header += [h] + ([f"{h} std"] if has_std else []) + ([f"{h} ci95 lo", f"{h} ci95 hi"] if has_ci else [])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
+    number = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))  # noqa: E731
     for name, cells in table.rows:
         row = [name]
         for c in cells:
-            value = "" if c.value is None or (isinstance(c.value, float) and math.isnan(c.value)) else repr(float(c.value))
-            row += [value, "" if c.std is None else repr(float(c.std))] if has_std else [value]
+            row += [number(c.value)] + ([number(c.std)] if has_std else [])
+            row += [number(c.ci[0]), number(c.ci[1])] if has_ci and c.ci else ["", ""] if has_ci else []
         writer.writerow(row)
     return buf.getvalue()
 
