@@ -27,10 +27,8 @@ def setup(tiny_cfg, tiny_data, corpus):
     all_ex = enc.examples(pebench_qas(tiny_data, ids, ("identity",)))
     train(vlm.model, lambda b: Finetune().loss(vlm, b, None), {"train": Stream([(all_ex, 16)], vlm.collate, "ft")},
           steps=40, lr=3e-3, warmup=5)
-    from pebench.methods.siu import unseen_answer
-
     forget = enc.examples(pebench_qas(tiny_data, forget_ids, ("identity",)), refusal=True,
-                          extra=lambda qa: {"alias": unseen_answer(qa)})
+                          extra=make_method("SIU").extra_views)
     retain = enc.examples(pebench_qas(tiny_data, retain_ids, ("identity",)))
     return vlm, forget, retain
 
@@ -168,20 +166,75 @@ def test_siu_dual_masked_kl_is_zero_at_start_and_aliases_are_learned(setup):
     assert _mean_nll(vlm, forget, "alias") < _mean_nll(base, forget, "alias") - 0.5
 
 
-def test_bgd_weights_concepts_equally_whatever_their_lengths(setup):
+class _FixedNLL:
+    """Hand-made per-concept NLLs: `nll(batch)` returns the batch's own tensor."""
+
+    def nll(self, batch):
+        return batch["value"]
+
+
+def test_dual_masked_kl_masks_each_row_by_its_own_concept():
+    from pebench.methods.siu import masked_kl
+
+    # Vocabulary of 4 tokens. Row 0's true answer uses tokens {1, 3}, its new answer targets [2, 3];
+    # so row 0 forgets token 1 (vocabulary mask) and position 0 (target 2, new-only) is left out.
+    # Row 1's true answer uses {2}; its new answer targets [2, 0]: it forgets nothing and leaves out
+    # position 1 (target 0, new-only). A batch-wide union would also have masked token 1 in row 1.
+    ref = torch.log(torch.tensor([[[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25]],
+                                  [[0.4, 0.3, 0.2, 0.1], [0.7, 0.1, 0.1, 0.1]]]))
+    model = torch.zeros(2, 2, 4)  # uniform
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    targets = torch.tensor([[2, 3], [2, 0]])
+    true_labels = torch.tensor([[-100, 1, 3], [-100, 2, -100]])
+    got = masked_kl(ref, model, mask, targets, true_labels)
+    # kept: row 0 position 1 (token 1 removed: ref (0.25, 0.25, 0.25)/0.75, model uniform over 3) -> KL 0;
+    # row 1 position 0 (nothing removed): KL((.4,.3,.2,.1) ‖ uniform).
+    p = torch.tensor([0.4, 0.3, 0.2, 0.1])
+    expected = float((p * (p / 0.25).log()).sum()) / 2
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+
+
+def test_bgd_moves_each_concept_by_the_same_relative_amount():
     from pebench.methods.bgd import balanced_forget_nll
 
-    base, forget, retain = setup
-    person = base.collate([e["answer"] for e in forget[:4]])
-    event = base.collate([e["answer"] for e in retain[:4]])
-    batches = {"forget_person": {"answer": person}, "forget_event": {"answer": event}}
-    with torch.no_grad():
-        loss, logs = balanced_forget_nll(base, batches, {"person": 1.0, "event": 1.0})
-        assert float(loss) == pytest.approx((float(base.nll(person)) + float(base.nll(event))) / 2, rel=1e-5)
-        weighted, _ = balanced_forget_nll(base, batches, {"person": 3.0, "event": 1.0})
-        assert float(weighted) == pytest.approx((3 * float(base.nll(person)) + float(base.nll(event))) / 4, rel=1e-5)
-    assert set(logs) == {"forget_nll_person", "forget_nll_event"}
+    a, b = torch.tensor(1.0, requires_grad=True), torch.tensor(1.0, requires_grad=True)
+
+    def batches():
+        return {"forget_person": {"answer": {"value": 4 * a}}, "forget_event": {"answer": {"value": 0.5 * b}}}
+
+    loss, logs = balanced_forget_nll(_FixedNLL(), batches(), {"person": 1.0, "event": 1.0})
+    loss.backward()
+    # value m = (4 + 0.5) / 2 = 2.25; d/da = m · ½ · (4 / 4) = 1.125 = d/db = m · ½ · (0.5 / 0.5). Averaging
+    # the raw NLLs would give 2 and 0.25: the long-answer (or faster-rising) concept would own the update.
+    assert float(loss.detach()) == pytest.approx(2.25)
+    assert float(a.grad) == pytest.approx(1.125) and float(b.grad) == pytest.approx(1.125)
+    assert logs == {"forget_nll_person": 4.0, "forget_nll_event": 0.5}
+    a.grad = b.grad = None
+    weighted, _ = balanced_forget_nll(_FixedNLL(), batches(), {"person": 3.0, "event": 1.0})
+    weighted.backward()
+    assert float(weighted.detach()) == pytest.approx(2.25)
+    assert float(a.grad) == pytest.approx(2.25 * 3 / 4) and float(b.grad) == pytest.approx(2.25 / 4)
     assert make_method("GD+BGD").balance_concepts and make_method("KL+BGD").needs_reference
+
+
+def test_bgd_raises_both_concepts_losses_in_the_both_scenario(setup, tiny_data):
+    """Both the person and the event forget losses must rise (event Efficacy once stayed at 0)."""
+    from pebench.config import SplitConfig
+    from pebench.splits import forget_qas, make_split
+
+    base, _, retain = setup
+    enc = Encoder(base, tiny_data)
+    split = make_split(tiny_data, "both", SplitConfig(forget_fraction=0.25), 0)
+    groups = {c: enc.examples(q) for c, q in forget_qas(tiny_data, split).items()}
+    before = {c: _mean_nll(base, ex) for c, ex in groups.items()}
+    vlm = VLM(copy.deepcopy(base.model), base.processor)
+    method = make_method("GD+BGD")
+    streams = {f"forget_{c}": Stream([(ex, 4)], vlm.collate, f"f{c}") for c, ex in groups.items()}
+    streams["retain"] = Stream([(retain, 8)], vlm.collate, "r")
+    train(vlm.model, lambda b: method.loss(vlm, b, base), streams, steps=6, lr=1e-3)
+    after = {c: _mean_nll(vlm, ex) for c, ex in groups.items()}
+    assert set(groups) == {"person", "event"}
+    assert all(after[c] > before[c] * 1.2 for c in groups), (before, after)
 
 
 def test_readme_user_method_example_registers_and_trains(setup, tmp_path):
@@ -203,3 +256,12 @@ def test_readme_user_method_example_registers_and_trains(setup, tmp_path):
     with pytest.raises(PebenchError, match="failed to import"):
         (tmp_path / "broken.py").write_text("import no_such_module_xyz\n")
         load_method_file(tmp_path / "broken.py")
+
+
+def test_rmu_direction_follows_the_split_seed():
+    from pebench.training_stages import seeded_params
+
+    assert seeded_params("RMU", {}, 3) == {"seed": 3} and seeded_params("RMU", {"seed": 9}, 3) == {"seed": 9}
+    assert seeded_params("GA", {"lr": 1}, 3) == {"lr": 1}
+    directions = [make_method("RMU", seeded_params("RMU", {}, s)).direction(16) for s in (0, 1)]
+    assert not torch.allclose(*directions)

@@ -40,3 +40,15 @@ def test_bad_split_inputs(tiny_data):
         make_split(tiny_data, "places", SplitConfig(), 0)
     with pytest.raises(PebenchError, match="nothing would be retained"):
         make_split(tiny_data, "person", SplitConfig(forget_fraction=0.99), 0)
+
+
+def test_both_forgets_exactly_the_targets_of_person_and_event(tiny_data):
+    """Table 2 must compare the same targets as Table 1 (it did not when the split was seeded by
+    scenario name): `both` forgets the persons of `person` and the events of `event`."""
+    cfg = SplitConfig(forget_fraction=0.25)
+    for seed in range(4):
+        person, event, both = (make_split(tiny_data, sc, cfg, seed) for sc in ("person", "event", "both"))
+        assert both.forget_persons == person.forget_persons and both.forget_events == event.forget_events
+        names = both.forget_names(tiny_data)
+        assert names["persons"] == [tiny_data.person(p).name for p in person.forget_persons]
+        assert names["events"] == [tiny_data.event(e).name for e in event.forget_events]

@@ -33,8 +33,9 @@ class Method:
     # True: only the first D_f_train image of each forget target is used (SIU).
     single_image: ClassVar[bool] = False
 
-    def extra_views(self, qa: QA) -> dict[str, str]:
-        """Extra answers to encode for each forget question, by view name (default none)."""
+    def extra_views(self, qa: QA) -> dict[str, str | tuple[str, str]]:
+        """Extra answers to encode for each forget question, by view name (default none): an
+        answer to the same question, or a (question, answer) pair asked of the same image."""
         return {}
 
     def __init__(self, **params: Any):

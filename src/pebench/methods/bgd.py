@@ -2,7 +2,16 @@
 at once: each batch holds equal numbers of person and event forget examples, and the two
 unlearning losses are averaged per concept and weighted separately. Without balancing, a
 token-averaged loss is dominated by the long scene descriptions and persons are forgotten
-less (the paper's Table 2 finding). Applied on top of GD and KL."""
+less (the paper's Table 2 finding). Applied on top of GD and KL.
+
+Balancing the *losses* alone is not enough under gradient ascent: a concept's ascent gradient
+grows as its answers become unlikely, so the faster concept (persons: a few name tokens) soon
+owns the whole clipped update and the other stops moving (measured: event Efficacy stayed at
+exactly 0 while plain GD reached 0.28). Each concept's term is therefore its NLL relative to its
+current value, scaled by the concepts' mean: m · NLL_c / sg(NLL_c) with m = sg(mean_c NLL_c) (sg =
+stop-gradient). Its value is m, like the unbalanced mean; its gradient is m · ∇ log NLL_c, so each
+concept moves by the same relative amount whatever its scale, and the forget term as a whole
+keeps the size it has against the retain term."""
 
 import torch
 
@@ -12,10 +21,12 @@ CONCEPTS = ("person", "event")
 
 
 def balanced_forget_nll(model, batches, weights: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Σ_c w_c · NLL(forget_c) / Σ_c w_c over the concepts present in `batches`."""
+    """m · Σ_c w_c · NLL_c / sg(NLL_c) / Σ_c w_c over the concepts present in `batches`, with
+    m = sg(mean_c NLL_c): value m, gradient m · (weighted mean of ∇ log NLL_c)."""
     terms = {c: nll(model, batches[f"forget_{c}"]["answer"]) for c in CONCEPTS if f"forget_{c}" in batches}
     total = sum(weights[c] for c in terms)
-    loss = sum(weights[c] * terms[c] for c in terms) / total
+    scale = torch.stack([t.detach() for t in terms.values()]).mean()
+    loss = scale * sum(weights[c] * terms[c] / terms[c].detach().clamp(min=1e-6) for c in terms) / total
     return loss, {f"forget_nll_{c}": float(v.detach()) for c, v in terms.items()}
 
 
@@ -29,7 +40,7 @@ class _Balanced(Method):
 
 @METHODS.register("GD+BGD")
 class BalancedGradientDifference(_Balanced):
-    """loss = -(w_p·NLL(forget_person) + w_e·NLL(forget_event))/(w_p + w_e) + retain_weight·NLL(retain)."""
+    """loss = -m·(w_p·NLL_p/sg(NLL_p) + w_e·NLL_e/sg(NLL_e))/(w_p + w_e) + retain_weight·NLL(retain)."""
 
     name = "GD+BGD"
     defaults = {"person_weight": 1.0, "event_weight": 1.0, "retain_weight": 1.0}
@@ -42,7 +53,7 @@ class BalancedGradientDifference(_Balanced):
 
 @METHODS.register("KL+BGD")
 class BalancedKL(_Balanced):
-    """loss = -(w_p·NLL(forget_person) + w_e·NLL(forget_event))/(w_p + w_e) + kl_weight·KL(p_ref‖p) on retain."""
+    """loss = -m·(w_p·NLL_p/sg(NLL_p) + w_e·NLL_e/sg(NLL_e))/(w_p + w_e) + kl_weight·KL(p_ref‖p) on retain."""
 
     name = "KL+BGD"
     defaults = {"person_weight": 1.0, "event_weight": 1.0, "kl_weight": 1.0}

@@ -30,7 +30,8 @@ def content_mask(model, batch: dict) -> torch.Tensor:
 class RepresentationMisdirection(Method):
     """loss = mean_t ||h(x_f)_t − c·‖h_ref‖·u||² + α · mean_t ||h(x_r)_t − h_ref(x_r)_t||²
 
-    over the positions from the image on (see `content_mask`), where u is a fixed random unit vector (seeded), ‖h_ref‖ is the
+    over the positions from the image on (see `content_mask`), where u is a random unit vector
+    drawn from `seed` (the run's split seed unless overridden), ‖h_ref‖ is the
     frozen model's mean activation norm on the forget batch (so `steering` is scale-free), and
     the layer is counted in decoder layers (1 = after the first)."""
 

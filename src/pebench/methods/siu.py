@@ -2,19 +2,28 @@
 Machine Unlearning in Multimodal Large Language Models").
 
 * **Single image**: only one D_f_train image per forget target is used.
-* **Multifaceted fine-tuning targets**: the forgotten concept is re-aligned to an unseen
-  concept (a person is answered with an unseen name, an event with an unseen scene), while
-  the retain set preserves non-targeted knowledge.
-* **Dual masked KL (DMK)**: a KL to the Finetuned model on the new targets, with a
-  token-level mask (positions whose target token belongs to the unseen concept, where the two
-  models must disagree, are left out) and a vocabulary-level mask (the forgotten concept's
-  own tokens are removed from both distributions before the KL).
+* **Multifaceted fine-tuning data**, the paper's four targets: (1) *aligning with an unseen
+  concept*: the question is answered with an unseen name (persons) or an unseen scene
+  (events); (2) *assigning a new visual description*: "Describe this person." / the scene
+  question is answered with a description that ties what is visible to the unseen concept;
+  (3) *decoupling factual knowledge*: the paper keeps facts about the concept (asked in text)
+  while its visual recognition is forgotten. PEBench's fictitious persons and events carry no
+  facts the Finetuned model learnt beyond recognition itself, so this target has nothing to
+  keep here and is left out (documented, not silently dropped); (4) *preserving non-targeted
+  knowledge*: the retain set's NLL.
+* **Dual masked KL (DMK)** per concept: a KL to the Finetuned model on targets (1) and (2), with
+  a token-level mask (positions whose target token belongs only to the unseen concept, where the
+  two models must disagree, are left out) and a vocabulary-level mask (the forgotten concept's own
+  tokens, those of *this* example's true answer that its new answer does not use, are removed
+  from both distributions before the KL). Each example is masked with its own concept's tokens,
+  not with the union over the batch.
 """
 
 import hashlib
 
 import torch
 
+from pebench.data.captions import PERSON_Q
 from pebench.data.qa import QA
 from pebench.methods.base import METHODS, Method, nll, retain_nll
 
@@ -24,36 +33,54 @@ UNSEEN_NAMES = ("Quorin Vasteldt", "Elspeth Marrowind", "Tobiah Quellmoor", "Ysa
 UNSEEN_SCENE = "An ordinary moment in an unremarkable place, with nothing notable happening."
 
 
+def _unseen_name(qa: QA) -> str:
+    return UNSEEN_NAMES[int(hashlib.sha256(qa.image_id.encode()).hexdigest(), 16) % len(UNSEEN_NAMES)]
+
+
 def unseen_answer(qa: QA) -> str:
+    """Target (1): the question answered with an unseen concept."""
+    return f"This is {_unseen_name(qa)}." if qa.kind == "identity" else UNSEEN_SCENE
+
+
+def new_description(qa: QA) -> tuple[str, str]:
+    """Target (2): (question, answer) describing the image as the unseen concept."""
     if qa.kind == "identity":
-        index = int(hashlib.sha256(qa.image_id.encode()).hexdigest(), 16) % len(UNSEEN_NAMES)
-        return f"This is {UNSEEN_NAMES[index]}."
-    return UNSEEN_SCENE
+        return PERSON_Q, f"A person named {_unseen_name(qa)}."
+    return qa.question, f"{UNSEEN_SCENE} Nothing here is a known event."
 
 
-def dual_masked_kl(model, ref, alias: dict, answer: dict) -> torch.Tensor:
-    """KL(p_ref ‖ p) on the alias answers, without alias-only positions and without the
-    forgotten concept's tokens (those in the true answers but not in the alias answers)."""
+def masked_kl(ref_logits: torch.Tensor, logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor,
+              true_labels: torch.Tensor) -> torch.Tensor:
+    """The dual masked KL(p_ref ‖ p) of rows [B, T, V] against per-row true-answer labels [B, L].
+
+    Row i forgets F_i = tokens(true answer i) − tokens(new answer i): those vocabulary entries are
+    removed from both distributions (vocabulary mask), and positions whose target is in
+    tokens(new answer i) − tokens(true answer i) are left out (token mask)."""
+    vocab_mask = torch.zeros_like(logits, dtype=torch.bool)
+    keep = mask.clone()
+    for i in range(logits.shape[0]):
+        true = set(true_labels[i][true_labels[i] != -100].tolist())
+        new = set(targets[i][mask[i]].tolist())
+        vocab_mask[i, :, sorted(true - new)] = True
+        keep[i] &= ~torch.isin(targets[i], torch.tensor(sorted(new - true), dtype=torch.long, device=targets.device))
+    ref_lp = torch.log_softmax(ref_logits.masked_fill(vocab_mask, float("-inf")), -1)
+    lp = torch.log_softmax(logits.masked_fill(vocab_mask, float("-inf")), -1)
+    kl = torch.where(vocab_mask, torch.zeros_like(ref_lp), ref_lp.exp() * (ref_lp - lp)).sum(-1)
+    return (kl * keep).sum() / keep.sum().clamp(min=1)
+
+
+def dual_masked_kl(model, ref, new: dict, answer: dict) -> torch.Tensor:
+    """DMK on the new-target batch `new`, each row masked by its own true answer in `answer`."""
     with torch.no_grad():
-        _, _, ref_logits = ref.token_logprobs(alias)
-    _, mask, logits = model.token_logprobs(alias)
-    targets = alias["labels"][:, 1:].to(logits.device)
-    true_tokens = set(answer["labels"][answer["labels"] != -100].tolist())
-    alias_tokens = set(targets[targets != -100].tolist())
-    forgotten = torch.tensor(sorted(true_tokens - alias_tokens), dtype=torch.long, device=logits.device)
-    keep_pos = mask & ~torch.isin(targets, torch.tensor(sorted(alias_tokens - true_tokens), dtype=torch.long,
-                                                          device=logits.device))
-    if forgotten.numel():
-        ref_logits = ref_logits.index_fill(-1, forgotten, float("-inf"))
-        logits = logits.index_fill(-1, forgotten, float("-inf"))
-    ref_lp, lp = torch.log_softmax(ref_logits, -1), torch.log_softmax(logits, -1)
-    kl = torch.where(torch.isinf(ref_lp), torch.zeros_like(ref_lp), ref_lp.exp() * (ref_lp - lp)).sum(-1)
-    return (kl * keep_pos).sum() / keep_pos.sum().clamp(min=1)
+        _, _, ref_logits = ref.token_logprobs(new)
+    _, mask, logits = model.token_logprobs(new)
+    targets = new["labels"][:, 1:].to(logits.device)
+    return masked_kl(ref_logits, logits, mask, targets, answer["labels"].to(logits.device))
 
 
 @METHODS.register("SIU")
 class SingleImageUnlearning(Method):
-    """loss = NLL(unseen-concept answer | one image per target) + dmk_weight · DMK
+    """loss = ½[NLL(target 1) + NLL(target 2)] (one image per target) + dmk_weight · ½[DMK(1) + DMK(2)]
     + retain_weight · NLL(retain)."""
 
     name = "SIU"
@@ -61,13 +88,14 @@ class SingleImageUnlearning(Method):
     needs_reference = True
     single_image = True
 
-    def extra_views(self, qa: QA) -> dict[str, str]:
-        return {"alias": unseen_answer(qa)}
+    def extra_views(self, qa: QA) -> dict[str, str | tuple[str, str]]:
+        return {"alias": unseen_answer(qa), "description": new_description(qa)}
 
     def loss(self, model, batches, ref):
         forget = batches["forget"]
-        aligned = nll(model, forget["alias"])
-        dmk = dual_masked_kl(model, ref, forget["alias"], forget["answer"])
+        aligned = (nll(model, forget["alias"]) + nll(model, forget["description"])) / 2
+        dmk = (dual_masked_kl(model, ref, forget["alias"], forget["answer"])
+               + dual_masked_kl(model, ref, forget["description"], forget["answer"])) / 2
         retain = retain_nll(model, batches)
         loss = aligned + self.params["dmk_weight"] * dmk + self.params["retain_weight"] * retain
         return loss, {"alias_nll": float(aligned.detach()), "dmk": float(dmk.detach()), "retain_nll": float(retain.detach())}
