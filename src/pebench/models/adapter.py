@@ -81,13 +81,32 @@ class VLM:
         """The chat-templated prompt for one image and `question`, ending where the answer starts."""
         return self.processor.apply_chat_template(self._messages(question), add_generation_prompt=True, tokenize=False)
 
+    def end_ids(self) -> set[int]:
+        """Token ids that end an answer: the generation config's eos ids and the tokenizer's."""
+        ids = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids = set(ids if isinstance(ids, (list, tuple)) else [] if ids is None else [ids])
+        return ids | ({self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set())
+
     def answer_ids(self, question: str, answer: str) -> list[int]:
-        """Token ids of `answer` as the template continues the prompt (including end-of-turn)."""
+        """Token ids of `answer` as the template continues the prompt, ending with end-of-turn.
+
+        The answer is tokenised *in context* (the full templated text, minus the prompt's tokens),
+        so a SentencePiece tokenizer gives the same ids as it does for the whole conversation.
+        Templates that end the assistant turn without an end-of-sequence token (llava-hf's
+        LLaVA-1.5 / 1.6 end it with a space) get one appended: else a model trained on these
+        labels never learns to stop."""
         prompt = self.prompt_text(question)
         full = self.processor.apply_chat_template(self._messages(question, answer), tokenize=False)
         if not full.startswith(prompt):
             raise PebenchError("the chat template does not extend the generation prompt with the answer")
-        return self.tokenizer(full[len(prompt):].rstrip(), add_special_tokens=False)["input_ids"]
+        encode = lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+        prompt_ids, full_ids = encode(prompt), encode(full.rstrip())
+        ids = full_ids[len(prompt_ids):] if full_ids[: len(prompt_ids)] == prompt_ids else encode(full[len(prompt):].rstrip())
+        ends = self.end_ids()
+        if ends and (not ids or ids[-1] not in ends):
+            eos = self.tokenizer.eos_token_id
+            ids = ids + [eos if eos is not None else min(ends)]
+        return ids
 
     # ---- encoding ----------------------------------------------------------------------
     def _vision_and_prompt(self, image_id: str, image: Image.Image, question: str) -> tuple[dict, tuple]:
