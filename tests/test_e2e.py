@@ -97,6 +97,17 @@ def test_both_scenario_and_table2(tiny_run):
     assert f"({delta:+.1f})" in bgd
 
 
+def test_tables_and_report_warn_when_the_targets_were_never_learnt(tiny_run):
+    """The tiny preset is too short to learn names: its Finetuned model does not know the forget
+    persons, and every output says that its person Efficacy measures nothing."""
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    assert results["scenarios"]["person"]["knows_targets"]["ok"] is False
+    assert any("scenario person" in w and "did not know the forget targets" in w for w in results["warnings"])
+    for name in ("table.md", "table2.md", "privacy.md", "table.tex", "report.html"):
+        assert "did not know the forget targets" in (out / name).read_text(), name
+
+
 def test_changing_one_methods_lr_redoes_only_that_method(tiny_run, tmp_path):
     out, _ = tiny_run
     cfg = tmp_path / "c.yaml"
@@ -130,6 +141,33 @@ def _copy_run(tiny_run, tmp_path) -> Path:
     shutil.copytree(tiny_run[0], out)
     (out / "results.json").unlink()
     return out
+
+
+MINE = """from pebench.methods.base import METHODS, Method, nll, retain_nll
+
+
+@METHODS.register("MINE")
+class Mine(Method):
+    name = "MINE"
+
+    def loss(self, model, batches, ref):
+        return -nll(model, batches["forget"]["answer"]) + {weight} * retain_nll(model, batches), {{}}
+"""
+
+
+def test_an_edited_method_file_is_recomputed_and_nothing_else(tiny_run, tmp_path):
+    """Stage keys hashed the config and the version only, so an edited --method-file was served
+    from cache. Now each method's key includes the source of the file that defines it."""
+    out = _copy_run(tiny_run, tmp_path)
+    method = tmp_path / "mine.py"
+    args = ("--scenarios", "person", "--methods", "GA,MINE", "--method-file", str(method), "--force")
+    method.write_text(MINE.format(weight=0.5))
+    assert _run(out, *args).returncode == 0
+    method.write_text(MINE.format(weight=0.25))
+    result = _run(out, *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    redone = {k for k in json.loads((out / "results.json").read_text())["timings_s"] if k.startswith("unlearn")}
+    assert redone == {"unlearn person/MINE"}
 
 
 def test_seeds_report_mean_and_std(tiny_run, tmp_path):
@@ -391,6 +429,26 @@ def test_killed_and_interrupted_runs_resume_to_the_same_results(tiny_run, tmp_pa
     _same_rows(resumed, uninterrupted, ("GD", "NPO"))
     # the temporaries of the killed writes were never renamed into place, and the resumed run removed them
     assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".old"))]
+
+
+def test_a_killed_lora_run_resumes_to_the_same_results(tmp_path):
+    """peft draws an adapter's init from torch's global generator: unless it is seeded right
+    before, a resumed run (Finetuned and Goal loaded, nothing drawn) gets other adapters."""
+    import signal
+
+    cfg = tmp_path / "short.yaml"
+    cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 4}\nunlearn: {steps: 3}\n")
+    args = ("--scenarios", "person", "--methods", "GA", "--lora", "--config", str(cfg))
+    straight = _run(tmp_path / "a", *args)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    proc = _start(tmp_path / "b", *args)
+    _wait_for_log(tmp_path / "b", "train person/GA", proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    resumed = _run(tmp_path / "b", *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a, b = (json.loads((tmp_path / d / "results.json").read_text())["scenarios"]["person"] for d in "ab")
+    _same_rows(a, b, ("GA",))
 
 
 def test_fresh_recomputes_every_stage(tmp_path):

@@ -48,20 +48,21 @@ class DiffusionConfig(_Strict):
 class DataConfig(_Strict):
     """What `pebench data build` generates."""
 
-    persons: int = Field(40, ge=2, le=3200, description="fictitious PEBench persons")
-    events: int = Field(15, ge=2, le=40, description="events used, the first N of the paper's 40")
+    persons: int = Field(50, ge=2, le=3200, description="fictitious PEBench persons")
+    events: int = Field(20, ge=2, le=40, description="events used, the first N of the paper's 40")
     renders_per_pair: int = Field(1, ge=1, le=16, description="images per (person, event) pair")
     image_size: int = Field(128, ge=32, le=1024, description="rendered image side in pixels")
     renderer: str = Field("procedural", description="procedural (CPU, default) | flux (diffusers, GPU) | any registered")
     diffusion: DiffusionConfig = DiffusionConfig()
-    public_figures: int = Field(10, ge=1, le=200, description="identities the foundation model knows (Real set)")
+    public_figures: int = Field(40, ge=1, le=40, description="identities the base knows (Real set), "
+                                                             "the first N of pebench.data.identities")
     real_train_renders: int = Field(12, ge=1, description="foundation-training images per public figure")
     real_eval_renders: int = Field(3, ge=1, description="held-out images per public figure (Real set)")
     world_train_images: int = Field(400, ge=1, description="foundation-training object images")
     world_eval_images: int = Field(100, ge=1, description="held-out object images (World set)")
     max_objects: int = Field(2, ge=0, le=4, description="everyday objects per image, at most")
-    holdout_persons: int = Field(6, ge=0, le=200, description="persons never trained on (membership-inference non-members)")
-    holdout_events: int = Field(3, ge=0, le=20, description="events never trained on, after the used ones")
+    holdout_persons: int = Field(20, ge=0, le=200, description="persons never trained on (membership-inference non-members)")
+    holdout_events: int = Field(10, ge=0, le=20, description="events never trained on, after the used ones")
     seed: int = 0
 
     @model_validator(mode="after")
@@ -74,7 +75,7 @@ class DataConfig(_Strict):
 class SplitConfig(_Strict):
     """How forget targets and their images are chosen (SPEC §2)."""
 
-    forget_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of persons/events forgotten")
+    forget_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of persons/events forgotten")
     test_fraction: float = Field(0.5, gt=0, lt=1, description="fraction of a target's images in D_f_test")
 
     @field_validator("forget_fraction", "test_fraction")
@@ -106,7 +107,8 @@ class LoraConfig(_Strict):
 class ModelConfig(_Strict):
     """Which model: a registered builder (`tiny-llava`, ...) or a local Hugging Face directory."""
 
-    name: str = "tiny-llava"
+    name: str = Field("tiny-base", description="a registered builder: tiny-base (the shipped pretrained base), "
+                                                "tiny-llava (from scratch), ...")
     path: str | None = Field(None, description="local HF model directory; overrides `name`")
     trust_remote_code: bool = Field(False, description="run model code shipped with the checkpoint (only if you trust it)")
     allow_pickle: bool = Field(False, description="accept pickle (.bin/.pt) weights; only for checkpoints you trust")
@@ -202,13 +204,23 @@ class EvalConfig(_Strict):
     llm: LLMJudgeConfig = LLMJudgeConfig()
     pope_settings: tuple[Literal["random", "popular", "adversarial"], ...] = Field(
         POPE_SETTINGS, min_length=1, description="POPE negative sampling; World = accuracy of the first")
+    pope_answer: Literal["auto", "yesno", "listing"] = Field(
+        "auto", description="how POPE is answered: yesno (POPE's own protocol), listing (the model lists the objects "
+                            "it sees, once per image, and each question is scored from the list), auto (listing for "
+                            "the shipped tiny base, yesno for every other model)")
+    pope_suffix: str | None = Field(None, description="appended to yes/no POPE questions; None = auto: LLaVA's "
+                                                      "' Answer the question using a single word or phrase.' for a "
+                                                      "loaded checkpoint, nothing for the embedded models")
     pope_dir: str | None = Field(None, description="POPE question files (coco_pope_<setting>.json) and an images/ "
                                                    "folder, used as the World set instead of the generated one")
     real_dir: str | None = Field(None, description="folder of real-identity images, one subfolder per name, used "
                                                    "as the Real set instead of the generated one")
     privacy: bool = Field(True, description="forget quality (KS vs Goal) and membership-inference AUCs")
+    knows_person_efficacy: float = Field(20.0, ge=0, le=100, description="the Finetuned model must name the forget "
+                                         "persons: its person Efficacy at most this, else every output warns")
+    knows_event_efficacy: float = Field(0.2, ge=0, le=1, description="the same for events (event Efficacy, 0-1)")
     identity_tokens: int = Field(16, ge=1, description="max new tokens for identity answers")
-    scene_tokens: int = Field(48, ge=1, description="max new tokens for scene descriptions")
+    scene_tokens: int = Field(64, ge=1, description="max new tokens for scene descriptions")
 
 
 class RunConfig(_Strict):
@@ -224,18 +236,18 @@ class RunConfig(_Strict):
     finetune: TrainConfig = TrainConfig(steps=800)
     unlearn: UnlearnConfig = UnlearnConfig()
     eval: EvalConfig = EvalConfig()
-    scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event")
+    scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event", "both")
     methods: tuple[str, ...] = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU", "GD+BGD", "KL+BGD")
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    # Adds the `both` scenario (paper Table 2, with the BGD rows): a third Goal model, ~19 min on 2 cores.
-    "full": {"scenarios": ["person", "event", "both"]},
+    # The default already runs all three scenarios; kept so that `--preset full` keeps working.
+    "full": {},
     # A minute in tests: small data, short training, 32 px images (16 image tokens instead of 64).
     "tiny": {
-        "model": {"image_size": 32},
+        "model": {"name": "tiny-llava", "image_size": 32},
         "data": {"persons": 8, "events": 4, "renders_per_pair": 2, "public_figures": 4, "real_train_renders": 6,
                  "real_eval_renders": 2, "world_train_images": 80, "world_eval_images": 20, "holdout_persons": 3,
                  "holdout_events": 2},
@@ -246,6 +258,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval": {"max_retain_images": 24, "scene_tokens": 32},
     },
 }
+
+
+POPE_SUFFIX = " Answer the question using a single word or phrase."  # LLaVA's POPE evaluation prompt
+
+
+def resolved_eval(cfg: RunConfig) -> EvalConfig:
+    """`cfg.eval` with its `auto` settings decided for `cfg.model`."""
+    shipped = cfg.model.path is None and cfg.model.name == "tiny-base"
+    answer = cfg.eval.pope_answer if cfg.eval.pope_answer != "auto" else "listing" if shipped else "yesno"
+    suffix = cfg.eval.pope_suffix if cfg.eval.pope_suffix is not None else POPE_SUFFIX if cfg.model.path else ""
+    return cfg.eval.model_copy(update={"pope_answer": answer, "pope_suffix": suffix})
 
 
 def _merge(base: dict, extra: dict) -> dict:

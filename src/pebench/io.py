@@ -73,3 +73,19 @@ def read_json(path: str | os.PathLike) -> Any:
         raise PebenchError(f"{path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PebenchError(f"{path} is not valid JSON ({exc})") from None
+
+
+def dir_fingerprint(path: str | os.PathLike, small: int = 1 << 20) -> str:
+    """A content fingerprint of a directory tree: every file's relative path, size and mtime,
+    plus the bytes of each file up to `small` bytes (configs, tokenizers, question files).
+    Large weight files are covered by size and mtime, which any rewrite changes."""
+    import hashlib
+
+    root = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(root).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        if stat.st_size <= small:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,160 @@
+"""What `pebench run` needs around its stages: content keys, library versions, the shared
+example encoder, seed aggregation, run-directory checks and fallback warnings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean, pstdev
+from typing import Any, Callable
+
+import torch
+
+from pebench import __version__
+from pebench.config import RunConfig
+from pebench.data.build import PebenchData
+from pebench.data.qa import QA, REFUSALS
+from pebench.errors import PebenchError
+from pebench.io import read_json, write_json
+from pebench.models import VLM
+
+
+def versions() -> dict[str, str]:
+    """Versions of pebench and the libraries whose behaviour affects results."""
+    import accelerate
+    import datasets
+    import peft
+    import transformers
+
+    return {"pebench": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "peft": peft.__version__, "accelerate": accelerate.__version__,
+            "datasets": datasets.__version__}
+
+
+def content_key(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts (plus the pebench version)."""
+    blob = json.dumps([__version__, *parts], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class Encoder:
+    """Encodes QA pairs once; the encodings are shared by every model of the run."""
+
+    vlm: VLM
+    data: PebenchData
+    _records: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._records = {r.image_id: r for r in self.data.images}
+
+    def example(self, qa: QA, refusal: bool = False, extra: Callable[[QA], dict] | None = None) -> dict:
+        """Views of one QA: "answer", optionally "refusal", and any `extra(qa)` answers."""
+        rec = self._records[qa.image_id]
+        answers = {"answer": qa.answer, **({"refusal": REFUSALS[qa.kind]} if refusal else {}), **(extra(qa) if extra else {})}
+        # A view is an answer to the same question, or a (question, answer) pair of its own.
+        pairs = {view: text if isinstance(text, tuple) else (qa.question, text) for view, text in answers.items()}
+        return {view: self.vlm.encode(rec.image_id, rec.image, q, a) for view, (q, a) in pairs.items()}
+
+    def examples(self, qas: list[QA], refusal: bool = False, extra: Callable[[QA], dict[str, str]] | None = None) -> list[dict]:
+        return [self.example(q, refusal, extra) for q in qas]
+
+
+def fallback_warnings(cfg: RunConfig) -> list[str]:
+    """What a reader must know when a loaded checkpoint is measured on the synthetic Real / World
+    sets, which only the embedded models were pretrained on."""
+    if not cfg.model.path:
+        return []
+    out = []
+    if not cfg.eval.real_dir:
+        out.append("Real is measured on the synthetic public figures, which this checkpoint never learnt "
+                   "(set eval.real_dir to a MIKE-style folder of real identities)")
+    if not cfg.eval.pope_dir:
+        out.append("World is measured on synthetic object images, not POPE (set eval.pope_dir to POPE's files)")
+    return out
+
+
+def _mean_std(rows: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    keys = [k for k in rows[0] if all(k in r for r in rows)]
+    mean = {k: fmean(r[k] for r in rows) for k in keys}
+    std = {k: pstdev([r[k] for r in rows]) if len(rows) > 1 else 0.0 for k in keys}
+    return mean, std
+
+
+def aggregate_seeds(runs: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per scenario, each row's metrics as the mean over seeds; with several seeds the
+    population std of each metric goes under the scenario's "std" key (same row layout)."""
+    out: dict[str, dict] = {}
+    for scenario, first in runs[0].items():
+        entries = [r[scenario] for r in runs]
+        if len(entries) == 1:
+            out[scenario] = first
+            continue
+        agg: dict[str, Any] = {"split": first["split"], "forget": first.get("forget"), "methods": {},
+                               "std": {"methods": {}},
+                               "knows_targets": {"ok": all(e.get("knows_targets", {}).get("ok", True) for e in entries)}}
+        for row in ("finetuned", "goal"):
+            agg[row], agg["std"][row] = _mean_std([e[row] for e in entries])
+        for name in first["methods"]:
+            agg["methods"][name], agg["std"]["methods"][name] = _mean_std([e["methods"][name] for e in entries])
+        out[scenario] = agg
+    return out
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete the temporaries (`.<name>.<random>.tmp`, `.<name>.old`) that a killed run left
+    in its run directory; they were never renamed into place, so nothing reads them."""
+    for path in sorted(out.rglob(".*"), reverse=True):
+        if path.name.endswith((".tmp", ".old")) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def check_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
+    """Refuse to reuse a run directory made with another config unless `force`."""
+    cfg_file = out / "config.json"
+    if out.exists() and not out.is_dir():
+        raise PebenchError(f"--out {out} exists and is not a directory")
+    if cfg_file.is_file() and not force:
+        if read_json(cfg_file) != cfg.model_dump(mode="json"):
+            raise PebenchError(f"run directory {out} holds a run with a different config; "
+                               "pass --force to overwrite it or choose another --out")
+    elif out.is_dir() and any(out.iterdir()) and not cfg_file.is_file() and not force:
+        raise PebenchError(f"--out {out} is not empty and is not a pebench run; pass --force or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise PebenchError(f"cannot write to run directory {out}: {exc.strerror}") from None
+    write_json(cfg_file, cfg.model_dump(mode="json"))
+
+
+def knows_targets(finetuned: dict[str, float], scenario: str, eval_cfg) -> dict:
+    """Whether the Finetuned model answered the forget set before unlearning (ReMem's check: a
+    method cannot be credited with forgetting what was never learnt). {"ok", per-concept checks}."""
+    concepts = ["person", "event"] if scenario == "both" else [scenario]
+    limits = {"person": eval_cfg.knows_person_efficacy, "event": eval_cfg.knows_event_efficacy}
+    checks = {}
+    for concept in concepts:
+        value = finetuned.get(f"{concept}_efficacy" if scenario == "both" else "efficacy", float("nan"))
+        checks[concept] = {"efficacy": value, "max": limits[concept], "ok": bool(value <= limits[concept])}
+    return {"ok": all(c["ok"] for c in checks.values()), **checks}
+
+
+def unlearnt_warnings(per_seed: dict[int, dict[str, dict]]) -> list[str]:
+    """A warning per (seed, scenario) whose Finetuned model did not know its forget targets."""
+    out = []
+    for seed, scenarios in per_seed.items():
+        for scenario, entry in scenarios.items():
+            failed = [f"{concept} Efficacy {check['efficacy']:.3g} > {check['max']}"
+                      for concept, check in entry["knows_targets"].items() if concept != "ok" and not check["ok"]]
+            if failed:
+                out.append(f"seed {seed}, scenario {scenario}: the Finetuned model did not know the forget targets "
+                           f"before unlearning ({'; '.join(failed)}); its Efficacy numbers do not measure forgetting")
+    return out

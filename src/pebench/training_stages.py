@@ -1,0 +1,144 @@
+"""The training stages of `pebench run`: the supervised fine-tunes (Finetuned, Goal) and the
+unlearning runs, with the LoRA lifecycle. `Pipeline` mixes these in; they use its config,
+encoder, reporter and stage store."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+import torch
+
+from pebench.config import TrainConfig
+from pebench.data.qa import pebench_qas
+from pebench.methods import make_method
+from pebench.methods.base import METHODS, Method
+from pebench.methods.finetune import Finetune
+from pebench.models import VLM
+from pebench.models.lora import add_adapter, reference, remove_adapter, save_adapter
+from pebench.progress import log
+from pebench.run_support import content_key
+from pebench.splits import Split, forget_qas
+from pebench.train import Stream, train
+
+
+def seeded_params(name: str, params: dict, seed: int) -> dict:
+    """`params` with the method's own `seed` hyperparameter (RMU's random direction) set to the
+    split seed, so that it follows `--seeds`, unless the config sets it."""
+    return {"seed": seed, **params} if "seed" in METHODS.get(name).defaults else dict(params)
+
+
+class TrainingStages:
+    """Fine-tuning and unlearning stages (a mixin of `Pipeline`)."""
+
+    cfg: Any
+    training: dict[str, Any]
+
+    def _train(self, label: str, vlm: VLM, method: Method, streams: dict[str, Stream], tc: dict, ref: VLM | None,
+               seed: int) -> None:
+        def on_step(step: int, logs: dict[str, float], task) -> None:
+            task.advance()
+            if step % 100 == 0 or step == tc["steps"] - 1:
+                log.info("%s step %d/%d %s", label, step + 1, tc["steps"],
+                         " ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+
+        checkpointing = self.cfg.model.gradient_checkpointing
+        if checkpointing:
+            vlm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if self.lora:
+                vlm.model.enable_input_require_grads()  # frozen embeddings would otherwise cut the graph
+        try:
+            with self.rep.task(f"train {label}", tc["steps"], "step") as task:
+                result = train(vlm.model, lambda b: method.loss(vlm, b, ref), streams, steps=tc["steps"],
+                               lr=tc["lr"], warmup=tc.get("warmup", 0), weight_decay=tc.get("weight_decay", 0.0),
+                               grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: on_step(s, logs, task),
+                               log_every=max(1, tc["steps"] // 100))
+        finally:
+            if checkpointing:
+                vlm.model.gradient_checkpointing_disable()
+        self.training[label] = {"final": result.history[-1], "history": result.history}
+
+    def _adapter(self, base: VLM, seed: str) -> VLM:
+        """A fresh LoRA adapter on `base`, initialised from its own seed: peft draws the adapter's
+        weights from torch's global generator, whose state would otherwise depend on what ran
+        before (a resumed run would get other adapters)."""
+        torch.manual_seed(int(hashlib.sha256(seed.encode()).hexdigest()[:15], 16))
+        return add_adapter(base, self.cfg.model.lora)
+
+    @property
+    def lora(self) -> bool:
+        return self.cfg.model.lora.enabled
+
+    def _sft_streams(self, examples: list[dict], tc: TrainConfig, seed: str) -> dict[str, Stream]:
+        replay = round(tc.batch_size * tc.replay_fraction) if self.foundation_examples else 0
+        parts = [(examples, tc.batch_size - replay), (self.foundation_examples, replay)]
+        return {"train": Stream(parts, self.encoder.vlm.collate, seed)}
+
+    def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str) -> VLM:
+        tc = self.cfg.finetune
+
+        def make() -> VLM:
+            vlm = self._adapter(base, f"{name}:{self.cfg.seed}") if self.lora else base.with_model(copy.deepcopy(base.model))
+            examples = self.encoder.examples(pebench_qas(self.data, image_ids))
+            self._train(name, vlm, Finetune(), self._sft_streams(examples, tc, f"{name}:{self.cfg.seed}"),
+                        tc.model_dump(), None, self.cfg.seed)
+            return vlm
+
+        return self._stage_model(name, key, make, base)
+
+    def finetuned(self, foundation: VLM) -> VLM:
+        ids = sorted(r.image_id for r in self.data.of_kind("pebench"))
+        self.finetuned_key = content_key("finetuned", self.foundation_key, self.cfg.finetune.model_dump())
+        return self._sft_model("finetuned", foundation, ids, self.finetuned_key)
+
+    def goal(self, foundation: VLM, split: Split) -> tuple[VLM, str]:
+        key = content_key("goal", self.foundation_key, self.cfg.finetune.model_dump(), sorted(split.retain))
+        name = f"goal-{split.scenario}" + ("" if split.seed == self.cfg.seed else f"-seed{split.seed}")
+        return self._sft_model(name, foundation, sorted(split.retain), key), key
+
+    def retain_examples(self, split: Split) -> list[dict]:
+        """Encoded D_r QAs of `split`, built once and shared by every method of the split."""
+        if split.retain not in self._retain_cache:
+            self._retain_cache[split.retain] = self.encoder.examples(pebench_qas(self.data, sorted(split.retain)))
+        return self._retain_cache[split.retain]
+
+    def method_settings(self, name: str) -> tuple[dict, dict]:
+        """(training settings, hyperparameter overrides) of method `name` after config overrides."""
+        uc = self.cfg.unlearn
+        override = dict(uc.overrides.get(name, {}))
+        tc = {"steps": override.pop("steps", uc.steps), "lr": override.pop("lr", uc.lr), "grad_clip": uc.grad_clip,
+              "batch_size": override.pop("batch_size", uc.batch_size)}
+        return tc, override
+
+    def unlearn(self, name: str, finetuned: VLM, split: Split) -> VLM:
+        tc, override = self.method_settings(name)
+        method = make_method(name, seeded_params(name, override, split.seed))
+        if self.lora:  # a fresh adapter on the Finetuned model; the adapter-disabled model is the reference
+            vlm = self._adapter(finetuned, f"{split.scenario}:{name}:{split.seed}")
+            ref = reference(vlm) if method.needs_reference else None
+        else:
+            vlm = finetuned.with_model(copy.deepcopy(finetuned.model))
+            ref = finetuned if method.needs_reference else None
+        seed = f"{split.scenario}:{name}:{split.seed}"
+        groups = {c: self.encoder.examples(qas, refusal=True, extra=method.extra_views)
+                  for c, qas in forget_qas(self.data, split, method.single_image).items()}
+        if method.balance_concepts:
+            share = max(1, tc["batch_size"] // len(groups))
+            streams = {f"forget_{c}": Stream([(ex, share)], vlm.collate, f"forget_{c}:{seed}") for c, ex in groups.items()}
+        else:
+            mixed = [ex for c in sorted(groups) for ex in groups[c]]
+            streams = {"forget": Stream([(mixed, tc["batch_size"])], vlm.collate, "forget:" + seed)}
+        if method.uses_retain:
+            streams["retain"] = Stream([(self.retain_examples(split), tc["batch_size"])], vlm.collate, "retain:" + seed)
+        label = f"{self._tag(split)}/{name}"
+        self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed))
+        return vlm
+
+    def _release_unlearned(self, vlm: VLM, tag: str, name: str) -> None:
+        """Under LoRA, save an evaluated method's adapter under models/<tag>/<method> (and the
+        merged model if asked) and take it off the Finetuned model."""
+        if self.lora:
+            if self.main:
+                save_adapter(vlm, self.out / "models" / tag / name, merged=self.cfg.model.lora.save_merged)
+            remove_adapter(vlm)
