@@ -70,7 +70,8 @@ def main() -> None:
     kinds = {k: sum(q.qa.kind == k for q in queries) for k in ("identity", "scene", "pope")}
     unique = len({(q.record.image_id, q.qa.question) for q in queries})
     print(json.dumps({
-        "queries": len(queries), "unique_image_questions": unique, "kinds": kinds, "evaluation_kinds": all_kinds, "batch_size": cfg.eval.batch_size, "threads": torch.get_num_threads(),
+        "queries": len(queries), "unique_image_questions": unique, "kinds": kinds, "evaluation_kinds": all_kinds,
+        "batch_size": cfg.eval.batch_size, "threads": torch.get_num_threads(),
         "batched_q_per_s": round(len(queries) / t_batched, 1), "sequential_q_per_s": round(len(queries) / t_single, 1),
         "speedup": round(t_single / t_batched, 2), "identical_answers": batched == single,
         "mismatches": sum(a != b for a, b in zip(batched, single)), "model": args.model or "tiny-llava (untrained)",

@@ -230,6 +230,30 @@ def list_parts() -> None:
     typer.echo(f"presets:   {', '.join(PRESETS)}")
 
 
+@app.command()
+def pretrain(
+    out: Path = typer.Option(..., "--out", help="pretraining directory (checkpoints, then the model under model/)"),
+    steps: int = typer.Option(18000, "--steps", min=1, help="optimizer steps (the shipped base: 18000)"),
+    seed: int = typer.Option(0, "--seed"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
+    ship: bool = typer.Option(False, "--ship", help="store the result as the package's shipped base (float16)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Pretrain the tiny base on an unlimited stream of fresh procedural images (about an hour)."""
+    _quiet_libraries()
+    from pebench.models.shipped import ship_base
+    from pebench.pretrain.recipe import PretrainConfig, check_out, pretrain as run_pretraining
+    from pebench.progress import Reporter
+
+    check_out(out, resume)  # before the progress bar: a refusal is one line
+    cfg = PretrainConfig(steps=steps, seed=seed)
+    with Reporter(quiet=quiet).task("pretrain", steps, "step") as task:
+        model = run_pretraining(out, cfg, resume, on_step=lambda step, loss: task.advance(), log=typer.echo)
+    typer.echo(f"pretrained model: {model}")
+    if ship:
+        typer.echo(f"shipped base: {ship_base(model)}")
+
+
 INTERRUPTED = "interrupted: finished stages are kept; rerun the same command to resume"
 
 
@@ -242,13 +266,11 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         code = 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # usage errors of click, or of the click that typer >= 0.24 vendors
+        if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+            typer.echo("error: " + " ".join(exc.format_message().split()), err=True)
+            sys.exit(2)
+        if type(exc).__name__ == "Abort":
             code = 130
         else:
             raise
