@@ -40,3 +40,14 @@ def tiny_vlm(tiny_cfg, corpus):
     from pebench.models import build_model
 
     return build_model(tiny_cfg.model, corpus, seed=0)
+
+
+# Modules that run whole pipelines, several processes, or train models: `pytest -m "not slow"`
+# leaves them out for quick feedback (CI runs everything).
+SLOW_MODULES = {"test_e2e", "test_distributed", "test_diffusion", "test_families", "test_pretrain", "test_methods"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -3,7 +3,7 @@
 import pytest
 
 from pebench.config import EvalConfig, SplitConfig
-from pebench.eval.evaluate import build_queries, scenario_metrics
+from pebench.eval.evaluate import build_queries, scenario_cells, scenario_metrics
 from pebench.splits import make_split
 
 
@@ -11,7 +11,8 @@ def _samples(data, split, identity_ok, scene_score, pope_ok=True):
     """Records as score_samples would write them, with chosen outcomes per set."""
     out = []
     for q in build_queries(data, split, EvalConfig(max_retain_images=10), seed=0):
-        s = {"set": q.set, "image_id": q.record.image_id, "kind": q.qa.kind}
+        s = {"set": q.set, "image_id": q.record.image_id, "person_id": q.record.person_id,
+             "event_id": q.record.event_id, "kind": q.qa.kind}
         if q.qa.kind == "identity":
             s["name_match"] = identity_ok[q.set]
         elif q.qa.kind == "scene":
@@ -51,3 +52,14 @@ def test_both_scenario_prefixes_and_separates_concepts(tiny_data):
     assert m["person_efficacy"] == 100 and m["event_efficacy"] == 1.0
     assert m["person_retain"] == 100 and m["event_retain"] == 1.0
     assert {k.split("_", 1)[0] for k in m} == {"person", "event"}
+
+
+def test_cells_carry_counts_and_intervals(tiny_data):
+    split = make_split(tiny_data, "person", SplitConfig(forget_fraction=0.25), 0)
+    samples = _samples(tiny_data, split, {"f_train": False, "f_test": True, "retain": True, "real": True},
+                       {"f_train": 0.8, "f_test": 0.1, "retain": 0.1, "real": 0.1})
+    metrics, ci95, n = scenario_cells(tiny_data, split, samples)
+    per_person = {r.person_id for r in tiny_data.of_kind("pebench") if r.image_id in split.f_train}
+    assert n["efficacy"] == {"questions": len(split.f_train), "targets": len(per_person)}
+    assert ci95["efficacy"] == [100.0, 100.0] and ci95["world"] == [100.0, 100.0]
+    assert set(ci95) == set(n) == {"efficacy", "generality", "scope", "retain", "real", "world"}
