@@ -1,7 +1,9 @@
 """Sweep each unlearning method's learning rate (and steps) on a finished run's Finetuned model.
 
-Reuses the run directory's cached dataset, foundation and Finetuned model, so only the
-unlearning runs and their evaluations cost time. For every (scenario, method, lr, steps) it
+Reuses the run directory's cached dataset, base and Finetuned model, so only the
+unlearning runs and their evaluations cost time. Tuning never sees the reported split: it uses
+its own split seed (`--tuning-seed`, default 1000; reported runs use seeds 0, 1, 2, ...), so the
+forget targets, D_f_train and the D_r evaluation sample differ from those the tables report. For every (scenario, method, lr, steps) it
 prints the six columns and two degeneracy checks: the share of empty answers and the share
 of distinct answers (a collapsed model says the same thing to every image).
 
@@ -34,12 +36,13 @@ def main() -> None:
     ap.add_argument("--methods", default=None)
     ap.add_argument("--scenarios", default="person,event")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--tuning-seed", type=int, default=1000, help="split seed used for tuning only")
     args = ap.parse_args()
 
     import torch
 
     from pebench.cli import _quiet_libraries
-    from pebench.config import RunConfig
+    from pebench.config import RunConfig, resolved_eval
     from pebench.eval.evaluate import evaluate
     from pebench.io import read_json, write_json
     from pebench.methods.base import METHODS
@@ -57,7 +60,7 @@ def main() -> None:
     foundation = pipe.foundation()
     finetuned = pipe.finetuned(foundation)
     for scenario in args.scenarios.split(","):
-        split = make_split(pipe.data, scenario, base_cfg.split, base_cfg.seed)
+        split = make_split(pipe.data, scenario, base_cfg.split, args.tuning_seed)
         for name in methods:
             if METHODS.get(name).balance_concepts and scenario != "both":
                 continue
@@ -67,8 +70,9 @@ def main() -> None:
                     pipe.cfg = base_cfg.model_copy(update={"unlearn": base_cfg.unlearn.model_copy(update={"overrides": overrides})})
                     start = time.perf_counter()
                     vlm = pipe.unlearn(name, finetuned, split)
-                    metrics, samples = evaluate(vlm, pipe.data, split, base_cfg.eval, pipe.judge, base_cfg.seed)
-                    row = {"scenario": scenario, "method": name, "lr": lr, "steps": steps,
+                    metrics, samples = evaluate(vlm, pipe.data, split, resolved_eval(base_cfg), pipe.judge,
+                                                args.tuning_seed)
+                    row = {"scenario": scenario, "tuning_seed": args.tuning_seed, "method": name, "lr": lr, "steps": steps,
                            "seconds": round(time.perf_counter() - start, 1),
                            **{k: round(v, 4) for k, v in metrics.items() if not k.startswith("world_")},
                            **{f"answers_{k}": round(v, 3) for k, v in degeneracy(samples).items()}}

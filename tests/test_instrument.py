@@ -88,13 +88,13 @@ def test_world_protocol_follows_the_model():
     from pebench.config import POPE_SUFFIX, RunConfig, resolved_eval
 
     shipped = resolved_eval(RunConfig())
-    assert (shipped.pope_answer, shipped.pope_suffix) == ("listing", "")
+    assert (shipped.pope_answer, shipped.pope_suffix) == ("yesno", "")
     loaded = resolved_eval(RunConfig.model_validate({"model": {"path": "/models/llava"}}))
     assert (loaded.pope_answer, loaded.pope_suffix) == ("yesno", POPE_SUFFIX)
     scratch = resolved_eval(RunConfig.model_validate({"model": {"name": "tiny-llava"}}))
     assert (scratch.pope_answer, scratch.pope_suffix) == ("yesno", "")
-    forced = resolved_eval(RunConfig.model_validate({"eval": {"pope_answer": "yesno", "pope_suffix": " Yes or no?"}}))
-    assert (forced.pope_answer, forced.pope_suffix) == ("yesno", " Yes or no?")
+    forced = resolved_eval(RunConfig.model_validate({"eval": {"pope_answer": "listing", "pope_suffix": " Yes or no?"}}))
+    assert (forced.pope_answer, forced.pope_suffix) == ("listing", " Yes or no?")
 
 
 def test_a_loaded_checkpoint_measured_on_synthetic_sets_is_flagged():

@@ -204,10 +204,10 @@ class EvalConfig(_Strict):
     llm: LLMJudgeConfig = LLMJudgeConfig()
     pope_settings: tuple[Literal["random", "popular", "adversarial"], ...] = Field(
         POPE_SETTINGS, min_length=1, description="POPE negative sampling; World = accuracy of the first")
-    pope_answer: Literal["auto", "yesno", "listing"] = Field(
-        "auto", description="how POPE is answered: yesno (POPE's own protocol), listing (the model lists the objects "
-                            "it sees, once per image, and each question is scored from the list), auto (listing for "
-                            "the shipped tiny base, yesno for every other model)")
+    pope_answer: Literal["yesno", "listing"] = Field(
+        "yesno", description="how POPE is answered: yesno (POPE's own protocol), or listing (the model lists the "
+                             "objects it sees, once per image, and each question is scored from the list: for small "
+                             "models that name objects but sit at the yes/no prior)")
     pope_suffix: str | None = Field(None, description="appended to yes/no POPE questions; None = auto: LLaVA's "
                                                       "' Answer the question using a single word or phrase.' for a "
                                                       "loaded checkpoint, nothing for the embedded models")
@@ -233,7 +233,7 @@ class RunConfig(_Strict):
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
     foundation: TrainConfig = TrainConfig(steps=600)
-    finetune: TrainConfig = TrainConfig(steps=800)
+    finetune: TrainConfig = TrainConfig(steps=400)  # the shipped base binds names fast: loss < 0.02 by step 300
     unlearn: UnlearnConfig = UnlearnConfig()
     eval: EvalConfig = EvalConfig()
     scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event", "both")
@@ -264,11 +264,10 @@ POPE_SUFFIX = " Answer the question using a single word or phrase."  # LLaVA's P
 
 
 def resolved_eval(cfg: RunConfig) -> EvalConfig:
-    """`cfg.eval` with its `auto` settings decided for `cfg.model`."""
-    shipped = cfg.model.path is None and cfg.model.name == "tiny-base"
-    answer = cfg.eval.pope_answer if cfg.eval.pope_answer != "auto" else "listing" if shipped else "yesno"
+    """`cfg.eval` with its `auto` settings decided for `cfg.model` (the POPE suffix: LLaVA's for a
+    loaded checkpoint, none for the embedded models, which were trained on the bare question)."""
     suffix = cfg.eval.pope_suffix if cfg.eval.pope_suffix is not None else POPE_SUFFIX if cfg.model.path else ""
-    return cfg.eval.model_copy(update={"pope_answer": answer, "pope_suffix": suffix})
+    return cfg.eval.model_copy(update={"pope_suffix": suffix})
 
 
 def _merge(base: dict, extra: dict) -> dict:

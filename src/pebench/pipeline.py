@@ -53,6 +53,7 @@ class Pipeline(TrainingStages):
         self.cfg, self.out, self.rep, self.fresh = cfg, Path(out), reporter, fresh
         self.eval_cfg = resolved_eval(cfg)
         self.data_dir = Path(data_dir) if data_dir else None
+        self._external_data = data_dir is not None
         self._preloaded = data
         self.timings: dict[str, float] = {}
         self._retain_cache: dict[tuple[str, ...], list[dict]] = {}
@@ -144,7 +145,9 @@ class Pipeline(TrainingStages):
                     self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
             distributed.barrier()  # the other processes read what the main one built
         self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
-        self.data_key = content_key(self.data.build, dir_fingerprint(self.data_dir))
+        # A dataset built here is described by its build.json (config, data-code hash, counts); one
+        # given with --data may have been edited in place, so its files are fingerprinted too.
+        self.data_key = content_key(self.data.build, dir_fingerprint(self.data_dir) if self._external_data else None)
         self.judge = make_judge(self.eval_cfg.judge, self.eval_cfg, self.out / "judge-cache")
 
     def foundation(self) -> VLM:

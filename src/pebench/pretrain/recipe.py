@@ -36,7 +36,7 @@ from pebench.train.loop import _lr_factor
 class PretrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: ModelConfig = ModelConfig()
+    model: ModelConfig = ModelConfig(name="tiny-llava")  # the architecture the tiny-llava builder makes
     steps: int = Field(24000, ge=1)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0, description="<= 1e-3: at 3e-3 the visual features collapse (pretrain-probe notes)")

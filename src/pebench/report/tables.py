@@ -61,7 +61,7 @@ class Cell:
         if self.std is not None and out != "–":
             out += f" ± {self._fmt(self.std)}"
         if self.ci is not None and out != "–" and not any(math.isnan(v) for v in self.ci):
-            out += " [{:.{d}f}–{:.{d}f}]".format(*self.ci, d=2 if self.unit else 0)
+            out += " [{:.{d}f}–{:.{d}f}]".format(*self.ci, d=3 if self.unit else 0)
         if self.delta is not None:
             out += f" ({self.delta:+.{3 if self.unit else 1}f})"
         return out

@@ -1,0 +1,253 @@
+"""Generate the README's results section from a run's files; `--check` fails on any difference.
+
+    python scripts/readme_results.py --run RUN_DIR [--stability FILE]   # store the run, rewrite README
+    python scripts/readme_results.py --check                            # what CI runs (tests/test_readme.py)
+
+The reference files live in docs/results/ (results.json of the default run, and the stability
+benchmark's JSON); every number between the README's GENERATED markers is computed from them
+here, so a hand edit of a results table fails CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from statistics import median
+from pathlib import Path
+
+from pebench.report import in_config_order
+from pebench.report.tables import UNIT_COLUMNS, privacy_tables, table1, table2, to_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results" / "results.json"
+STABILITY = ROOT / "docs" / "results" / "stability.json"
+README = ROOT / "README.md"
+BASE = ROOT / "src" / "pebench" / "assets" / "tiny-base"
+
+
+def markers(block: str) -> tuple[str, str]:
+    return f"<!-- BEGIN GENERATED: {block} (scripts/readme_results.py) -->", f"<!-- END GENERATED: {block} -->"
+
+
+BEGIN, END = markers("results")
+
+# (what, path into results["scenarios"], comparison, threshold) of the issue's targets.
+TARGETS = [
+    ("Finetuned World (POPE accuracy)", ("person", "finetuned", "world"), ">=", 80),
+    ("Finetuned Real (public figures named)", ("person", "finetuned", "real"), ">=", 80),
+    ("Finetuned person Efficacy", ("person", "finetuned", "efficacy"), "<=", 5),
+    ("Finetuned person Retain", ("person", "finetuned", "retain"), ">=", 95),
+    ("Goal person Efficacy", ("person", "goal", "efficacy"), ">=", 95),
+    ("Finetuned event Efficacy", ("event", "finetuned", "efficacy"), "<=", 0.1),
+    ("Goal membership AUC (loss attack, person)", ("person", "goal", "mia_loss_auc"), "in", (0.4, 0.6)),
+]
+
+
+def _get(results: dict, path: tuple[str, ...]) -> float:
+    node = results["scenarios"]
+    for key in path:
+        node = node[key]
+    return node
+
+
+def _ok(value: float, op: str, bound) -> bool:
+    if math.isnan(value):
+        return False
+    return {">=": lambda: value >= bound, "<=": lambda: value <= bound, "in": lambda: bound[0] <= value <= bound[1]}[op]()
+
+
+def _num(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < 1.5 else f"{value:.1f}"
+
+
+def targets_table(results: dict) -> str:
+    lines = ["| target | measured | required | met |", "|---|---|---|---|"]
+    for what, path, op, bound in TARGETS:
+        value = _get(results, path)
+        required = f"{bound[0]}–{bound[1]}" if op == "in" else f"{op.replace('>=', '≥').replace('<=', '≤')} {bound}"
+        lines.append(f"| {what} | {_num(value)} | {required} | {'yes' if _ok(value, op, bound) else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def power_lines(results: dict) -> str:
+    """How many targets and questions the cells rest on, and which columns are constant."""
+    out = []
+    for scenario in (s for s in ("person", "event", "both") if s in results["scenarios"]):
+        sc = results["scenarios"][scenario]
+        forget = sc.get("forget", {})
+        counts = sc.get("n", {}).get("finetuned", {})
+        cells = ", ".join(f"{k} {v['questions']} questions / {v['targets']} targets" for k, v in sorted(counts.items()))
+        out.append(f"* `{scenario}`: forgets {len(forget.get('persons', []))} persons and "
+                   f"{len(forget.get('events', []))} events; {cells}.")
+        rows = [sc["finetuned"], *sc["methods"].values(), sc["goal"]]
+        constant = [k for k in sorted(sc["finetuned"]) if not k.startswith(("world_", "mia_", "forget_"))
+                    and all(isinstance(r.get(k), float) for r in rows) and len({round(r[k], 6) for r in rows}) == 1]
+        if constant:
+            out.append(f"  Constant over every row: {', '.join(constant)}.")
+    return "\n".join(out) + "\n"
+
+
+def stability_lines(stability: dict | None) -> str:
+    if not stability:
+        return "The stability benchmark has not been stored yet (`benchmarks/stability.py`).\n"
+    s = stability["summary"]
+    return (f"`benchmarks/stability.py` ({len(stability['seeds'])} seeds of split + Goal + unlearning, Finetuned shared): "
+            f"median std over methods of person Efficacy {s['median_std_person_efficacy']:.2f} and person Retain "
+            f"{s['median_std_person_retain']:.2f} points (target ≤ 5); Kendall τ of the method ranking by "
+            f"(Efficacy + Retain) / 2 between seeds: {', '.join(f'{t:.2f}' for t in s['kendall_tau'])} "
+            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6).\n")
+
+
+def time_line(results: dict) -> str:
+    """Where the wall time went, from the run's per-stage timings."""
+    t = results.get("timings_s", {})
+    total = lambda prefix: sum(v for k, v in t.items() if k.startswith(prefix))  # noqa: E731
+    return (f"Stage seconds: data {total('data'):.0f}, Finetuned {total('finetuned'):.0f}, Goal models "
+            f"{total('goal-'):.0f} ({sum(k.startswith('goal-') for k in t)}), unlearning {total('unlearn '):.0f} "
+            f"({sum(k.startswith('unlearn ') for k in t)} runs), evaluation {total('eval '):.0f} "
+            f"({sum(k.startswith('eval ') for k in t)} rows), report {total('report'):.0f}.")
+
+
+def _cell(sc: dict, row: str, key: str) -> str:
+    """'value [lo–hi]' of a row ("finetuned", "goal" or a method) in scenario `sc`, with the
+    column's own precision (0-1 columns: 3 decimals; 0-100 columns: 1)."""
+    metrics = sc[row] if row in ("finetuned", "goal") else sc["methods"][row]
+    ci = (sc.get("ci95", {}).get(row) if row in ("finetuned", "goal") else sc.get("ci95", {}).get("methods", {}).get(row)) or {}
+    value, interval = metrics[key], ci.get(key)
+    concept = sc["split"]["scenario"] if "_" not in key else key.split("_", 1)[0]
+    digits = 3 if (concept, key.split("_")[-1]) in UNIT_COLUMNS else 1
+    text = f"{value:.{digits}f}"
+    return text + (f" [{interval[0]:.{digits}f}–{interval[1]:.{digits}f}]" if interval else "")
+
+
+def _who(sc: dict, key: str, test) -> str:
+    names = [m for m, row in sc["methods"].items() if test(row[key])]
+    return ", ".join(f"{m} {_cell(sc, m, key)}" for m in names) or "none"
+
+
+def findings(results: dict) -> str:
+    """Each of the paper's findings (arXiv 2503.12545, Tables 1-2, quoted) beside this run's numbers."""
+    sc = results["scenarios"]
+    out = []
+    if "person" in sc:
+        p = sc["person"]
+        out.append(f"* *Forgetting a person is easy* (paper: person Efficacy 99–100 for every method). Here, person "
+                   f"Efficacy ≥ 90: {_who(p, 'efficacy', lambda v: v >= 90)}; below 50: {_who(p, 'efficacy', lambda v: v < 50)}.")
+        out.append(f"* *Retain collapses* (paper: 4–21 against the Goal's 96). Here, person Retain below 90: "
+                   f"{_who(p, 'retain', lambda v: v < 90)} (Finetuned {_cell(p, 'finetuned', 'retain')}).")
+        out.append(f"* *Person unlearning disturbs scene descriptions* (paper: P-Scope 0.98 → 0.81–0.92). Here "
+                   f"Finetuned {_cell(p, 'finetuned', 'scope')}, Goal {_cell(p, 'goal', 'scope')}; methods "
+                   f"{min(r['scope'] for r in p['methods'].values()):.3f}–{max(r['scope'] for r in p['methods'].values()):.3f}.")
+        out.append(f"* *Real drops* (paper: 100 → 72–87). Here Finetuned {_cell(p, 'finetuned', 'real')}; below 70: "
+                   f"{_who(p, 'real', lambda v: v < 70)}.")
+    if "event" in sc:
+        e = sc["event"]
+        out.append(f"* *Forgetting an event is hard* (paper: event Efficacy ≤ 0.58, Goal 0.97). Here the Goal reaches "
+                   f"{_cell(e, 'goal', 'efficacy')}; event Efficacy ≥ 0.9: {_who(e, 'efficacy', lambda v: v >= 0.9)}; "
+                   f"below 0.5: {_who(e, 'efficacy', lambda v: v < 0.5)}."
+                   + (" Not reproduced: the tiny model's scene answer is one memorised sentence per event, and once it "
+                      "is disturbed the judge scores it low." if median(r["efficacy"] for r in e["methods"].values()) > 0.58 else ""))
+        out.append(f"* *Event unlearning lowers person recognition in those scenes* (paper: E-Scope 100 → 78.5–84.5). "
+                   f"Here E-Scope below 100: {_who(e, 'scope', lambda v: v < 100)}.")
+    if "both" in sc and "person" in sc:
+        b, p = sc["both"], sc["person"]
+        pairs = [m for m in ("GA", "GD", "KL", "NPO") if m in b["methods"] and m in p["methods"]]
+        changes = ", ".join(f"{m} {p['methods'][m]['efficacy']:.0f} → {b['methods'][m]['person_efficacy']:.0f}" for m in pairs)
+        out.append(f"* *Forgetting both at once lowers person Efficacy* (paper: to 36–55). Here, person alone → both: {changes} "
+                   "(the same forgotten persons in both scenarios).")
+        bgd = [(m, m.split("+")[0]) for m in ("GD+BGD", "KL+BGD") if m in b["methods"] and m.split("+")[0] in b["methods"]]
+        deltas = "; ".join(
+            f"{m}: person Efficacy {b['methods'][m]['person_efficacy'] - b['methods'][base]['person_efficacy']:+.1f}, event Efficacy "
+            f"{b['methods'][m]['event_efficacy'] - b['methods'][base]['event_efficacy']:+.3f}, person Retain "
+            f"{b['methods'][m]['person_retain'] - b['methods'][base]['person_retain']:+.1f}" for m, base in bgd)
+        out.append(f"* *BGD recovers person Efficacy* (paper: +8.5 GD, +11.7 KL, at 11.4 / 3.7 points of Retain). Here, against "
+                   f"the base method in `both`: {deltas}.")
+    return "\n".join(out) + "\n"
+
+
+def section(results: dict, stability: dict | None) -> str:
+    results = in_config_order(results)
+    t1, t2 = table1(results), table2(results)
+    privacy = [t for t in privacy_tables(results) if t.title.endswith(": person")]
+    parts = [BEGIN, "",
+             f"Run: `pebench run` (seed {results['seed']}, pebench {results['pebench_version']}, "
+             f"{results['dataset']['persons']} persons × {results['dataset']['events']} events, "
+             f"{results.get('hardware', {}).get('cpus', '?')} CPU cores), cold wall time "
+             f"{results.get('wall_s', float('nan')) / 60:.1f} min. Brackets: 95% bootstrap intervals over forget targets.",
+             "", time_line(results),
+             *([""] + [f"> **Warning:** {w}." for w in results["warnings"]] if results.get("warnings") else []),
+             "", "**Targets**", "", targets_table(results), "**Power**", "", power_lines(results),
+             "**Stability**", "", stability_lines(stability), "**Findings against the paper**", "", findings(results)]
+    if t1:
+        parts += ["**Table 1** (forgetting persons or events)", "", to_markdown(t1)]
+    if t2:
+        parts += ["**Table 2** (persons and events at once; in parentheses the change against the base method)", "",
+                  to_markdown(t2)]
+    for t in privacy:
+        parts += [f"**{t.title}** (over identities: each person counts once)", "", to_markdown(t)]
+    return "\n".join(parts) + "\n" + END
+
+
+def base_section() -> str:
+    """What the shipped base is: its pretraining time, size and held-out probes."""
+    record = json.loads((BASE / "pretrain.json").read_text(encoding="utf-8"))
+    probe = record["probes"][-1]
+    size = sum(f.stat().st_size for f in BASE.iterdir() if f.is_file())
+    hardware = record.get("hardware", {})
+    begin, end = markers("base")
+    rows = "\n".join(f"| {p['step']} | {p['real']:.1f} | {p['world_listing']:.1f} | {p['world_yesno']:.1f} |"
+                      for p in record["probes"])
+    return "\n".join([
+        begin, "",
+        f"The shipped base: {record['steps']} steps of batch {record['config']['batch_size']} "
+        f"({record['steps'] * record['config']['batch_size']:,} freshly rendered examples, none repeated), "
+        f"{record['wall_s'] / 60:.0f} min on {hardware.get('threads', '?')} CPU threads ({hardware.get('machine', '?')}, "
+        f"torch {hardware.get('torch', '?')}); {size / 2**20:.1f} MB on disk in float16. Held-out probes during "
+        f"pretraining (80 fresh renders each; Real: public figures named; World: POPE answered from the listed "
+        f"objects, and POPE asked yes / no):", "",
+        "| step | Real | World (listing) | World (yes / no) |", "|---|---|---|---|", rows, "",
+        f"At the end: Real {probe['real']:.1f}, World {probe['world_listing']:.1f} from listing, "
+        f"{probe['world_yesno']:.1f} asked yes / no.", "", end])
+
+
+def _replace(readme: str, begin: str, end: str, text: str) -> str:
+    if begin not in readme or end not in readme:
+        raise SystemExit(f"error: README.md has no {begin!r} … {end!r} markers")
+    head, rest = readme.split(begin, 1)
+    return head + text + rest.split(end, 1)[1]
+
+
+def render(readme: str, results: dict, stability: dict | None) -> str:
+    readme = _replace(readme, BEGIN, END, section(results, stability))
+    return _replace(readme, *markers("base"), base_section())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, help="a finished run directory to store as the reference run")
+    parser.add_argument("--stability", type=Path, help="benchmarks/stability.py output to store")
+    parser.add_argument("--check", action="store_true", help="fail if README.md differs from what the files give")
+    args = parser.parse_args()
+    if args.run:
+        shutil.copyfile(args.run / "results.json", RESULTS)
+    if args.stability:
+        shutil.copyfile(args.stability, STABILITY)
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    stability = json.loads(STABILITY.read_text(encoding="utf-8")) if STABILITY.is_file() else None
+    readme = README.read_text(encoding="utf-8")
+    expected = render(readme, results, stability)
+    if args.check:
+        if expected != readme:
+            print("error: README.md results differ from docs/results/ (run scripts/readme_results.py)", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(expected, encoding="utf-8")
+    print(f"wrote {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
