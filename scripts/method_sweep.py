@@ -42,7 +42,8 @@ def main() -> None:
     import torch
 
     from pebench.cli import _quiet_libraries
-    from pebench.config import RunConfig, resolved_eval
+    from pebench.config import RunConfig
+    from pebench.run_support import resolved_eval
     from pebench.eval.evaluate import evaluate
     from pebench.io import read_json, write_json
     from pebench.methods.base import METHODS

@@ -85,7 +85,8 @@ def test_keyword_judge_is_independent_of_hash_seed():
 
 
 def test_world_protocol_follows_the_model():
-    from pebench.config import POPE_SUFFIX, RunConfig, resolved_eval
+    from pebench.config import RunConfig
+    from pebench.run_support import POPE_SUFFIX, resolved_eval
 
     shipped = resolved_eval(RunConfig())
     assert (shipped.pope_answer, shipped.pope_suffix) == ("yesno", "")

@@ -260,16 +260,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-POPE_SUFFIX = " Answer the question using a single word or phrase."  # LLaVA's POPE evaluation prompt
-
-
-def resolved_eval(cfg: RunConfig) -> EvalConfig:
-    """`cfg.eval` with its `auto` settings decided for `cfg.model` (the POPE suffix: LLaVA's for a
-    loaded checkpoint, none for the embedded models, which were trained on the bare question)."""
-    suffix = cfg.eval.pope_suffix if cfg.eval.pope_suffix is not None else POPE_SUFFIX if cfg.model.path else ""
-    return cfg.eval.model_copy(update={"pope_suffix": suffix})
-
-
 def _merge(base: dict, extra: dict) -> dict:
     out = dict(base)
     for k, v in extra.items():

@@ -17,9 +17,9 @@ from typing import Any, Callable
 import torch
 
 from pebench import __version__, distributed
-from pebench.config import RunConfig, resolved_eval
+from pebench.config import RunConfig
 from pebench.run_support import (Encoder, aggregate_seeds, check_out_dir, content_key, fallback_warnings,  # noqa: F401
-                                 knows_targets, remove_stale_temporaries, unlearnt_warnings, versions)
+                                 knows_targets, remove_stale_temporaries, resolved_eval, unlearnt_warnings, versions)
 from pebench.data.build import PebenchData, build_dataset, load_dataset_dir, planned_images
 from pebench.data.qa import foundation_qas, text_corpus
 from pebench.eval.evaluate import build_queries, evaluate, scenario_cells

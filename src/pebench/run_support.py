@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 
 from pebench import __version__
-from pebench.config import RunConfig
+from pebench.config import EvalConfig, RunConfig
 from pebench.data.build import PebenchData
 from pebench.data.qa import QA, REFUSALS
 from pebench.errors import PebenchError
@@ -158,3 +158,13 @@ def unlearnt_warnings(per_seed: dict[int, dict[str, dict]]) -> list[str]:
                 out.append(f"seed {seed}, scenario {scenario}: the Finetuned model did not know the forget targets "
                            f"before unlearning ({'; '.join(failed)}); its Efficacy numbers do not measure forgetting")
     return out
+
+
+POPE_SUFFIX = " Answer the question using a single word or phrase."  # LLaVA's POPE evaluation prompt
+
+
+def resolved_eval(cfg: RunConfig) -> EvalConfig:
+    """`cfg.eval` with its `auto` settings decided for `cfg.model` (the POPE suffix: LLaVA's for a
+    loaded checkpoint, none for the embedded models, which were trained on the bare question)."""
+    suffix = cfg.eval.pope_suffix if cfg.eval.pope_suffix is not None else POPE_SUFFIX if cfg.model.path else ""
+    return cfg.eval.model_copy(update={"pope_suffix": suffix})

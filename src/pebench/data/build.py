@@ -32,11 +32,12 @@ from PIL import Image
 
 from pebench import __version__
 from pebench.config import DataConfig
+from pebench.data.card import dataset_card
 from pebench.data.events import Event, all_events
 from pebench.data.identities import public_figures
 from pebench.data.persons import Person, sample_persons
 from pebench.data import diffusion  # noqa: F401  (registers the flux renderer)
-from pebench.data.render import RENDERERS, Backdrop, SceneSpec
+from pebench.data.render import RENDERERS, Backdrop, SceneSpec, png_bytes, render_all  # noqa: F401  (re-exported)
 from pebench.data.world import FOUNDATION_SCENES, OBJECTS
 from pebench.errors import PebenchError
 from pebench.io import atomic_path
@@ -110,12 +111,6 @@ def _objects(rng: random.Random, lo: int, hi: int) -> tuple[str, ...]:
     return tuple(rng.sample(OBJECTS, rng.randint(lo, hi)))
 
 
-def png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False)
-    return buf.getvalue()
-
-
 def _plan_images(cfg: DataConfig, persons: list[Person], public: list[Person], events: list[Event],
                  holdout: list[Person], holdout_events: list[Event]) -> list[dict]:
     """Every image to render, as a record plus its SceneSpec (not yet drawn)."""
@@ -170,55 +165,6 @@ def scene_prompt(person: Person | None, event: Event | None, scene: str, objects
 
 
 
-def _card(cfg: DataConfig, counts: dict) -> str:
-    header = "\n".join([
-        "---",
-        "pretty_name: PEBench synthetic (pebench)",
-        "license: cc-by-4.0",
-        "task_categories: [image-text-to-text]",
-        "configs:",
-        "- config_name: images",
-        "  data_files: images.parquet",
-        "  default: true",
-        "- config_name: persons",
-        "  data_files: persons.parquet",
-        "- config_name: events",
-        "  data_files: events.parquet",
-        "---",
-    ])
-    body = f"""
-# PEBench synthetic dataset (built by pebench {__version__})
-
-Fictitious persons photographed at events, for benchmarking machine unlearning in
-multimodal LLMs (the PEBench protocol, arXiv 2503.12545). Every person and name is
-invented. Images are drawn by the `{cfg.renderer}` renderer at {cfg.image_size} px.
-
-| part | count |
-|---|---|
-| PEBench persons | {counts['persons']} |
-| events | {counts['events']} |
-| PEBench images ({cfg.renders_per_pair} per person-event pair) | {counts['pebench']} |
-| public figures (Real set identities) | {counts['public']} |
-| real images (train / eval) | {counts['real_train']} / {counts['real_eval']} |
-| world images (train / eval) | {counts['world_train']} / {counts['world_eval']} |
-| held-out persons / events (never trained on) | {counts['holdout_persons']} / {counts['holdout_events']} |
-| held-out images | {counts['holdout']} |
-
-## Columns
-
-* `images`: `image_id`, `image` (PNG), `kind` (`pebench` | `real` | `world` | `holdout`), `role`
-  (`train` | `eval` for real/world images, empty for PEBench), `person_id` (-1: none),
-  `event_id` (-1: none), `scene` (foundation backdrop name), `render`, `objects`
-  (everyday objects drawn in the image, for POPE-style questions).
-* `persons`: profile (`name`, `age`, `gender`, `job`, `job_category`, `city`, `region`),
-  `appearance` (agrees with what is drawn), `look_*` attributes, `public` (a Real-set figure), `holdout` (never trained on).
-* `events`: `event_id`, `name`, `keywords` (from the paper), `description` (ours), `holdout`.
-
-Build config: `build.json`. Rebuilding with the same config gives byte-identical files.
-"""
-    return header + "\n" + body
-
-
 def planned_images(cfg: DataConfig) -> int:
     """How many images `build_dataset(cfg)` renders."""
     return (cfg.persons * cfg.events * cfg.renders_per_pair
@@ -250,21 +196,6 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
     return out
 
 
-def render_all(renderer, specs: list[SceneSpec], size: int, progress: Callable[[int, int], None] | None = None,
-               chunk: int = 50) -> list[bytes]:
-    """Every spec rendered and PNG-encoded, in chunks through `renderer.render_many` when it has
-    one (batched diffusion), else one by one; `progress(done, total)` after each chunk."""
-    pngs: list[bytes] = []
-    many = getattr(renderer, "render_many", None)
-    chunk = getattr(renderer, "batch_size", chunk)
-    for start in range(0, len(specs), chunk):
-        part = specs[start : start + chunk]
-        pngs.extend(png_bytes(img) for img in (many(part, size) if many else (renderer(s, size) for s in part)))
-        if progress:
-            progress(len(pngs), len(specs))
-    return pngs
-
-
 def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict],
                       people: tuple[list[Person], list[Person], list[Person]],
                       event_groups: tuple[list[Event], list[Event]], source: dict | None = None) -> None:
@@ -289,7 +220,7 @@ def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict],
         images.to_parquet(str(tmp / "images.parquet"))
         datasets.Dataset.from_list(person_rows).to_parquet(str(tmp / "persons.parquet"))
         datasets.Dataset.from_list(event_rows).to_parquet(str(tmp / "events.parquet"))
-        (tmp / "README.md").write_text(_card(cfg, counts), encoding="utf-8")
+        (tmp / "README.md").write_text(dataset_card(cfg, counts), encoding="utf-8")
         from pebench.fingerprint import component_hash  # the data code, so an edited generator rebuilds
 
         build = {"pebench_version": __version__, "config": cfg.model_dump(), "counts": counts, "code": component_hash("data"),

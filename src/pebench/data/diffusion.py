@@ -126,7 +126,7 @@ class FluxRenderer:
 
     def verify_and_regenerate(self, specs: list[SceneSpec], pngs: list[bytes], size: int) -> dict:
         """Re-render (in place in `pngs`) images whose person is not recognisable; returns a summary."""
-        from pebench.data.build import png_bytes
+        from pebench.data.render import png_bytes
 
         cfg = self.cfg
         if not cfg.verify:

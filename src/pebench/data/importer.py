@@ -23,7 +23,8 @@ from pathlib import Path
 from PIL import Image
 
 from pebench.config import DataConfig
-from pebench.data.build import HOLDOUT_ID_OFFSET, _plan_images, png_bytes, write_dataset_dir
+from pebench.data.build import HOLDOUT_ID_OFFSET, _plan_images, write_dataset_dir
+from pebench.data.render import png_bytes
 from pebench.data.events import Event, all_events
 from pebench.data.identities import public_figures
 from pebench.data.persons import Person, sample_persons

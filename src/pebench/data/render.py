@@ -9,6 +9,7 @@ everyday objects in free corners. The same seed gives the same pixels. `flux`
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Protocol
@@ -236,3 +237,24 @@ def render_procedural(spec: SceneSpec, size: int) -> Image.Image:
         r = size * rng.uniform(*radius)
         _draw_object(d, name, size * (sx + rng.uniform(-0.03, 0.03)), size * (sy + rng.uniform(-0.03, 0.03)), r)
     return img
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def render_all(renderer, specs: list[SceneSpec], size: int, progress: Callable[[int, int], None] | None = None,
+               chunk: int = 50) -> list[bytes]:
+    """Every spec rendered and PNG-encoded, in chunks through `renderer.render_many` when it has
+    one (batched diffusion), else one by one; `progress(done, total)` after each chunk."""
+    pngs: list[bytes] = []
+    many = getattr(renderer, "render_many", None)
+    chunk = getattr(renderer, "batch_size", chunk)
+    for start in range(0, len(specs), chunk):
+        part = specs[start : start + chunk]
+        pngs.extend(png_bytes(img) for img in (many(part, size) if many else (renderer(s, size) for s in part)))
+        if progress:
+            progress(len(pngs), len(specs))
+    return pngs
