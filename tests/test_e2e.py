@@ -253,10 +253,10 @@ def test_latex_and_markdown_mark_the_best_method(tiny_run):
     tex = (out / "table.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "\\begin{tabular}{l" in tex
     best = max(m["efficacy"] for m in results["scenarios"]["person"]["methods"].values())
-    assert f"\\textbf{{{best:.2f}}}" in tex
+    assert f"\\textbf{{{best:.2f} [" in tex  # the value, then its bootstrap interval
     best_row = max(results["scenarios"]["person"]["methods"].items(), key=lambda kv: kv[1]["efficacy"])[0]
     md_line = [l for l in (out / "table.md").read_text().splitlines() if l.startswith(f"| {best_row} |")][0]
-    assert f"**{best:.2f}**" in md_line
+    assert f"**{best:.2f} [" in md_line
     assert "\\begin{tabular}" in (out / "table2.tex").read_text()
 
 

@@ -70,10 +70,10 @@ def test_lora_with_checkpointing_trains_only_the_adapter(name, tiny_data, corpus
     lora.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora.model.enable_input_require_grads()
     stream = Stream([(examples, 4)], vlm.collate, "t")
-    train(lora.model, lambda b: (lora.nll(b["train"]["answer"]), {}), {"train": stream}, steps=12, lr=3e-3)
+    train(lora.model, lambda b: (lora.nll(b["train"]["answer"]), {}), {"train": stream}, steps=20, lr=3e-3)
     lora.model.gradient_checkpointing_disable()
     trained_nll = float(lora.nll(batch).detach())
-    assert trained_nll < base_nll - 0.5  # checkpointing did not cut the gradient
+    assert trained_nll < base_nll - 0.3  # checkpointing did not cut the gradient (a cut one moves nothing)
     assert float(reference(lora).nll(batch).detach()) == pytest.approx(base_nll, abs=1e-5)  # adapter disabled = base
 
     save_adapter(lora, tmp_path / "adapter", merged=True)
@@ -148,5 +148,5 @@ def test_bf16_lora_training_runs_through_place_and_to_device(tiny_data, corpus):
     lora = add_adapter(vlm, LoraConfig(enabled=True, r=8, dropout=0.0))
     before = float(lora.nll(batch).detach())
     stream = Stream([(examples, 4)], vlm.collate, "t")
-    train(lora.model, lambda b: (lora.nll(b["train"]["answer"]), {}), {"train": stream}, steps=12, lr=3e-3)
-    assert float(lora.nll(batch).detach()) < before - 0.5
+    train(lora.model, lambda b: (lora.nll(b["train"]["answer"]), {}), {"train": stream}, steps=20, lr=3e-3)
+    assert float(lora.nll(batch).detach()) < before - 0.3
