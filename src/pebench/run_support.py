@@ -135,7 +135,7 @@ def check_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
     write_json(cfg_file, cfg.model_dump(mode="json"))
 
 
-def knows_targets(finetuned: dict[str, float], scenario: str, eval_cfg) -> dict:
+def knows_targets(finetuned: dict[str, float], scenario: str, eval_cfg: EvalConfig) -> dict:
     """Whether the Finetuned model answered the forget set before unlearning (ReMem's check: a
     method cannot be credited with forgetting what was never learnt). {"ok", per-concept checks}."""
     concepts = ["person", "event"] if scenario == "both" else [scenario]

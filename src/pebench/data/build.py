@@ -40,6 +40,7 @@ from pebench.data import diffusion  # noqa: F401  (registers the flux renderer)
 from pebench.data.render import RENDERERS, Backdrop, SceneSpec, png_bytes, render_all  # noqa: F401  (re-exported)
 from pebench.data.world import FOUNDATION_SCENES, OBJECTS
 from pebench.errors import PebenchError
+from pebench.fingerprint import component_hash  # build.json records the data code: an edited generator rebuilds
 from pebench.io import atomic_path
 
 HOLDOUT_ID_OFFSET = 200_000
@@ -221,8 +222,6 @@ def write_dataset_dir(out: Path, cfg: DataConfig, rows: list[dict],
         datasets.Dataset.from_list(person_rows).to_parquet(str(tmp / "persons.parquet"))
         datasets.Dataset.from_list(event_rows).to_parquet(str(tmp / "events.parquet"))
         (tmp / "README.md").write_text(dataset_card(cfg, counts), encoding="utf-8")
-        from pebench.fingerprint import component_hash  # the data code, so an edited generator rebuilds
-
         build = {"pebench_version": __version__, "config": cfg.model_dump(), "counts": counts, "code": component_hash("data"),
                  **({"source": source} if source else {})}
         (tmp / "build.json").write_text(json.dumps(build, indent=2, sort_keys=True) + "\n", encoding="utf-8")

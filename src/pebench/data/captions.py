@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from pebench.data.persons import Look
+from pebench.data.persons import Look, _a
 from pebench.data.render import Backdrop
 from pebench.data.world import OBJECTS
 
@@ -28,10 +28,6 @@ NAMED_COLOURS = {
 PATTERN_WORDS = {"none": "", "vstripes": " with vertical stripes", "hstripes": " with horizontal stripes",
                  "grid": " with a grid", "dots": " with dots", "checker": " with checks", "waves": ""}
 GLYPHS = ("circle", "square", "triangle", "diamond", "cross", "bar", "ring", "star")
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 def look_sentence(look: Look) -> str:

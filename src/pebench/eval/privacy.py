@@ -131,10 +131,10 @@ def privacy_metrics(samples: Sequence[dict], goal_member_nll: Sequence[float] | 
     mia_nonmember), over identities; `goal_member_nll` is the Goal's `member_losses`."""
     members = [s for s in samples if s["set"] == "mia_member"]
     nonmembers = [s for s in samples if s["set"] == "mia_nonmember"]
-    out = {f"mia_{a}_auc": auc(list(identity_means(members, a).values()), list(identity_means(nonmembers, a).values()))
-           for a in MIA_ATTACKS}
-    out["mia_members"] = float(len(identity_means(members, "nll")))
-    out["mia_nonmembers"] = float(len(identity_means(nonmembers, "nll")))
+    means = {a: (list(identity_means(members, a).values()), list(identity_means(nonmembers, a).values()))
+             for a in (*MIA_ATTACKS, "nll")}
+    out = {f"mia_{a}_auc": auc(*means[a]) for a in MIA_ATTACKS}
+    out["mia_members"], out["mia_nonmembers"] = float(len(means["nll"][0])), float(len(means["nll"][1]))
     if goal_member_nll is not None:
         losses = member_losses(samples)
         out["forget_quality"] = forget_quality(losses, goal_member_nll)

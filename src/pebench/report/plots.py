@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pebench.io import atomic_path  # noqa: E402
-from pebench.report.tables import HEAD, TABLE1_COLUMNS, UNIT_COLUMNS, _rows  # noqa: E402
+from pebench.report.tables import HEAD, TABLE1_COLUMNS, UNIT_COLUMNS, _ci_rows, _rows  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "pebench", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
 MARKERS = "osD^vP<>hXp*d"
@@ -57,9 +57,7 @@ def _panels(results: dict) -> list[tuple[str, str, dict]]:
 
 def _interval(sc: dict, name: str, key: str) -> tuple[float, float] | None:
     """A row's 95% bootstrap interval of `key` (results.json `ci95`), if finite."""
-    ci = sc.get("ci95", {})
-    table = {"Finetuned": ci.get("finetuned", {}), "Goal": ci.get("goal", {}), **ci.get("methods", {})}
-    pair = table.get(name, {}).get(key)
+    pair = _ci_rows(sc).get(name, {}).get(key)
     return tuple(pair) if pair and all(_finite(v) for v in pair) else None
 
 
