@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+from pebench.config import EvalConfig
 from pebench.data.captions import LIST_Q, listed_objects
 from pebench.data.identities import public_figures
 from pebench.data.qa import IDENTITY_Q, POPE_Q
@@ -13,6 +14,11 @@ from pebench.data.world import OBJECTS
 from pebench.eval.text import names_person, says_yes
 from pebench.models.adapter import VLM
 from pebench.pretrain.tasks import RENDER_SIZE, Sample, _foundation, _object_image
+
+
+# The evaluation's own limit: "This is <reserved name>." takes up to 15 tokens, so a shorter limit
+# cuts long names off and scores a correct answer as wrong.
+NAME_TOKENS = EvalConfig().identity_tokens
 
 
 def _ask(vlm: VLM, encoder, samples: list[Sample], tokens: int) -> list[str]:
@@ -25,9 +31,9 @@ def probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
     people = [public_figures()[i % len(public_figures())] for i in range(n)]
     real = [Sample(render_procedural(SceneSpec(_foundation(rng)[0], p.look, (), seed=f"probe-real:{i}"), RENDER_SIZE),
                    IDENTITY_Q, "", "public") for i, p in enumerate(people)]
-    named = _ask(vlm, encoder, real, 12)
+    named = _ask(vlm, encoder, real, NAME_TOKENS)
     objects = [_object_image(rng, f"probe-world:{i}") for i in range(n)]
-    listed = [listed_objects(a) for a in _ask(vlm, encoder, [Sample(img, LIST_Q, "", "objects") for img, _ in objects], 12)]
+    listed = [listed_objects(a) for a in _ask(vlm, encoder, [Sample(img, LIST_Q, "", "objects") for img, _ in objects], NAME_TOKENS)]
     correct, yes_no = 0, []
     for (img, objs), seen in zip(objects, listed):
         absent = rng.choice([o for o in OBJECTS if o not in objs])

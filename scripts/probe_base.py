@@ -1,0 +1,45 @@
+"""Probe the shipped base on fresh held-out renders and store the result for the README.
+
+    python scripts/probe_base.py [--n 200]   # writes docs/results/base_probe.json
+
+The probes recorded during pretraining (`pretrain.json`) are kept as measured; this re-probe
+runs the current probe code (`pebench.pretrain.probes`) on the shipped weights, and records
+the base's checksum so `scripts/readme_results.py --check` fails if the base changes without
+a new probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "results" / "base_probe.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="fresh renders per probe (public figures cycled)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+
+    from pebench.cli import _quiet_libraries
+    from pebench.config import ModelConfig
+    from pebench.models import build_model
+    from pebench.models.shipped import verify_base
+    from pebench.pretrain.probes import NAME_TOKENS, probe
+    from pebench.pretrain.recipe import StreamEncoder
+
+    _quiet_libraries()
+    vlm = build_model(ModelConfig(), [], 0)  # the default model: the shipped base
+    record = {"base_sha256sums": verify_base(), "n": args.n, "name_tokens": NAME_TOKENS,
+              **probe(vlm, StreamEncoder(vlm), n=args.n)}
+    args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
