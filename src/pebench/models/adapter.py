@@ -21,6 +21,7 @@ from PIL import Image
 from pebench import distributed
 from pebench.errors import PebenchError
 from pebench.io import atomic_path
+from pebench.models.prefix_generation import SHARED_PREFIX_MODELS, generate_shared, shared_prefix_length
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -34,6 +35,8 @@ class Encoded:
     vision: dict[str, torch.Tensor]
     # Per-token modality ids (0 = text) for models that need them (Qwen2-VL's M-RoPE).
     token_types: list[int] | None = None
+    # Which image it shows: questions about one image share its prompt prefix in generation.
+    image_key: str | None = None
 
 
 def _pad(seq: list[int], value: int, n: int, left: bool) -> list[int]:
@@ -51,6 +54,7 @@ class VLM:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._prompt_cache: dict[tuple, tuple[list[int], list[int] | None]] = {}
         self._vision_cache: dict[str, dict[str, torch.Tensor]] = {}
+        self.share_image_prefix = True  # off: every prompt runs whole (benchmarks/generation.py compares)
 
     def with_model(self, model) -> "VLM":
         """A VLM over `model` that shares this one's processor and encoding caches (the
@@ -127,7 +131,7 @@ class VLM:
         vision, (prompt_ids, types) = self._vision_and_prompt(image_id, image, question)
         ans = self.answer_ids(question, answer) if answer is not None else []
         return Encoded(prompt_ids + ans, [-100] * len(prompt_ids) + ans, vision,
-                       None if types is None else types + [0] * len(ans))
+                       None if types is None else types + [0] * len(ans), image_id)
 
     def collate(self, items: Sequence[Encoded], left_pad: bool = False) -> dict[str, torch.Tensor]:
         """Pad a list of Encoded into a model batch (labels padded with -100)."""
@@ -206,22 +210,22 @@ class VLM:
     @torch.inference_mode()
     def generate(self, items: Sequence[Encoded], max_new_tokens: int, batch_size: int = 64,
                  on_batch: Callable[[int], None] | None = None) -> list[str]:
-        """Greedy answers for prompt-only Encoded items, batched and left-padded (KV cache on).
+        """Greedy answers for prompt-only Encoded items, batched (KV cache on).
 
-        Under a multi-process launch the batches (the same ones a single process forms) are
-        dealt out across processes and every process returns all answers."""
+        Families with an image-first template run each image's prompt prefix once per batch for
+        all its questions (`prefix_generation`); others are left-padded. Under a multi-process
+        launch the batches (the same ones a single process forms) are dealt out across processes
+        and every process returns all answers."""
         was_training = self.model.training
         self.model.eval()
-        order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # less padding
+        if self._shares_prefixes:  # questions of one image side by side
+            order = sorted(range(len(items)), key=lambda i: (items[i].image_key or f"#{i}", len(items[i].input_ids)))
+        else:
+            order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # less padding
         answers: dict[int, str] = {}
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         for idx in distributed.shard(batches):
-            batch = self.to_device(self.collate([items[i] for i in idx], left_pad=True))
-            batch.pop("labels")
-            gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                      pad_token_id=self.tokenizer.pad_token_id)
-            texts = self.tokenizer.batch_decode(gen[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-            answers.update({i: t.strip() for i, t in zip(idx, texts)})
+            answers.update(zip(idx, self._generate_batch([items[i] for i in idx], max_new_tokens)))
             if on_batch:
                 on_batch(len(idx) * distributed.world_size())
         if distributed.world_size() > 1:
@@ -229,6 +233,20 @@ class VLM:
         out = [answers[i] for i in range(len(items))]
         self.model.train(was_training)
         return out
+
+    @property
+    def _shares_prefixes(self) -> bool:
+        return self.share_image_prefix and self.model.config.model_type in SHARED_PREFIX_MODELS
+
+    def _generate_batch(self, items: Sequence[Encoded], max_new_tokens: int) -> list[str]:
+        prefix = shared_prefix_length(self, items) if self._shares_prefixes else 0
+        if prefix:
+            return generate_shared(self, items, prefix, max_new_tokens)
+        batch = self.to_device(self.collate(items, left_pad=True))
+        batch.pop("labels")
+        gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                  pad_token_id=self.tokenizer.pad_token_id)
+        return [t.strip() for t in self.tokenizer.batch_decode(gen[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)]
 
 
 def check_model_dir(path: Path, allow_pickle: bool = False) -> bool:
