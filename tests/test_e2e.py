@@ -78,7 +78,25 @@ def test_rerun_reuses_every_stage_and_gives_the_same_results(tiny_run):
     assert result.returncode == 0, result.stderr[-3000:]
     after = json.loads((out / "results.json").read_text())
     assert after["scenarios"] == before["scenarios"]
-    assert not any(k.startswith(("foundation", "finetuned", "goal", "unlearn")) for k in after["timings_s"])
+    assert not any(k.startswith(("foundation", "finetuned", "goal", "unlearn", "probes")) for k in after["timings_s"])
+
+
+def test_robustness_probes_reach_results_and_tables(tiny_run):
+    """Person rows are probed by default (quantization at 8 and 4 bits, relearning); the other
+    scenarios are not; robustness.{md,csv,tex} hold what results.json holds."""
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    probes = results["scenarios"]["person"]["robustness"]
+    assert set(probes["methods"]) == set(METHODS)
+    for row in [probes["finetuned"], probes["goal"], *probes["methods"].values()]:
+        assert set(row) == {"quant8", "quant4", "relearn"}
+        assert set(row["quant4"]) == {"efficacy", "retain"} and set(row["relearn"]) == {"before", "after"}
+    assert "robustness" not in results["scenarios"]["event"]
+    csv_rows = [line.split(",") for line in (out / "robustness.csv").read_text().splitlines()[1:]]
+    ga = {col: float(v) for sc, row, col, v in csv_rows if sc == "person" and row == "GA"}
+    assert ga["P-Eff int4"] == probes["methods"]["GA"]["quant4"]["efficacy"]
+    assert ga["P-Eff B relearnt"] == probes["methods"]["GA"]["relearn"]["after"]["efficacy"]
+    assert "Robustness: person" in (out / "robustness.md").read_text() and (out / "robustness.tex").is_file()
 
 
 def test_both_scenario_and_table2(tiny_run):

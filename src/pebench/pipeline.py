@@ -18,7 +18,7 @@ import torch
 
 from pebench import __version__, distributed
 from pebench.config import RunConfig
-from pebench.run_support import (Encoder, aggregate_seeds, check_out_dir, content_key, fallback_warnings,  # noqa: F401
+from pebench.run_support import (Encoder, Lazy, aggregate_seeds, check_out_dir, content_key, fallback_warnings,  # noqa: F401
                                  knows_targets, remove_stale_temporaries, resolved_eval, unlearnt_warnings, versions)
 from pebench.data.build import PebenchData, build_dataset, load_dataset_dir, planned_images
 from pebench.data.qa import foundation_qas, text_corpus
@@ -37,13 +37,14 @@ from pebench.progress import Reporter, log, progress_callback
 from pebench.report import write_report
 from pebench.splits import Split, make_split
 from pebench.train import Stream
+from pebench.probe_stages import ProbeStages
 from pebench.training_stages import TrainingStages
 
 
 REPLAY_POOL = 2048  # pretraining examples replayed by fine-tunes of the shipped base
 
 
-class Pipeline(TrainingStages):
+class Pipeline(TrainingStages, ProbeStages):
     """Runs the whole benchmark for one RunConfig into `out`."""
 
     def __init__(self, cfg: RunConfig, out: Path, reporter: Reporter, data_dir: Path | None = None,
@@ -99,9 +100,8 @@ class Pipeline(TrainingStages):
         return vlm
 
     def _stage_eval(self, tag: str, row: str, key: str, vlm_fn: Callable[[], VLM], split: Split,
-                    goal_member_nll: list[float] | None = None, done: Callable[[VLM], None] | None = None) -> dict:
-        """Evaluate (or reuse the stored evaluation of) one table row: {"metrics", "member_nll"}.
-        `done(vlm)` is called after a fresh evaluation (e.g. to save and remove an adapter)."""
+                    goal_member_nll: list[float] | None = None) -> dict:
+        """Evaluate (or reuse the stored evaluation of) one table row: {"metrics", "member_nll"}."""
         path = self.out / "stages" / tag / f"{row}.json"
         label = f"{tag}/{row}"
         if path.is_file() and not self.fresh:
@@ -116,8 +116,6 @@ class Pipeline(TrainingStages):
             metrics, samples = self._timed(f"eval {label}", lambda: evaluate(
                 vlm, self.data, split, self.eval_cfg, self.judge, split.seed, on_progress=task.advance, queries=queries,
                 goal_member_nll=goal_member_nll, is_goal=row == "goal"))
-        if done:
-            done(vlm)
         _, ci95, counts = scenario_cells(self.data, split, samples, split.seed)
         stored = {"key": key, "metrics": metrics, "ci95": ci95, "n": counts, "member_nll": member_losses(samples),
                   **({"training": self.training[label]} if label in self.training else {})}
@@ -205,17 +203,23 @@ class Pipeline(TrainingStages):
         goal = self._stage_eval(tag, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)
         ref = goal.get("member_nll")
         entry: dict[str, Any] = {"split": split.summary(), "forget": split.forget_names(self.data)}
-        rows = {"finetuned": self._stage_eval(tag, "finetuned", content_key(eval_key, self.finetuned_key, goal_key),
-                                              lambda: finetuned, split, ref)}
-        methods = {}
+        finetuned_key = content_key(eval_key, self.finetuned_key, goal_key)
+        rows = {"finetuned": self._stage_eval(tag, "finetuned", finetuned_key, lambda: finetuned, split, ref)}
+        probes = {"finetuned": self.probe_row(tag, "finetuned", finetuned_key, lambda: finetuned, split),
+                  "goal": self.probe_row(tag, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)}
+        methods, probes["methods"] = {}, {}
         for name in cfg.methods:
             if METHODS.get(name).balance_concepts and scenario != "both":
                 continue  # balancing needs both concepts; elsewhere it equals its base method
             key = content_key(eval_key, self.finetuned_key, goal_key, name, self.method_settings(name), seed,
                               METHODS.get(name).defaults, object_source_hash(METHODS.get(name)))
-            methods[name] = self._stage_eval(
-                tag, name, key, lambda n=name: self.unlearn(n, finetuned, split), split, ref,
-                done=lambda vlm, n=name: self._release_unlearned(vlm, tag, n))
+            unlearned = Lazy(lambda n=name: self.unlearn(n, finetuned, split))  # made only if a stage needs it
+            methods[name] = self._stage_eval(tag, name, key, unlearned, split, ref)
+            probes["methods"][name] = self.probe_row(tag, name, key, unlearned, split)
+            if unlearned.made:
+                self._release_unlearned(unlearned(), tag, name)
+        if probes["goal"] is not None:
+            entry["robustness"] = probes
         rows["goal"] = goal
         entry["knows_targets"] = knows_targets(rows["finetuned"]["metrics"], scenario, self.eval_cfg)
         for part in ("metrics", "ci95", "n"):

@@ -64,6 +64,19 @@ class Encoder:
         return [self.example(q, refusal, extra) for q in qas]
 
 
+class Lazy:
+    """A value made on first call and kept (a method's unlearned model: its evaluation and its
+    probes share it, and when both are stored it is never made)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make, self._value, self.made = make, None, False
+
+    def __call__(self) -> Any:
+        if not self.made:
+            self._value, self.made = self._make(), True
+        return self._value
+
+
 def fallback_warnings(cfg: RunConfig) -> list[str]:
     """What a reader must know when a loaded checkpoint is measured on the synthetic Real / World
     sets, which only the embedded models were pretrained on."""
@@ -99,6 +112,8 @@ def aggregate_seeds(runs: list[dict[str, dict]]) -> dict[str, dict]:
                                "knows_targets": {"ok": all(e.get("knows_targets", {}).get("ok", True) for e in entries)}}
         for row in ("finetuned", "goal"):
             agg[row], agg["std"][row] = _mean_std([e[row] for e in entries])
+        if "robustness" in first:
+            agg["robustness"] = first["robustness"]  # probes of the first seed (per_seed holds each)
         for name in first["methods"]:
             agg["methods"][name], agg["std"]["methods"][name] = _mean_std([e["methods"][name] for e in entries])
         out[scenario] = agg

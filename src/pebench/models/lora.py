@@ -84,6 +84,12 @@ def merged_copy(vlm: VLM) -> VLM:
     return vlm.with_model(copy.deepcopy(vlm.model).merge_and_unload())
 
 
+def plain_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A deep copy of `model` with its LoRA adapter, if it has one, merged into the weights."""
+    out = copy.deepcopy(model)
+    return out.merge_and_unload() if hasattr(out, "merge_and_unload") else out
+
+
 def load_adapter(base: VLM, path: str | Path) -> VLM:
     """A copy of `base` with the saved adapter in `path` merged into its weights."""
     from peft import PeftModel

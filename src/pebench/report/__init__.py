@@ -15,6 +15,7 @@ from pebench.io import read_json, write_text
 from pebench.report import plots
 from pebench.report.examples import image_data_uris, pick_examples
 from pebench.report.html import comparison_page, report_page
+from pebench.report.robustness import robustness_csv, robustness_tables
 from pebench.report.tables import (TABLE1_COLUMNS, UNIT_COLUMNS, Cell, Table, privacy_tables, table1, table2, to_csv, to_latex,
                                    to_markdown)
 
@@ -46,12 +47,13 @@ def in_config_order(results: dict) -> dict:
 
 
 def write_tables(run_dir: Path, results: dict) -> list[Table]:
-    """Write table.{md,csv,tex}, table2.{md,csv,tex} (scenario both) and privacy.{md,tex};
+    """Write table.{md,csv,tex}, table2.{md,csv,tex} (scenario both), privacy.{md,tex} and
+    robustness.{md,csv,tex} (probed scenarios);
     returns the tables written."""
     main = {"table": table1(results), "table2": table2(results)}
-    privacy = privacy_tables(results)
+    privacy, robustness = privacy_tables(results), robustness_tables(results)
     warnings = [f"Warning: {w}." for w in results.get("warnings", [])]
-    for table in [t for t in main.values() if t] + privacy:  # every table carries the run's warnings
+    for table in [t for t in main.values() if t] + privacy + robustness:  # every table carries the run's warnings
         table.note = " ".join([table.note, *warnings]).strip()
     tex_head = "".join(f"% {w}\n" for w in warnings)
     for stem, table in main.items():
@@ -62,7 +64,11 @@ def write_tables(run_dir: Path, results: dict) -> list[Table]:
     if privacy:
         write_text(run_dir / "privacy.md", "\n".join(to_markdown(t, title=True) for t in privacy))
         write_text(run_dir / "privacy.tex", tex_head + "\n".join(to_latex(t) for t in privacy))
-    return [t for t in main.values() if t] + privacy
+    if robustness:
+        write_text(run_dir / "robustness.md", "\n".join(to_markdown(t, title=True) for t in robustness))
+        write_text(run_dir / "robustness.csv", robustness_csv(robustness))
+        write_text(run_dir / "robustness.tex", tex_head + "\n".join(to_latex(t) for t in robustness))
+    return [t for t in main.values() if t] + privacy + robustness
 
 
 def write_plots(run_dir: Path, results: dict) -> dict[str, list[Path]]:

@@ -1,0 +1,6 @@
+"""Does it really forget? Attacks on unlearned models, each measured on the Goal model too
+(it never learnt the targets, so it shows what "truly forgotten" looks like under the attack):
+
+* `quant`: weight quantization (8 and 4 bits) brings back what unlearning only nudged;
+* `relearn`: a few fine-tuning steps on half the forget targets, then Efficacy on the other half.
+"""

@@ -1,0 +1,68 @@
+"""The robustness table ("Does it really forget?", `pebench.probes`), one per probed scenario:
+each row's Efficacy, then Efficacy and Retain after quantizing its weights, then Efficacy
+(and Generality) on the held-out half of the forget targets before and after the relearning
+attack. The Goal row never learnt the targets (what "truly forgotten" looks like under each
+attack); the Finetuned row shows what an attack changes by itself."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pebench.report.tables import SCENARIO_ORDER, UNIT_COLUMNS, Cell, Table
+
+Getter = Callable[[dict, dict], "float | None"]
+
+
+def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str, Getter, bool]]:
+    tag = concept[0].upper()
+    unit = lambda column: (concept, column) in UNIT_COLUMNS  # noqa: E731
+    eff, ret, gen = (prefix + c for c in ("efficacy", "retain", "generality"))
+    columns: list[tuple[str, Getter, bool]] = [(f"{tag}-Eff", lambda m, p: m.get(eff), unit("efficacy"))]
+    for bits in sorted((int(k[5:]) for k in probes if k.startswith("quant")), reverse=True):
+        q = f"quant{bits}"
+        columns += [(f"{tag}-Eff int{bits}", lambda m, p, q=q: p.get(q, {}).get(eff), unit("efficacy")),
+                    (f"{tag}-Ret int{bits}", lambda m, p, q=q: p.get(q, {}).get(ret), unit("retain"))]
+    if "relearn" in probes:
+        columns += [(f"{tag}-Eff half B", lambda m, p: p.get("relearn", {}).get("before", {}).get(eff), unit("efficacy")),
+                    (f"{tag}-Eff B relearnt", lambda m, p: p.get("relearn", {}).get("after", {}).get(eff), unit("efficacy")),
+                    (f"{tag}-Gen B relearnt", lambda m, p: p.get("relearn", {}).get("after", {}).get(gen), unit("generality"))]
+    return columns
+
+
+def _note(config: dict) -> str:
+    pc = config.get("probes", {})
+    return ("Higher Efficacy = more forgotten. int<b>: every linear weight but the output head quantized per output "
+            "channel to b bits (round-to-nearest, simulated). Half B: the forget targets held out from the relearning "
+            f"attack, which fine-tunes {pc.get('relearn_steps')} steps (lr {pc.get('relearn_lr')}) on the other half's "
+            "correct answers. Goal: never learnt the targets; Finetuned: what an attack changes by itself.")
+
+
+def robustness_tables(results: dict) -> list[Table]:
+    tables = []
+    for scenario in (s for s in SCENARIO_ORDER if s in results["scenarios"]):
+        sc = results["scenarios"][scenario]
+        probes = sc.get("robustness")
+        if not probes:
+            continue
+        concepts = ("person", "event") if scenario == "both" else (scenario,)
+        columns = [c for concept in concepts
+                   for c in _concept_columns(concept, f"{concept}_" if scenario == "both" else "", probes["goal"])]
+        rows = [("Finetuned", sc["finetuned"], probes["finetuned"]),
+                *((name, sc["methods"][name], probes["methods"][name]) for name in sc["methods"] if name in probes["methods"]),
+                ("Goal", sc["goal"], probes["goal"])]
+        body = [(name, [Cell(get(metrics, row_probes), unit=unit) for _, get, unit in columns])
+                for name, metrics, row_probes in rows]
+        tables.append(Table(f"Robustness: {scenario}", ["Method", *(h for h, _, _ in columns)], body,
+                            _note(results.get("config", {})), bold_best=False, label=f"tab:robustness-{scenario}"))
+    return tables
+
+
+def robustness_csv(tables: list[Table]) -> str:
+    """Long format (scenario, method, column, value): the scenarios' tables have different columns."""
+    lines = ["scenario,method,column,value"]
+    for table in tables:
+        scenario = table.title.split(": ", 1)[1]
+        for name, cells in table.rows:
+            lines += [f"{scenario},{name},{head},{'' if c.value is None else repr(float(c.value))}"
+                      for head, c in zip(table.header[1:], cells)]
+    return "\n".join(lines) + "\n"

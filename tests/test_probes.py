@@ -1,0 +1,77 @@
+"""The robustness probes: quantization on hand-made tensors with known answers, the relearning
+attack's halves and training, and the config."""
+
+import pytest
+import torch
+
+from pebench.config import load_config
+from pebench.errors import PebenchError
+from pebench.probes.quant import quantize_rows, quantized_copy
+from pebench.probes.relearn import halves, relearned
+from pebench.splits import forget_qas, make_split
+
+
+def test_round_to_nearest_per_row_known_answer():
+    w = torch.tensor([[1.0, -0.5, 0.26, 0.0], [0.0, 0.0, 0.0, 0.0], [-2.0, 1.0, 0.5, 0.1]])
+    # 3 bits: q_max = 3, row scale s = max|w| / 3 (1/3, -, 2/3); w / s is rounded half to even:
+    # row 1: 3, -1.5 -> -2, 0.78 -> 1, 0; row 3: -3, 1.5 -> 2, 0.75 -> 1, 0.15 -> 0.
+    expected = torch.tensor([[1.0, -2 / 3, 1 / 3, 0.0], [0.0, 0.0, 0.0, 0.0], [-2.0, 4 / 3, 2 / 3, 0.0]])
+    assert torch.allclose(quantize_rows(w, 3), expected, atol=1e-6)
+    assert torch.equal(quantize_rows(w, 2), torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0] * 4, [-2.0, 0.0, 0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("bits", [8, 4, 2])
+def test_a_quantized_model_takes_at_most_2_to_the_b_levels_per_channel(tiny_vlm, bits):
+    model = tiny_vlm.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    quantized = quantized_copy(model, bits)
+    linears = {n: m for n, m in quantized.named_modules() if isinstance(m, torch.nn.Linear)}
+    assert len(linears) > 10
+    for name, module in linears.items():
+        if name.endswith("lm_head"):
+            assert torch.equal(module.weight, model.get_submodule(name).weight)  # the output head stays
+            continue
+        levels = max(len(torch.unique(row)) for row in module.weight)
+        assert levels <= 2 ** bits, (name, levels)
+        changed = not torch.equal(module.weight, model.get_submodule(name).weight)
+        assert changed or bits == 8 and levels < 2 ** bits  # low widths always move some weight
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the original is untouched
+
+
+def test_halves_split_the_targets_and_their_images(tiny_data):
+    cfg = load_config("tiny", overrides={"split": {"forget_fraction": 0.5}})
+    split = make_split(tiny_data, "both", cfg.split, 0)
+    a, b = halves(tiny_data, split)
+    assert set(a.forget_persons) | set(b.forget_persons) == set(split.forget_persons)
+    assert not set(a.forget_persons) & set(b.forget_persons) and not set(a.forget_events) & set(b.forget_events)
+    recs = {r.image_id: r for r in tiny_data.images}
+    for part in (a, b):
+        assert part.f_train and set(part.f_train) <= set(split.f_train) and set(part.f_test) <= set(split.f_test)
+        assert all(recs[i].person_id in part.forget_persons or recs[i].event_id in part.forget_events
+                   for i in part.f_train + part.f_test)
+    single = make_split(tiny_data, "event", load_config("tiny").split, 0)
+    assert len(single.forget_events) == 1 and halves(tiny_data, single) is None  # nothing to hold out
+
+
+def test_relearning_learns_the_attack_half_and_leaves_the_model_alone(tiny_vlm, tiny_data):
+    from pebench.run_support import Encoder
+
+    split = make_split(tiny_data, "person", load_config("tiny").split, 0)
+    attack, _ = halves(tiny_data, split)
+    examples = Encoder(tiny_vlm, tiny_data).examples(forget_qas(tiny_data, attack)["person"])
+    batch = tiny_vlm.collate([e["answer"] for e in examples])
+    before = {k: v.clone() for k, v in tiny_vlm.model.state_dict().items()}
+    with torch.no_grad():
+        nll_before = float(tiny_vlm.nll(batch))
+    attacked = relearned(tiny_vlm, examples, steps=15, lr=3e-3, batch_size=4, seed="t")
+    with torch.no_grad():
+        assert float(attacked.nll(batch)) < nll_before - 0.5
+    assert all(torch.equal(v, tiny_vlm.model.state_dict()[k]) for k, v in before.items())
+
+
+def test_probe_config_is_validated():
+    with pytest.raises(PebenchError, match="probes.quant_bits"):
+        load_config(overrides={"probes": {"quant_bits": [1]}})
+    with pytest.raises(PebenchError, match="probes.relearn_stp"):
+        load_config(overrides={"probes": {"relearn_stp": 5}})
+    assert load_config(overrides={"probes": {"quant_bits": [], "relearn_steps": 0}}).probes.quant_bits == ()
