@@ -89,7 +89,7 @@ def test_robustness_probes_reach_results_and_tables(tiny_run):
     probes = results["scenarios"]["person"]["robustness"]
     assert set(probes["methods"]) == set(METHODS)
     for row in [probes["finetuned"], probes["goal"], *probes["methods"].values()]:
-        assert set(row) == {"quant8", "quant4", "relearn"}
+        assert set(row) == {"quant8", "quant4", "relearn", "subset"}
         assert set(row["quant4"]) == {"efficacy", "retain"} and set(row["relearn"]) == {"before", "after"}
     assert "robustness" not in results["scenarios"]["event"]
     csv_rows = [line.split(",") for line in (out / "robustness.csv").read_text().splitlines()[1:]]
@@ -97,6 +97,21 @@ def test_robustness_probes_reach_results_and_tables(tiny_run):
     assert ga["P-Eff int4"] == probes["methods"]["GA"]["quant4"]["efficacy"]
     assert ga["P-Eff B relearnt"] == probes["methods"]["GA"]["relearn"]["after"]["efficacy"]
     assert "Robustness: person" in (out / "robustness.md").read_text() and (out / "robustness.tex").is_file()
+
+
+def test_evaluation_during_unlearning_ends_at_the_final_model(tiny_run):
+    """Every 2 of 5 steps and after the last, on the subset; step 0 is the Finetuned model, and the
+    last point is what the final model answers on that subset (probed after unlearning)."""
+    out, _ = tiny_run
+    person = json.loads((out / "results.json").read_text())["scenarios"]["person"]
+    traj, probes = person["trajectory"], person["robustness"]
+    assert traj["goal"] == probes["goal"]["subset"]
+    for name, t in traj["methods"].items():
+        assert [p["step"] for p in t["points"]] == [0, 2, 4, 5]
+        assert {k: v for k, v in t["points"][0].items() if k != "step"} == probes["finetuned"]["subset"]
+        assert {k: v for k, v in t["points"][-1].items() if k != "step"} == probes["methods"][name]["subset"]
+    assert "Evaluation during unlearning: person" in (out / "robustness.md").read_text()
+    assert (out / "plots" / "trajectory.png").is_file()
 
 
 def test_both_scenario_and_table2(tiny_run):

@@ -8,6 +8,7 @@ from pebench.config import load_config
 from pebench.errors import PebenchError
 from pebench.probes.quant import quantize_rows, quantized_copy
 from pebench.probes.relearn import halves, relearned
+from pebench.probes.trajectory import chosen_checkpoint
 from pebench.splits import forget_qas, make_split
 
 
@@ -67,6 +68,17 @@ def test_relearning_learns_the_attack_half_and_leaves_the_model_alone(tiny_vlm, 
     with torch.no_grad():
         assert float(attacked.nll(batch)) < nll_before - 0.5
     assert all(torch.equal(v, tiny_vlm.model.state_dict()[k]) for k, v in before.items())
+
+
+def test_the_checkpoint_rule_picks_the_first_unlearning_step_near_the_goal():
+    goal = {"efficacy": 80.0, "retain": 100.0}
+    points = [{"step": 0, "efficacy": 90.0, "retain": 100.0}, {"step": 10, "efficacy": 70.0, "retain": 95.0},
+              {"step": 20, "efficacy": 76.0, "retain": 90.0}, {"step": 30, "efficacy": 99.0, "retain": 50.0}]
+    assert chosen_checkpoint(points, goal, 0.05)["step"] == 20  # 76 >= 0.95 * 80; step 0 is never a pick
+    assert chosen_checkpoint(points, goal, 0.0)["step"] == 30
+    assert chosen_checkpoint(points[:3], goal, 0.0) is None
+    both = {"person_efficacy": 100.0, "event_efficacy": 1.0}
+    assert chosen_checkpoint([{"step": 5, "person_efficacy": 100.0, "event_efficacy": 0.5}], both, 0.1) is None
 
 
 def test_probe_config_is_validated():

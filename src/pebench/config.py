@@ -91,6 +91,10 @@ class ProbesConfig(_Strict):
     relearn_steps: int = Field(40, ge=0, description="steps of the relearning attack on half the forget targets; 0 = off")
     relearn_lr: float = Field(3e-4, gt=0)
     relearn_batch_size: int = Field(8, ge=1)
+    every: int = Field(10, ge=0, description="evaluate a fixed subset every N unlearning steps (trade-off curves); 0 = off")
+    subset: int = Field(60, ge=1, description="questions per set (D_f_train, D_r) of that subset")
+    epsilon: float = Field(0.05, ge=0, le=1, description="checkpoint rule: first step with Efficacy >= (1 - epsilon) "
+                                                         "x the Goal's on the subset")
 
     @field_validator("quant_bits")
     @classmethod
@@ -134,7 +138,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "finetune": {"steps": 120, "batch_size": 16},
         "unlearn": {"steps": 5, "batch_size": 8},
         "eval": {"max_retain_images": 24, "scene_tokens": 32},
-        "probes": {"relearn_steps": 3, "relearn_batch_size": 4},
+        "probes": {"relearn_steps": 3, "relearn_batch_size": 4, "every": 2, "subset": 12},
     },
 }
 

@@ -207,19 +207,22 @@ class Pipeline(TrainingStages, ProbeStages):
         rows = {"finetuned": self._stage_eval(tag, "finetuned", finetuned_key, lambda: finetuned, split, ref)}
         probes = {"finetuned": self.probe_row(tag, "finetuned", finetuned_key, lambda: finetuned, split),
                   "goal": self.probe_row(tag, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)}
-        methods, probes["methods"] = {}, {}
+        methods, probes["methods"], trajectory = {}, {}, self.trajectory_settings(split)
         for name in cfg.methods:
             if METHODS.get(name).balance_concepts and scenario != "both":
                 continue  # balancing needs both concepts; elsewhere it equals its base method
             key = content_key(eval_key, self.finetuned_key, goal_key, name, self.method_settings(name), seed,
-                              METHODS.get(name).defaults, object_source_hash(METHODS.get(name)))
-            unlearned = Lazy(lambda n=name: self.unlearn(n, finetuned, split))  # made only if a stage needs it
+                              METHODS.get(name).defaults, object_source_hash(METHODS.get(name)), trajectory)
+            unlearned = Lazy(lambda n=name: self.unlearn(  # made only if a stage needs it
+                n, finetuned, split, lambda vlm: self.subset_columns(vlm, split), trajectory[0] if trajectory else 0))
             methods[name] = self._stage_eval(tag, name, key, unlearned, split, ref)
             probes["methods"][name] = self.probe_row(tag, name, key, unlearned, split)
             if unlearned.made:
                 self._release_unlearned(unlearned(), tag, name)
         if probes["goal"] is not None:
             entry["robustness"] = probes
+            if trajectory:
+                entry["trajectory"] = self.trajectories(probes, methods)
         rows["goal"] = goal
         entry["knows_targets"] = knows_targets(rows["finetuned"]["metrics"], scenario, self.eval_cfg)
         for part in ("metrics", "ci95", "n"):

@@ -1,6 +1,8 @@
 """The probe stages of `pebench run` ("Does it really forget?", `pebench.probes`): for each
-probed row (Finetuned, Goal, every method) the quantization and relearning attacks, stored
-under stages/<scenario>/<row>.probes.json with their own key. `Pipeline` mixes this in."""
+probed row (Finetuned, Goal, every method) the quantization and relearning attacks and the
+row's Efficacy / Retain on the fixed subset of evaluation during unlearning, stored under
+stages/<scenario>/<row>.probes.json with their own key; and each method's trajectory with
+its chosen checkpoint. `Pipeline` mixes this in."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pebench.models import VLM
 from pebench.probes.measure import forget_columns
 from pebench.probes.quant import quantized_copy
 from pebench.probes.relearn import attack_examples, halves, relearned
+from pebench.probes.trajectory import SUBSET_SETS, chosen_checkpoint, subset_queries
 from pebench.run_support import content_key
 from pebench.splits import Split
 
@@ -24,10 +27,34 @@ class ProbeStages:
 
     cfg: Any
 
+    def probed(self, split: Split) -> bool:
+        pc = self.cfg.probes
+        return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every)
+
+    def trajectory_settings(self, split: Split) -> tuple[int, int] | None:
+        """What evaluation during unlearning adds to a method's key (it runs inside unlearning)."""
+        pc = self.cfg.probes
+        return (pc.every, pc.subset) if self.probed(split) and pc.every else None
+
+    def subset_columns(self, vlm: VLM, split: Split) -> dict[str, float]:
+        """Efficacy and Retain on the split's fixed subset (evaluation during unlearning)."""
+        queries = subset_queries(self._queries(split), self.cfg.probes.subset, split.seed)
+        return self._columns(vlm, split, queries, SUBSET_SETS)
+
+    def trajectories(self, probes: dict, methods: dict[str, dict]) -> dict:
+        """Each method's points (step 0: the Finetuned model) and the checkpoint its rule picks."""
+        eps, goal = self.cfg.probes.epsilon, probes["goal"]["subset"]
+        start = {"step": 0, **probes["finetuned"]["subset"]}
+        out: dict[str, Any] = {"goal": goal, "epsilon": eps, "methods": {}}
+        for name, stored in methods.items():
+            points = [start, *stored.get("training", {}).get("trajectory", [])]
+            out["methods"][name] = {"points": points, "chosen": chosen_checkpoint(points, goal, eps)}
+        return out
+
     def probe_row(self, tag: str, row: str, row_key: str, model: Callable[[], VLM], split: Split) -> dict | None:
         """The row's probe results (stored or computed); None when the scenario is not probed."""
         pc = self.cfg.probes
-        if split.scenario not in pc.scenarios or not (pc.quant_bits or pc.relearn_steps):
+        if not self.probed(split):
             return None
         path = self.out / "stages" / tag / f"{row}.probes.json"
         key = content_key(row_key, pc.model_dump(), component_hash("probes"))
@@ -35,7 +62,8 @@ class ProbeStages:
         if stored.get("key") == key:
             return stored["probes"]
         vlm = model()
-        with self.rep.task(f"probe {tag}/{row}", len(pc.quant_bits) + bool(pc.relearn_steps), "probe") as task:
+        with self.rep.task(f"probe {tag}/{row}", len(pc.quant_bits) + bool(pc.relearn_steps) + bool(pc.every),
+                           "probe") as task:
             probes = self._timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
         if self.main:
             write_json(path, {"key": key, "probes": probes})
@@ -44,6 +72,9 @@ class ProbeStages:
     def _probes(self, vlm: VLM, split: Split, seed: str, advance: Callable[[], None]) -> dict:
         pc = self.cfg.probes
         out: dict[str, Any] = {}
+        if pc.every:
+            out["subset"] = self.subset_columns(vlm, split)
+            advance()
         for bits in pc.quant_bits:
             quantized = vlm.with_model(quantized_copy(vlm.model, bits))
             out[f"quant{bits}"] = self._columns(quantized, split, self._queries(split), ("f_train", "retain"))

@@ -112,8 +112,7 @@ def aggregate_seeds(runs: list[dict[str, dict]]) -> dict[str, dict]:
                                "knows_targets": {"ok": all(e.get("knows_targets", {}).get("ok", True) for e in entries)}}
         for row in ("finetuned", "goal"):
             agg[row], agg["std"][row] = _mean_std([e[row] for e in entries])
-        if "robustness" in first:
-            agg["robustness"] = first["robustness"]  # probes of the first seed (per_seed holds each)
+        agg.update({k: first[k] for k in ("robustness", "trajectory") if k in first})  # the first seed's probes
         for name in first["methods"]:
             agg["methods"][name], agg["std"]["methods"][name] = _mean_std([e["methods"][name] for e in entries])
         out[scenario] = agg

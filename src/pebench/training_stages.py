@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -36,9 +36,15 @@ class TrainingStages:
     training: dict[str, Any]
 
     def _train(self, label: str, vlm: VLM, method: Method, streams: dict[str, Stream], tc: dict, ref: VLM | None,
-               seed: int) -> None:
+               seed: int, checkpoint: Callable[[], dict] | None = None, every: int = 0) -> None:
+        """Train `vlm`; with `checkpoint`, call it every `every` steps and after the last one and
+        keep its results (step-numbered) as the run's trajectory."""
+        trajectory: list[dict] = []
+
         def on_step(step: int, logs: dict[str, float], task) -> None:
             task.advance()
+            if checkpoint and ((step + 1) % every == 0 or step == tc["steps"] - 1):
+                trajectory.append({"step": step + 1, **checkpoint()})
             if step % 100 == 0 or step == tc["steps"] - 1:
                 log.info("%s step %d/%d %s", label, step + 1, tc["steps"],
                          " ".join(f"{k}={v:.4g}" for k, v in logs.items()))
@@ -57,7 +63,8 @@ class TrainingStages:
         finally:
             if checkpointing:
                 vlm.model.gradient_checkpointing_disable()
-        self.training[label] = {"final": result.history[-1], "history": result.history}
+        self.training[label] = {"final": result.history[-1], "history": result.history,
+                                **({"trajectory": trajectory} if checkpoint else {})}
 
     def _adapter(self, base: VLM, seed: str) -> VLM:
         """A fresh LoRA adapter on `base`, initialised from its own seed: peft draws the adapter's
@@ -111,7 +118,9 @@ class TrainingStages:
               "batch_size": override.pop("batch_size", uc.batch_size)}
         return tc, override
 
-    def unlearn(self, name: str, finetuned: VLM, split: Split) -> VLM:
+    def unlearn(self, name: str, finetuned: VLM, split: Split, checkpoint: Callable[[VLM], dict] | None = None,
+                every: int = 0) -> VLM:
+        """Unlearn `name` from the Finetuned model; `checkpoint(model)` every `every` steps (see `_train`)."""
         tc, override = self.method_settings(name)
         method = make_method(name, seeded_params(name, override, split.seed))
         if self.lora:  # a fresh adapter on the Finetuned model; the adapter-disabled model is the reference
@@ -132,7 +141,8 @@ class TrainingStages:
         if method.uses_retain:
             streams["retain"] = Stream([(self.retain_examples(split), tc["batch_size"])], vlm.collate, "retain:" + seed)
         label = f"{self._tag(split)}/{name}"
-        self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed))
+        hook = (lambda: checkpoint(vlm)) if checkpoint and every else None
+        self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed, hook, every))
         return vlm
 
     def _release_unlearned(self, vlm: VLM, tag: str, name: str) -> None:

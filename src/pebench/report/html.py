@@ -62,6 +62,8 @@ FIGURE_CAPTIONS = {
     "interference": "Cross-concept interference: how much of the other concept's Scope each method destroys.",
     "columns": "Every column of Table 1 per method.",
     "loss_curves": "Training loss of each unlearning run.",
+    "trajectory": "Evaluation during unlearning: each method's path from the Finetuned model to its final model on a "
+                  "fixed subset; ringed: the checkpoint the stated rule picks; the star is the Goal.",
 }
 
 

@@ -66,3 +66,34 @@ def robustness_csv(tables: list[Table]) -> str:
             lines += [f"{scenario},{name},{head},{'' if c.value is None else repr(float(c.value))}"
                       for head, c in zip(table.header[1:], cells)]
     return "\n".join(lines) + "\n"
+
+
+def _at(point: dict | None, key: str) -> float | None:
+    return None if point is None else point.get(key)
+
+
+def trajectory_tables(results: dict) -> list[Table]:
+    """Evaluation during unlearning: each method's final model and its rule's checkpoint on the subset."""
+    tables = []
+    for scenario in (s for s in SCENARIO_ORDER if s in results["scenarios"]):
+        sc = results["scenarios"][scenario]
+        traj = sc.get("trajectory")
+        if not traj:
+            continue
+        keys = [k for k in traj["goal"] if k.endswith(("efficacy", "retain"))]
+        heads = [k.replace("person_", "P-").replace("event_", "E-").replace("efficacy", "Eff").replace("retain", "Ret")
+                 for k in keys]
+        unit = {k: (k.split("_")[0] if "_" in k else scenario, k.rsplit("_", 1)[-1]) in UNIT_COLUMNS for k in keys}
+        rows = []
+        for name, t in traj["methods"].items():
+            final, chosen = t["points"][-1], t["chosen"]
+            rows.append((name, [Cell(_at(final, k), unit=unit[k]) for k in keys] +
+                         [Cell(_at(chosen, "step"), count=True)] + [Cell(_at(chosen, k), unit=unit[k]) for k in keys]))
+        rows.append(("Goal", [Cell(traj["goal"][k], unit=unit[k]) for k in keys] + [Cell(None)] * (len(keys) + 1)))
+        header = ["Method", *(f"{h} final" for h in heads), "Rule step", *(f"{h} at rule" for h in heads)]
+        note = (f"On a fixed subset of {results.get('config', {}).get('probes', {}).get('subset')} D_f_train and D_r "
+                f"questions, every {results.get('config', {}).get('probes', {}).get('every')} unlearning steps. Rule: "
+                f"the first step whose Efficacy reaches (1 - {traj['epsilon']}) x the Goal's; - when none does.")
+        tables.append(Table(f"Evaluation during unlearning: {scenario}", header, rows, note, bold_best=False,
+                            label=f"tab:trajectory-{scenario}"))
+    return tables

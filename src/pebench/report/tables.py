@@ -50,8 +50,11 @@ class Cell:
     best: bool = False
     p_value: bool = False  # shown with two significant digits (p-values span many decades)
     ci: list[float] | None = None  # 95% bootstrap interval [lo, hi]
+    count: bool = False  # a whole number (a step)
 
     def _fmt(self, value: float | None) -> str:
+        if self.count and value is not None:
+            return str(int(value))
         if self.p_value and value is not None and not math.isnan(value):
             return f"{value:.2g}"
         return fmt(value, self.unit)

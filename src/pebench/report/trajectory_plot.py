@@ -1,0 +1,42 @@
+"""plots/trajectory.{png,svg}: each method's path through (Retain, Efficacy) during unlearning,
+on the fixed subset of evaluation during unlearning, from the Finetuned model (step 0) to the
+final model; the checkpoint its rule picks is ringed, the Goal is the star."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pebench.report.plots import MARKERS, REFERENCE_STYLE, _save, plt
+from pebench.report.tables import SCENARIO_ORDER
+
+
+def _panels(results: dict) -> list[tuple[str, str, dict]]:
+    out = []
+    for scenario in (s for s in SCENARIO_ORDER if results["scenarios"].get(s, {}).get("trajectory")):
+        traj = results["scenarios"][scenario]["trajectory"]
+        prefixes = ("person_", "event_") if scenario == "both" else ("",)
+        out += [(f"{scenario}{': ' + p[:-1] + 's' if p else ''}", p, traj) for p in prefixes]
+    return out
+
+
+def trajectory_plot(results: dict, path_stem: Path) -> list[Path] | None:
+    panels = _panels(results)
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    for ax, (title, prefix, traj) in zip(axes[0], panels):
+        eff, ret = f"{prefix}efficacy", f"{prefix}retain"
+        for i, (name, t) in enumerate(traj["methods"].items()):
+            colour = plt.cm.tab10(i % 10)
+            xs, ys = [p[ret] for p in t["points"]], [p[eff] for p in t["points"]]
+            ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linewidth=1, color=colour, label=name)
+            if t["chosen"]:
+                ax.scatter([t["chosen"][ret]], [t["chosen"][eff]], s=90, facecolors="none", edgecolors=colour, zorder=4)
+        ax.scatter([traj["goal"][ret]], [traj["goal"][eff]], label="Goal", zorder=5, **REFERENCE_STYLE["Goal"])
+        ax.set_title(f"{title}: during unlearning")
+        ax.set_xlabel("Retain (subset) →")
+        ax.set_ylabel("Efficacy (subset) →")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.suptitle("From the Finetuned model (step 0) to the final model; ringed: the rule's checkpoint", fontsize=10)
+    return _save(fig, path_stem)
