@@ -149,7 +149,8 @@ def test_changing_one_methods_lr_redoes_only_that_method(tiny_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     timings = json.loads((out / "results.json").read_text())["timings_s"]
     redone = {k for k in timings if k.startswith("unlearn")}
-    assert redone == {"unlearn person/GA", "unlearn event/GA", "unlearn both/GA"}
+    assert redone == {"unlearn person/GA", "unlearn event/GA", "unlearn both/GA",
+                      *(f"unlearn sequential-{i}/GA" for i in (1, 2, 3))}
 
 
 def test_rows_carry_pope_settings_forget_quality_and_mia(tiny_run):
@@ -510,3 +511,36 @@ def test_embedding_judge_end_to_end(tiny_run, tmp_path):
     assert 0 <= event["goal"]["efficacy"] <= 1 and event["finetuned"]["retain"] > 0.9
     assert event["goal"]["efficacy"] != keywords["goal"]["efficacy"]  # another judge, another score
     assert event["finetuned"]["scope"] == keywords["finetuned"]["scope"]  # the answers themselves are unchanged
+
+
+def test_sequential_requests_chain_models_and_reach_the_tables(tiny_run):
+    """Request 2 is unlearnt from request 1's model: its weights are exactly those of unlearning
+    request 2 from request 1's model, and not those of unlearning it from the Finetuned model."""
+    import torch
+
+    from pebench.config import load_config
+    from pebench.pipeline import Pipeline
+    from pebench.progress import Reporter
+    from pebench.splits import make_split
+
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    seq = results["sequential"]
+    assert set(seq["methods"]) == set(METHODS) and seq["requests"] == ["persons 1", "events", "persons 2"]
+    assert [p["request"] for p in seq["methods"]["GA"]] == seq["requests"]
+    assert set(seq["methods"]["GA"][-1]) == {"request", "persons 1", "events", "persons 2", "person_retain", "event_retain"}
+    assert "Sequential requests" in (out / "robustness.md").read_text() and (out / "plots" / "sequential.png").is_file()
+
+    cfg = load_config("tiny", overrides={"scenarios": ["person", "event", "both"]})
+    pipe = Pipeline(cfg, out, Reporter(quiet=True))
+    pipe.load_data()
+    finetuned = pipe.finetuned(pipe.foundation())  # stored by the run: loaded, not trained
+    both = make_split(pipe.data, "both", cfg.split, cfg.seed)
+    chain = pipe.sequential_models("GA", finetuned, both)
+    _, _, first = next(chain)
+    _, events, second = next(chain)
+    weights = lambda vlm: torch.cat([p.detach().flatten() for p in vlm.model.parameters()])  # noqa: E731
+    from_first = pipe.unlearn("GA", first, events, tag="sequential-2")
+    from_finetuned = pipe.unlearn("GA", finetuned, events, tag="sequential-2")
+    assert torch.equal(weights(second), weights(from_first))
+    assert not torch.equal(weights(second), weights(from_finetuned))

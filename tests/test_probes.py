@@ -8,6 +8,7 @@ from pebench.config import load_config
 from pebench.errors import PebenchError
 from pebench.probes.quant import quantize_rows, quantized_copy
 from pebench.probes.relearn import halves, relearned
+from pebench.probes.sequential import requests
 from pebench.probes.trajectory import chosen_checkpoint
 from pebench.splits import forget_qas, make_split
 
@@ -52,6 +53,16 @@ def test_halves_split_the_targets_and_their_images(tiny_data):
                    for i in part.f_train + part.f_test)
     single = make_split(tiny_data, "event", load_config("tiny").split, 0)
     assert len(single.forget_events) == 1 and halves(tiny_data, single) is None  # nothing to hold out
+
+
+def test_sequential_requests_cover_both_targets_in_three_turns(tiny_data):
+    both = make_split(tiny_data, "both", load_config("tiny").split, 0)
+    asked = requests(tiny_data, both)
+    assert [label for label, _ in asked] == ["persons 1", "events", "persons 2"]
+    persons = [p for _, part in asked for p in part.forget_persons]
+    assert sorted(persons) == sorted(both.forget_persons) and len(set(persons)) == len(persons)
+    assert [e for _, part in asked for e in part.forget_events] == list(both.forget_events)
+    assert all(part.retain == both.retain and part.f_train for _, part in asked)
 
 
 def test_relearning_learns_the_attack_half_and_leaves_the_model_alone(tiny_vlm, tiny_data):

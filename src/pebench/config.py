@@ -93,6 +93,8 @@ class ProbesConfig(_Strict):
     relearn_batch_size: int = Field(8, ge=1)
     every: int = Field(10, ge=0, description="evaluate a fixed subset every N unlearning steps (trade-off curves); 0 = off")
     subset: int = Field(60, ge=1, description="questions per set (D_f_train, D_r) of that subset")
+    sequential: bool = Field(True, description="sequential requests (when `both` is run): persons, then events, then "
+                                               "more persons, each unlearnt from the previous request's model")
     epsilon: float = Field(0.05, ge=0, le=1, description="checkpoint rule: first step with Efficacy >= (1 - epsilon) "
                                                          "x the Goal's on the subset")
 

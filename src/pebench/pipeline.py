@@ -246,11 +246,13 @@ class Pipeline(TrainingStages, ProbeStages):
         finetuned = self.finetuned(foundation)
         seeds = [cfg.seed + i for i in range(cfg.seeds)]
         per_seed = {seed: {sc: self.scenario(sc, seed, foundation, finetuned) for sc in cfg.scenarios} for seed in seeds}
+        sequential = self.sequential(foundation, finetuned)
         results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed, "seeds": seeds,
                    "config": cfg.model_dump(mode="json"),
                    "dataset": {"path": str(self.data_dir), "build_config": self.data.build["config"],
                                **self.data.build["counts"]},
-                   "scenarios": aggregate_seeds(list(per_seed.values())), "timings_s": self.timings,
+                   "scenarios": aggregate_seeds(list(per_seed.values())),
+                   **({"sequential": sequential} if sequential else {}), "timings_s": self.timings,
                    "training": {k: v["final"] for k, v in self.training.items()},
                    "world_size": distributed.world_size(), "warnings": fallback_warnings(cfg) + unlearnt_warnings(per_seed),
                    "hardware": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),

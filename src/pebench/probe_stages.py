@@ -6,18 +6,21 @@ its chosen checkpoint. `Pipeline` mixes this in."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pebench.eval.evaluate import build_queries
-from pebench.fingerprint import component_hash
+from pebench.fingerprint import component_hash, object_source_hash
+from pebench.methods.base import METHODS
 from pebench.io import read_json, write_json
 from pebench.models import VLM
 from pebench.probes.measure import forget_columns
 from pebench.probes.quant import quantized_copy
+from pebench.models.lora import plain_copy, remove_adapter
 from pebench.probes.relearn import attack_examples, halves, relearned
+from pebench.probes.sequential import efficacy_of, requests
 from pebench.probes.trajectory import SUBSET_SETS, chosen_checkpoint, subset_queries
 from pebench.run_support import content_key
-from pebench.splits import Split
+from pebench.splits import Split, make_split
 
 FORGET_SETS = ("f_train", "f_test")
 
@@ -92,3 +95,69 @@ class ProbeStages:
 
     def _columns(self, vlm: VLM, split: Split, queries: list, sets: tuple[str, ...]) -> dict[str, float]:
         return forget_columns(vlm, self.data, split, queries, sets, self.eval_cfg, self.judge)
+
+    # ---- sequential requests ------------------------------------------------------------
+    def sequential(self, foundation: VLM, finetuned: VLM) -> dict | None:
+        """Every method (but the concept-balancing ones: each request forgets one concept) given
+        the sequential requests, with the Goal model of `both` as the reference row; run when
+        `both` is among the scenarios (its targets, split and Goal model are the requests')."""
+        if not self.cfg.probes.sequential or "both" not in self.cfg.scenarios:
+            return None
+        both = make_split(self.data, "both", self.cfg.split, self.cfg.seed)
+        goal, _ = self.goal(foundation, both)
+        out: dict[str, Any] = {"requests": [label for label, _ in requests(self.data, both)],
+                               "goal": self.sequential_reference(goal, both), "methods": {}}
+        base_key = content_key("sequential", self.finetuned_key, self.eval_cfg.model_dump(), self.data_key,
+                               component_hash("eval"), self.cfg.seed)
+        for name in self.cfg.methods:
+            method = METHODS.get(name)
+            if not method.balance_concepts:
+                key = content_key(base_key, name, self.method_settings(name), method.defaults, object_source_hash(method))
+                out["methods"][name] = self.sequential_probe(name, finetuned, both, key)
+        return out
+
+    def sequential_probe(self, name: str, finetuned: VLM, both: Split, key: str) -> list[dict] | None:
+        """Method `name` given the requests of `probes.sequential_requests` in turn (stored or computed)."""
+        if not self.cfg.probes.sequential:
+            return None
+        path = self.out / "stages" / "sequential" / f"{name}.json"
+        key = content_key(key, self.cfg.probes.model_dump(), component_hash("probes"))
+        stored = read_json(path) if path.is_file() and not self.fresh else {}
+        if stored.get("key") == key:
+            return stored["after"]
+        after = self._timed(f"sequential {name}", lambda: self._sequential(name, finetuned, both))
+        if self.main:
+            write_json(path, {"key": key, "after": after})
+        return after
+
+    def sequential_models(self, name: str, finetuned: VLM, both: Split) -> Iterator[tuple[str, Split, VLM]]:
+        """(request, its split, the model after it) for each request in turn: each request is
+        unlearnt from the model the previous one left."""
+        model = finetuned
+        for i, (label, part) in enumerate(requests(self.data, both)):
+            unlearned = self.unlearn(name, model, part, tag=f"sequential-{i + 1}")
+            model = unlearned.with_model(plain_copy(unlearned.model)) if self.lora else unlearned
+            if self.lora:
+                remove_adapter(unlearned)  # the adapter sat on the previous model; the merged copy goes on
+            yield label, part, model
+
+    def _sequential(self, name: str, finetuned: VLM, both: Split) -> list[dict]:
+        asked: list[tuple[str, Split]] = []
+        after = []
+        for label, part, model in self.sequential_models(name, finetuned, both):
+            asked.append((label, part))
+            point: dict[str, Any] = {"request": label}
+            for earlier, earlier_part in asked:
+                queries = build_queries(self.data, earlier_part, self.eval_cfg, both.seed)
+                point[earlier] = efficacy_of(self._columns(model, earlier_part, queries, ("f_train",)))
+            point.update(self._columns(model, both, self._queries(both), ("retain",)))
+            after.append(point)
+        return after
+
+    def sequential_reference(self, goal: VLM, both: Split) -> dict:
+        """The Goal model of `both` (it never learnt any request) under the same measurements."""
+        row: dict[str, Any] = {}
+        for label, part in requests(self.data, both):
+            row[label] = efficacy_of(self._columns(goal, part, build_queries(self.data, part, self.eval_cfg, both.seed),
+                                                   ("f_train",)))
+        return row | self._columns(goal, both, self._queries(both), ("retain",))

@@ -119,17 +119,19 @@ class TrainingStages:
         return tc, override
 
     def unlearn(self, name: str, finetuned: VLM, split: Split, checkpoint: Callable[[VLM], dict] | None = None,
-                every: int = 0) -> VLM:
-        """Unlearn `name` from the Finetuned model; `checkpoint(model)` every `every` steps (see `_train`)."""
+                every: int = 0, tag: str | None = None) -> VLM:
+        """Unlearn `name` from `finetuned` (the Finetuned model, or an earlier request's model);
+        `checkpoint(model)` every `every` steps (see `_train`); `tag` names the run (default: the split's)."""
         tc, override = self.method_settings(name)
+        tag = tag or split.scenario
         method = make_method(name, seeded_params(name, override, split.seed))
         if self.lora:  # a fresh adapter on the Finetuned model; the adapter-disabled model is the reference
-            vlm = self._adapter(finetuned, f"{split.scenario}:{name}:{split.seed}")
+            vlm = self._adapter(finetuned, f"{tag}:{name}:{split.seed}")
             ref = reference(vlm) if method.needs_reference else None
         else:
             vlm = finetuned.with_model(copy.deepcopy(finetuned.model))
             ref = finetuned if method.needs_reference else None
-        seed = f"{split.scenario}:{name}:{split.seed}"
+        seed = f"{tag}:{name}:{split.seed}"
         groups = {c: self.encoder.examples(qas, refusal=True, extra=method.extra_views)
                   for c, qas in forget_qas(self.data, split, method.single_image).items()}
         if method.balance_concepts:
@@ -140,7 +142,7 @@ class TrainingStages:
             streams = {"forget": Stream([(mixed, tc["batch_size"])], vlm.collate, "forget:" + seed)}
         if method.uses_retain:
             streams["retain"] = Stream([(self.retain_examples(split), tc["batch_size"])], vlm.collate, "retain:" + seed)
-        label = f"{self._tag(split)}/{name}"
+        label = f"{self._tag(split) if tag == split.scenario else tag}/{name}"
         hook = (lambda: checkpoint(vlm)) if checkpoint and every else None
         self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed, hook, every))
         return vlm

@@ -14,13 +14,12 @@ images before and after.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 
 from pebench.data.build import PebenchData
 from pebench.methods.finetune import Finetune
 from pebench.models import VLM
 from pebench.models.lora import plain_copy
-from pebench.splits import Split, forget_qas
+from pebench.splits import Split, forget_qas, restrict
 from pebench.train import Stream, train
 
 
@@ -30,14 +29,7 @@ def halves(data: PebenchData, split: Split) -> tuple[Split, Split] | None:
     persons, events = split.forget_persons, split.forget_events
     if any(len(targets) == 1 for targets in (persons, events)):
         return None
-    recs = {r.image_id: r for r in data.images}
-
-    def part(p: tuple[int, ...], e: tuple[int, ...]) -> Split:
-        keep = lambda iid: recs[iid].person_id in p or recs[iid].event_id in e  # noqa: E731
-        return replace(split, forget_persons=p, forget_events=e, f_train=tuple(filter(keep, split.f_train)),
-                       f_test=tuple(filter(keep, split.f_test)), retain=())
-
-    return part(persons[0::2], events[0::2]), part(persons[1::2], events[1::2])
+    return restrict(data, split, persons[0::2], events[0::2]), restrict(data, split, persons[1::2], events[1::2])
 
 
 def relearned(vlm: VLM, examples: list[dict], steps: int, lr: float, batch_size: int, seed: str) -> VLM:

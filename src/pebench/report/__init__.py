@@ -15,8 +15,8 @@ from pebench.io import read_json, write_text
 from pebench.report import plots
 from pebench.report.examples import image_data_uris, pick_examples
 from pebench.report.html import comparison_page, report_page
-from pebench.report.trajectory_plot import trajectory_plot
-from pebench.report.robustness import robustness_csv, robustness_tables, trajectory_tables
+from pebench.report.trajectory_plot import sequential_plot, trajectory_plot
+from pebench.report.robustness import robustness_csv, robustness_tables, sequential_table, trajectory_tables
 from pebench.report.tables import (TABLE1_COLUMNS, UNIT_COLUMNS, Cell, Table, privacy_tables, table1, table2, to_csv, to_latex,
                                    to_markdown)
 
@@ -52,7 +52,8 @@ def write_tables(run_dir: Path, results: dict) -> list[Table]:
     robustness.{md,csv,tex} (probed scenarios);
     returns the tables written."""
     main = {"table": table1(results), "table2": table2(results)}
-    privacy, robustness = privacy_tables(results), robustness_tables(results) + trajectory_tables(results)
+    privacy = privacy_tables(results)
+    robustness = robustness_tables(results) + trajectory_tables(results) + [t for t in [sequential_table(results)] if t]
     warnings = [f"Warning: {w}." for w in results.get("warnings", [])]
     for table in [t for t in main.values() if t] + privacy + robustness:  # every table carries the run's warnings
         table.note = " ".join([table.note, *warnings]).strip()
@@ -73,14 +74,15 @@ def write_tables(run_dir: Path, results: dict) -> list[Table]:
 
 
 def write_plots(run_dir: Path, results: dict) -> dict[str, list[Path]]:
-    """plots/{tradeoff,interference,columns,loss_curves,trajectory}.{png,svg}, whichever apply."""
+    """plots/{tradeoff,interference,columns,loss_curves,trajectory,sequential}.{png,svg}, whichever apply."""
     out = run_dir / "plots"
     training = read_json(run_dir / "training_logs.json") if (run_dir / "training_logs.json").is_file() else {}
     made = {"tradeoff": plots.tradeoff(results, out / "tradeoff"),
             "interference": plots.interference(results, out / "interference"),
             "columns": plots.columns_panel(results, out / "columns"),
             "loss_curves": plots.loss_curves(training, list(results["scenarios"]), out / "loss_curves"),
-            "trajectory": trajectory_plot(results, out / "trajectory")}
+            "trajectory": trajectory_plot(results, out / "trajectory"),
+            "sequential": sequential_plot(results, out / "sequential")}
     return {k: v for k, v in made.items() if v}
 
 

@@ -64,6 +64,7 @@ FIGURE_CAPTIONS = {
     "loss_curves": "Training loss of each unlearning run.",
     "trajectory": "Evaluation during unlearning: each method's path from the Finetuned model to its final model on a "
                   "fixed subset; ringed: the checkpoint the stated rule picks; the star is the Goal.",
+    "sequential": "Sequential requests: Efficacy on the first request and person Retain after each request; dashed: Goal.",
 }
 
 

@@ -61,7 +61,7 @@ def robustness_csv(tables: list[Table]) -> str:
     """Long format (scenario, method, column, value): the scenarios' tables have different columns."""
     lines = ["scenario,method,column,value"]
     for table in tables:
-        scenario = table.title.split(": ", 1)[1]
+        scenario = table.title.split(": ", 1)[1] if ": " in table.title else "both"
         for name, cells in table.rows:
             lines += [f"{scenario},{name},{head},{'' if c.value is None else repr(float(c.value))}"
                       for head, c in zip(table.header[1:], cells)]
@@ -97,3 +97,24 @@ def trajectory_tables(results: dict) -> list[Table]:
         tables.append(Table(f"Evaluation during unlearning: {scenario}", header, rows, note, bold_best=False,
                             label=f"tab:trajectory-{scenario}"))
     return tables
+
+
+def _short(key: str) -> str:
+    return key.replace("person_retain", "P-Ret").replace("event_retain", "E-Ret")
+
+
+def sequential_table(results: dict) -> Table | None:
+    """After each request (1, 2, 3): Efficacy on every request so far, and Retain."""
+    seq = results.get("sequential")
+    if not seq or not seq["methods"]:
+        return None
+    unit = lambda key: key == "events" or key == "event_retain"  # noqa: E731  (event judge scores: 0-1)
+    retain = [k for k in ("person_retain", "event_retain") if k in seq["goal"]]
+    columns = [(i, key) for i in range(len(seq["requests"])) for key in [*seq["requests"][: i + 1], *retain]]
+    rows = [(name, [Cell(after[i].get(key), unit=unit(key)) for i, key in columns]) for name, after in seq["methods"].items()]
+    rows.append(("Goal", [Cell(seq["goal"].get(key), unit=unit(key)) for _, key in columns]))
+    note = (f"Requests in turn: {', then '.join(seq['requests'])} (the targets of scenario both); each unlearnt with the "
+            "method's own settings from the model the previous request left. 'after k: X' is the Efficacy on request "
+            "X (or Retain on both's D_r) after k requests. Goal: never learnt any request.")
+    return Table("Sequential requests", ["Method", *(f"after {i + 1}: {_short(key)}" for i, key in columns)], rows,
+                 note, bold_best=False, label="tab:sequential")

@@ -40,3 +40,24 @@ def trajectory_plot(results: dict, path_stem: Path) -> list[Path] | None:
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.suptitle("From the Finetuned model (step 0) to the final model; ringed: the rule's checkpoint", fontsize=10)
     return _save(fig, path_stem)
+
+
+def sequential_plot(results: dict, path_stem: Path) -> list[Path] | None:
+    """plots/sequential: Efficacy on the first request, and Retain, after each request."""
+    seq = results.get("sequential")
+    if not seq or not seq["methods"]:
+        return None
+    first, steps = seq["requests"][0], range(1, len(seq["requests"]) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.6))
+    for ax, key, label in zip(axes, (first, "person_retain"), (f"Efficacy on '{first}'", "person Retain")):
+        for i, (name, after) in enumerate(seq["methods"].items()):
+            ax.plot(list(steps), [p.get(key) for p in after], marker=MARKERS[i % len(MARKERS)], markersize=4, linewidth=1,
+                    color=plt.cm.tab10(i % 10), label=name)
+        ax.axhline(seq["goal"][key], color=REFERENCE_STYLE["Goal"]["color"], linestyle="--", linewidth=1, label="Goal")
+        ax.set_xticks(list(steps), [f"{k}: {r}" for k, r in zip(steps, seq["requests"])], fontsize=7)
+        ax.set_xlabel("after request")
+        ax.set_ylabel(f"{label} →")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.suptitle("Sequential requests: does the first request stay forgotten, and does Retain hold?", fontsize=10)
+    return _save(fig, path_stem)

@@ -81,6 +81,16 @@ def make_split(data: PebenchData, scenario: str, cfg: SplitConfig, seed: int) ->
     return Split(scenario, seed, tuple(fp), tuple(fe), tuple(f_train), tuple(f_test), tuple(retain))
 
 
+def restrict(data: PebenchData, split: Split, persons: tuple[int, ...], events: tuple[int, ...],
+             keep_retain: bool = False) -> Split:
+    """`split` narrowed to some of its forget targets: D_f_train / D_f_test keep the images of
+    those persons or events (in their division); D_r is kept or emptied."""
+    recs = {r.image_id: r for r in data.images}
+    keep = lambda iid: recs[iid].person_id in persons or recs[iid].event_id in events  # noqa: E731
+    return Split(split.scenario, split.seed, persons, events, tuple(filter(keep, split.f_train)),
+                 tuple(filter(keep, split.f_test)), split.retain if keep_retain else ())
+
+
 def forget_qas(data: PebenchData, split: Split, single_image: bool = False) -> dict[str, list[QA]]:
     """The forget data by concept: questions about a forgotten person (identity) or event
     (scene) on D_f_train images (only the first image of each target if `single_image`)."""
