@@ -67,8 +67,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pebench-stability-") as tmp:
         work = Path(tmp) / "run"
         shutil.copytree(args.run, work)
+        no_probes = Path(tmp) / "no-probes.yaml"  # stability is about the table's cells; the probes add time only
+        no_probes.write_text("probes: {scenarios: []}\n", encoding="utf-8")
         subprocess.run([sys.executable, "-m", "pebench", "run", "--out", str(work), "--seeds", str(args.seeds),
-                        "--force", "--quiet"], check=True)
+                        "--config", str(no_probes), "--force", "--quiet"], check=True)
         results = json.loads((work / "results.json").read_text(encoding="utf-8"))
     report = {"seeds": results["seeds"], "wall_s": results.get("wall_s"), **summarise(results["per_seed"])}
     text = json.dumps(report, indent=2, sort_keys=True)

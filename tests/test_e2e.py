@@ -89,7 +89,7 @@ def test_robustness_probes_reach_results_and_tables(tiny_run):
     probes = results["scenarios"]["person"]["robustness"]
     assert set(probes["methods"]) == set(METHODS)
     for row in [probes["finetuned"], probes["goal"], *probes["methods"].values()]:
-        assert set(row) == {"quant8", "quant4", "relearn", "subset"}
+        assert set(row) == {"quant8", "quant4", "relearn", "subset", "paraphrase"}
         assert set(row["quant4"]) == {"efficacy", "retain"} and set(row["relearn"]) == {"before", "after"}
     assert "robustness" not in results["scenarios"]["event"]
     csv_rows = [line.split(",") for line in (out / "robustness.csv").read_text().splitlines()[1:]]
@@ -544,3 +544,17 @@ def test_sequential_requests_chain_models_and_reach_the_tables(tiny_run):
     from_finetuned = pipe.unlearn("GA", finetuned, events, tag="sequential-2")
     assert torch.equal(weights(second), weights(from_first))
     assert not torch.equal(weights(second), weights(from_finetuned))
+
+
+def test_evaluating_during_unlearning_leaves_the_unlearnt_models_unchanged(tiny_run, tmp_path):
+    out = _copy_run(tiny_run, tmp_path)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("probes: {every: 0}\n")
+    result = _run(out, "--scenarios", "person,event,both", "--config", str(cfg), "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = json.loads((out / "results.json").read_text())
+    assert any(k.startswith("unlearn person/") for k in after["timings_s"])  # recomputed without the trajectory
+    before = json.loads((tiny_run[0] / "results.json").read_text())
+    for scenario in ("person", "event", "both"):
+        assert after["scenarios"][scenario]["methods"] == before["scenarios"][scenario]["methods"]
+    assert "trajectory" not in after["scenarios"]["person"]

@@ -7,6 +7,7 @@ import torch
 from pebench.config import load_config
 from pebench.errors import PebenchError
 from pebench.probes.quant import quantize_rows, quantized_copy
+from pebench.probes.paraphrase import PARAPHRASES, paraphrased
 from pebench.probes.relearn import halves, relearned
 from pebench.probes.sequential import requests
 from pebench.probes.trajectory import chosen_checkpoint
@@ -90,6 +91,26 @@ def test_the_checkpoint_rule_picks_the_first_unlearning_step_near_the_goal():
     assert chosen_checkpoint(points[:3], goal, 0.0) is None
     both = {"person_efficacy": 100.0, "event_efficacy": 1.0}
     assert chosen_checkpoint([{"step": 5, "person_efficacy": 100.0, "event_efficacy": 0.5}], both, 0.1) is None
+
+
+def test_paraphrases_are_phrasings_no_training_uses_asked_of_every_test_image(tiny_data):
+    from pebench.data.qa import foundation_qas, pebench_qas
+    from pebench.eval.evaluate import build_queries
+    from pebench.pretrain.tasks import make_batch
+
+    used = {q.question for q in pebench_qas(tiny_data, [r.image_id for r in tiny_data.of_kind("pebench")])}
+    used |= {q.question for q in foundation_qas(tiny_data, 0)}
+    used |= {s.question for step in range(20) for s in make_batch(0, step, 32)}  # the base's pretraining stream
+    assert {"Who is this person?", "Describe the scene in detail."} <= used
+    assert not {p for pool in PARAPHRASES.values() for p in pool} & used
+    cfg = load_config("tiny")
+    split = make_split(tiny_data, "both", cfg.split, 0)
+    queries = build_queries(tiny_data, split, cfg.eval, 0)
+    asked = paraphrased(queries)
+    test = [q for q in queries if q.set == "f_test"]
+    assert [(q.record.image_id, q.qa.kind, q.qa.answer) for q in asked] == [
+        (q.record.image_id, q.qa.kind, q.qa.answer) for q in test]
+    assert all(q.qa.question in PARAPHRASES[q.qa.kind] for q in asked)
 
 
 def test_probe_config_is_validated():

@@ -16,6 +16,7 @@ from pebench.models import VLM
 from pebench.probes.measure import forget_columns
 from pebench.probes.quant import quantized_copy
 from pebench.models.lora import plain_copy, remove_adapter
+from pebench.probes.paraphrase import paraphrased
 from pebench.probes.relearn import attack_examples, halves, relearned
 from pebench.probes.sequential import efficacy_of, requests
 from pebench.probes.trajectory import SUBSET_SETS, chosen_checkpoint, subset_queries
@@ -32,7 +33,7 @@ class ProbeStages:
 
     def probed(self, split: Split) -> bool:
         pc = self.cfg.probes
-        return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every)
+        return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every or pc.paraphrase)
 
     def trajectory_settings(self, split: Split) -> tuple[int, int] | None:
         """What evaluation during unlearning adds to a method's key (it runs inside unlearning)."""
@@ -65,8 +66,8 @@ class ProbeStages:
         if stored.get("key") == key:
             return stored["probes"]
         vlm = model()
-        with self.rep.task(f"probe {tag}/{row}", len(pc.quant_bits) + bool(pc.relearn_steps) + bool(pc.every),
-                           "probe") as task:
+        count = len(pc.quant_bits) + bool(pc.relearn_steps) + bool(pc.every) + bool(pc.paraphrase)
+        with self.rep.task(f"probe {tag}/{row}", count, "probe") as task:
             probes = self._timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
         if self.main:
             write_json(path, {"key": key, "probes": probes})
@@ -77,6 +78,9 @@ class ProbeStages:
         out: dict[str, Any] = {}
         if pc.every:
             out["subset"] = self.subset_columns(vlm, split)
+            advance()
+        if pc.paraphrase:
+            out["paraphrase"] = self._columns(vlm, split, paraphrased(self._queries(split)), ("f_test",))
             advance()
         for bits in pc.quant_bits:
             quantized = vlm.with_model(quantized_copy(vlm.model, bits))

@@ -2,5 +2,8 @@
 (it never learnt the targets, so it shows what "truly forgotten" looks like under the attack):
 
 * `quant`: weight quantization (8 and 4 bits) brings back what unlearning only nudged;
-* `relearn`: a few fine-tuning steps on half the forget targets, then Efficacy on the other half.
+* `relearn`: a few fine-tuning steps on half the forget targets, then Efficacy on the other half;
+* `paraphrase`: D_f_test questions in phrasings no training or unlearning step uses;
+* `trajectory`: Efficacy and Retain on a fixed subset during unlearning, and a checkpoint rule;
+* `sequential`: several deletion requests in turn.
 """

@@ -18,6 +18,9 @@ def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str,
     unit = lambda column: (concept, column) in UNIT_COLUMNS  # noqa: E731
     eff, ret, gen = (prefix + c for c in ("efficacy", "retain", "generality"))
     columns: list[tuple[str, Getter, bool]] = [(f"{tag}-Eff", lambda m, p: m.get(eff), unit("efficacy"))]
+    if "paraphrase" in probes:
+        columns += [(f"{tag}-Gen", lambda m, p: m.get(gen), unit("generality")),
+                    (f"{tag}-Gen paraphrased", lambda m, p: p.get("paraphrase", {}).get(gen), unit("generality"))]
     for bits in sorted((int(k[5:]) for k in probes if k.startswith("quant")), reverse=True):
         q = f"quant{bits}"
         columns += [(f"{tag}-Eff int{bits}", lambda m, p, q=q: p.get(q, {}).get(eff), unit("efficacy")),
@@ -31,10 +34,26 @@ def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str,
 
 def _note(config: dict) -> str:
     pc = config.get("probes", {})
-    return ("Higher Efficacy = more forgotten. int<b>: every linear weight but the output head quantized per output "
-            "channel to b bits (round-to-nearest, simulated). Half B: the forget targets held out from the relearning "
-            f"attack, which fine-tunes {pc.get('relearn_steps')} steps (lr {pc.get('relearn_lr')}) on the other half's "
-            "correct answers. Goal: never learnt the targets; Finetuned: what an attack changes by itself.")
+    return ("Higher Efficacy = more forgotten. Gen paraphrased: Generality with the D_f_test questions in phrasings "
+            "no training or unlearning step uses (informative where the Finetuned row is low). int<b>: every linear "
+            "weight but the output head quantized per output channel to b bits (round-to-nearest, simulated). "
+            "Half B: the forget targets held out from the relearning attack, which fine-tunes "
+            f"{pc.get('relearn_steps')} steps (lr {pc.get('relearn_lr')}) on the other half's correct answers. "
+            "Goal: never learnt the targets; Finetuned: what an attack changes by itself.")
+
+
+def _paraphrase_warning(scenario: str, probes: dict, config: dict) -> str:
+    """A warning when the Finetuned model does not answer the paraphrases: the column then
+    cannot show forgetting (every row looks forgotten)."""
+    limits = {"person": config.get("eval", {}).get("knows_person_efficacy", 20.0),
+              "event": config.get("eval", {}).get("knows_event_efficacy", 0.2)}
+    out = []
+    for key, value in probes["finetuned"].get("paraphrase", {}).items():
+        concept = key.split("_")[0] if "_" in key else scenario
+        if value > limits[concept]:
+            out.append(f"Warning: the Finetuned model does not answer the {concept} paraphrases (Generality {value:g} > "
+                       f"{limits[concept]:g}), so 'Gen paraphrased' cannot measure forgetting here.")
+    return " ".join(out)
 
 
 def robustness_tables(results: dict) -> list[Table]:
@@ -52,8 +71,10 @@ def robustness_tables(results: dict) -> list[Table]:
                 ("Goal", sc["goal"], probes["goal"])]
         body = [(name, [Cell(get(metrics, row_probes), unit=unit) for _, get, unit in columns])
                 for name, metrics, row_probes in rows]
-        tables.append(Table(f"Robustness: {scenario}", ["Method", *(h for h, _, _ in columns)], body,
-                            _note(results.get("config", {})), bold_best=False, label=f"tab:robustness-{scenario}"))
+        note = " ".join(filter(None, [_note(results.get("config", {})),
+                                      _paraphrase_warning(scenario, probes, results.get("config", {}))]))
+        tables.append(Table(f"Robustness: {scenario}", ["Method", *(h for h, _, _ in columns)], body, note,
+                            bold_best=False, label=f"tab:robustness-{scenario}"))
     return tables
 
 
