@@ -19,6 +19,7 @@ from statistics import median
 from pathlib import Path
 
 from pebench.report import in_config_order
+from readme_robustness import robustness_section
 from pebench.report.tables import UNIT_COLUMNS, privacy_tables, table1, table2, to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ STABILITY = ROOT / "docs" / "results" / "stability.json"
 README = ROOT / "README.md"
 BASE = ROOT / "src" / "pebench" / "assets" / "tiny-base"
 BASE_PROBE = ROOT / "docs" / "results" / "base_probe.json"
+FULL = ROOT / "docs" / "results" / "full.json"
 
 
 def markers(block: str) -> tuple[str, str]:
@@ -109,7 +111,7 @@ def time_line(results: dict) -> str:
     return (f"Stage seconds: data {total('data'):.0f}, Finetuned {total('finetuned'):.0f}, Goal models "
             f"{total('goal-'):.0f} ({sum(k.startswith('goal-') for k in t)}), unlearning {total('unlearn '):.0f} "
             f"({sum(k.startswith('unlearn ') for k in t)} runs), evaluation {total('eval '):.0f} "
-            f"({sum(k.startswith('eval ') for k in t)} rows), report {total('report'):.0f}.")
+            f"({sum(k.startswith('eval ') for k in t)} rows), probes {total('probes '):.0f}, report {total('report'):.0f}.")
 
 
 def _cell(sc: dict, row: str, key: str) -> str:
@@ -237,6 +239,9 @@ def _replace(readme: str, begin: str, end: str, text: str) -> str:
 
 def render(readme: str, results: dict, stability: dict | None) -> str:
     readme = _replace(readme, BEGIN, END, section(results, stability))
+    full = json.loads(FULL.read_text(encoding="utf-8")) if FULL.is_file() else None
+    begin, end = markers("robustness")
+    readme = _replace(readme, begin, end, "\n".join([begin, "", robustness_section(results, full), end]))
     return _replace(readme, *markers("base"), base_section())
 
 
@@ -244,12 +249,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="a finished run directory to store as the reference run")
     parser.add_argument("--stability", type=Path, help="benchmarks/stability.py output to store")
+    parser.add_argument("--full", type=Path, help="a finished `--preset full` run directory to store (sequential requests)")
     parser.add_argument("--check", action="store_true", help="fail if README.md differs from what the files give")
     args = parser.parse_args()
     if args.run:
         shutil.copyfile(args.run / "results.json", RESULTS)
     if args.stability:
         shutil.copyfile(args.stability, STABILITY)
+    if args.full:
+        shutil.copyfile(args.full / "results.json", FULL)
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     stability = json.loads(STABILITY.read_text(encoding="utf-8")) if STABILITY.is_file() else None
     readme = README.read_text(encoding="utf-8")

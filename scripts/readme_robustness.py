@@ -1,0 +1,99 @@
+"""The README's robustness block ("Does it really forget?"), written by readme_results.py from
+the default run's results.json (quantization, relearning, paraphrase and evaluation during
+unlearning, on scenario person) and the full preset's (`pebench run --preset full`: the same
+run plus sequential requests), both stored in docs/results/."""
+
+from __future__ import annotations
+
+from pebench.report.robustness import robustness_tables, sequential_table, trajectory_tables
+from pebench.report.tables import to_markdown
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}" if abs(value) <= 1 and value != 0 and value != 1 else f"{value:.0f}"
+
+
+def relearn_line(probes: dict, key: str) -> str:
+    def move(row: dict) -> str:
+        r = row.get("relearn")
+        return "–" if not r else f"{_fmt(r['before'][key])} → {_fmt(r['after'][key])}"
+
+    methods = "; ".join(f"{name} {move(row)}" for name, row in probes["methods"].items())
+    return (f"* *Relearning* (Efficacy on the held-out half of the forget targets, before → after the attack): "
+            f"{methods}. Goal {move(probes['goal'])}; the Finetuned model's held-out half under the attack alone: "
+            f"{move(probes['finetuned'])}.")
+
+
+def quant_line(results: dict, scenario: str, probes: dict, key: str) -> str:
+    bits = sorted((int(k[5:]) for k in probes["goal"] if k.startswith("quant")), reverse=True)
+    if not bits:
+        return ""
+    low = f"quant{bits[-1]}"
+    methods = results["scenarios"][scenario]["methods"]
+    deltas = {name: row[low][key] - methods[name][key] for name, row in probes["methods"].items()}
+    worst = min(deltas, key=deltas.get)
+    return (f"* *Quantization* to {bits[-1]} bits changes person Efficacy by {min(deltas.values()):+.1f} to "
+            f"{max(deltas.values()):+.1f} points across methods (largest loss of forgetting: {worst} "
+            f"{methods[worst][key]:.1f} → {probes['methods'][worst][low][key]:.1f}).")
+
+
+def paraphrase_line(probes: dict, key: str) -> str:
+    finetuned = probes["finetuned"].get("paraphrase", {}).get(key)
+    if finetuned is None:
+        return ""
+    return (f"* *Paraphrases*: the Finetuned model's Generality under held-out phrasings is {finetuned:.1f} (it "
+            f"{'does not name' if finetuned > 20 else 'names'} the persons when asked otherwise)"
+            + (": the tiny base was pretrained on one phrasing per task, so this column cannot show forgetting here; "
+               "it can for a pretrained MLLM (`--model DIR`)." if finetuned > 20 else "."))
+
+
+def trajectory_line(traj: dict) -> str:
+    early = [f"{n} at step {t['chosen']['step']}" for n, t in traj["methods"].items()
+             if t["chosen"] and t["chosen"]["step"] < t["points"][-1]["step"]]
+    never = [n for n, t in traj["methods"].items() if not t["chosen"]]
+    return (f"* *During unlearning*: the rule (Efficacy ≥ (1 − {traj['epsilon']}) × the Goal's on the subset) picks a "
+            f"checkpoint before the last step for {', '.join(early) or 'no method'}"
+            + (f"; no checkpoint of {', '.join(never)} reaches it." if never else "; every method reaches it."))
+
+
+def sequential_line(full: dict) -> str:
+    seq = full.get("sequential")
+    if not seq:
+        return ""
+    first = seq["requests"][0]
+    moves = "; ".join(f"{n} {after[0][first]:.0f} → {after[-1][first]:.0f} (Retain {after[-1]['person_retain']:.0f})"
+                      for n, after in seq["methods"].items())
+    return (f"* *Sequential requests* (`--preset full`; Efficacy on '{first}' after its own request → after all "
+            f"{len(seq['requests'])}, with person Retain at the end): {moves}. Goal: {seq['goal'][first]:.0f} "
+            f"(Retain {seq['goal']['person_retain']:.0f}).")
+
+
+def cost_line(results: dict, full: dict | None) -> str:
+    t = results.get("timings_s", {})
+    probes = sum(v for k, v in t.items() if k.startswith("probes "))
+    text = f"Cost in the default run: the probes took {probes:.0f} s (evaluation during unlearning runs inside unlearning)."
+    if full:
+        seq = sum(v for k, v in full.get("timings_s", {}).items() if k.startswith("sequential "))
+        text += f" The sequential requests of `--preset full` took {seq:.0f} s more."
+    return text
+
+
+def robustness_section(results: dict, full: dict | None) -> str:
+    scenario = next((s for s in ("person", "event", "both") if results["scenarios"].get(s, {}).get("robustness")), None)
+    if scenario is None:
+        return "The reference run has no probes.\n"
+    sc = results["scenarios"][scenario]
+    key = lambda column: f"person_{column}" if scenario == "both" else column  # noqa: E731
+    lines = [relearn_line(sc["robustness"], key("efficacy")), quant_line(results, scenario, sc["robustness"], key("efficacy")),
+             paraphrase_line(sc["robustness"], key("generality"))]
+    if sc.get("trajectory"):
+        lines.append(trajectory_line(sc["trajectory"]))
+    if full:
+        lines.append(sequential_line(full))
+    tables = robustness_tables(results) + trajectory_tables(results)
+    if full and sequential_table(full):
+        tables.append(sequential_table(full))
+    parts = ["\n".join(line for line in lines if line), "", cost_line(results, full), ""]
+    for table in tables:
+        parts += [to_markdown(table, title=True), ""]
+    return "\n".join(parts)
