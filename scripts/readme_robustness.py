@@ -13,12 +13,12 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}" if abs(value) <= 1 and value != 0 and value != 1 else f"{value:.0f}"
 
 
-def relearn_line(probes: dict, key: str) -> str:
+def relearn_line(probes: dict, key: str, order: list[str]) -> str:
     def move(row: dict) -> str:
         r = row.get("relearn")
         return "–" if not r else f"{_fmt(r['before'][key])} → {_fmt(r['after'][key])}"
 
-    methods = "; ".join(f"{name} {move(row)}" for name, row in probes["methods"].items())
+    methods = "; ".join(f"{name} {move(probes['methods'][name])}" for name in order if name in probes["methods"])
     return (f"* *Relearning* (Efficacy on the held-out half of the forget targets, before → after the attack): "
             f"{methods}. Goal {move(probes['goal'])}; the Finetuned model's held-out half under the attack alone: "
             f"{move(probes['finetuned'])}.")
@@ -37,20 +37,23 @@ def quant_line(results: dict, scenario: str, probes: dict, key: str) -> str:
             f"{methods[worst][key]:.1f} → {probes['methods'][worst][low][key]:.1f}).")
 
 
-def paraphrase_line(probes: dict, key: str) -> str:
+def paraphrase_line(probes: dict, key: str, limit: float) -> str:
+    """`limit`: the Finetuned model's Efficacy above which it does not know the targets (eval.knows_*)."""
     finetuned = probes["finetuned"].get("paraphrase", {}).get(key)
     if finetuned is None:
         return ""
+    unanswered = finetuned > limit
     return (f"* *Paraphrases*: the Finetuned model's Generality under held-out phrasings is {finetuned:.1f} (it "
-            f"{'does not name' if finetuned > 20 else 'names'} the persons when asked otherwise)"
+            f"{'does not name' if unanswered else 'names'} the persons when asked otherwise)"
             + (": the tiny base was pretrained on one phrasing per task, so this column cannot show forgetting here; "
-               "it can for a pretrained MLLM (`--model DIR`)." if finetuned > 20 else "."))
+               "it can for a pretrained MLLM (`--model DIR`)." if unanswered else "."))
 
 
-def trajectory_line(traj: dict) -> str:
-    early = [f"{n} at step {t['chosen']['step']}" for n, t in traj["methods"].items()
+def trajectory_line(traj: dict, order: list[str]) -> str:
+    ordered = [(n, traj["methods"][n]) for n in order if n in traj["methods"]]
+    early = [f"{n} at step {t['chosen']['step']}" for n, t in ordered
              if t["chosen"] and t["chosen"]["step"] < t["points"][-1]["step"]]
-    never = [n for n, t in traj["methods"].items() if not t["chosen"]]
+    never = [n for n, t in ordered if not t["chosen"]]
     return (f"* *During unlearning*: the rule (Efficacy ≥ (1 − {traj['epsilon']}) × the Goal's on the subset) picks a "
             f"checkpoint before the last step for {', '.join(early) or 'no method'}"
             + (f"; no checkpoint of {', '.join(never)} reaches it." if never else "; every method reaches it."))
@@ -61,11 +64,16 @@ def sequential_line(full: dict) -> str:
     if not seq:
         return ""
     first = seq["requests"][0]
-    moves = "; ".join(f"{n} {after[0][first]:.0f} → {after[-1][first]:.0f} (Retain {after[-1]['person_retain']:.0f})"
-                      for n, after in seq["methods"].items())
+    order = [m for m in full["config"]["methods"] if m in seq["methods"]]
+    def move(after: list[dict]) -> str:
+        values = [p[first] for p in after]
+        return (f"{values[0]:.0f} → {values[-1]:.0f} (lowest {min(values):.0f}; "
+                f"Retain {after[-1]['person_retain']:.0f})")
+
+    moves = "; ".join(f"{n} {move(seq['methods'][n])}" for n in order)
     return (f"* *Sequential requests* (`--preset full`; Efficacy on '{first}' after its own request → after all "
-            f"{len(seq['requests'])}, with person Retain at the end): {moves}. Goal: {seq['goal'][first]:.0f} "
-            f"(Retain {seq['goal']['person_retain']:.0f}).")
+            f"{len(seq['requests'])}, the lowest on the way, and person Retain at the end): {moves}. "
+            f"Goal: {seq['goal'][first]:.0f} (Retain {seq['goal']['person_retain']:.0f}).")
 
 
 def cost_line(results: dict, full: dict | None) -> str:
@@ -84,10 +92,11 @@ def robustness_section(results: dict, full: dict | None) -> str:
         return "The reference run has no probes.\n"
     sc = results["scenarios"][scenario]
     key = lambda column: f"person_{column}" if scenario == "both" else column  # noqa: E731
-    lines = [relearn_line(sc["robustness"], key("efficacy")), quant_line(results, scenario, sc["robustness"], key("efficacy")),
-             paraphrase_line(sc["robustness"], key("generality"))]
+    order = [m for m in results["config"]["methods"] if m in sc["methods"]]
+    lines = [relearn_line(sc["robustness"], key("efficacy"), order), quant_line(results, scenario, sc["robustness"], key("efficacy")),
+             paraphrase_line(sc["robustness"], key("generality"), results["config"]["eval"]["knows_person_efficacy"])]
     if sc.get("trajectory"):
-        lines.append(trajectory_line(sc["trajectory"]))
+        lines.append(trajectory_line(sc["trajectory"], order))
     if full:
         lines.append(sequential_line(full))
     tables = robustness_tables(results) + trajectory_tables(results)

@@ -135,6 +135,15 @@ def test_pickle_checkpoints_are_refused(tmp_path, tiny_vlm):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_misspelled_method_hyperparameter_fails_before_any_work(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("unlearn:\n  overrides:\n    NPO: {bta: 0.5}\n")
+    out = tmp_path / "out"
+    _one_line_error(pebench("run", "--preset", "tiny", "--config", str(cfg), "--out", str(out), "--methods", "GA,NPO"),
+                    "method NPO: unknown hyperparameter(s) bta")
+    assert not (out / "dataset").exists() and not (out / "models").exists()
+
+
 def test_corrupt_dataset_dir_is_named(tmp_path, tiny_data_dir):
     import shutil
 

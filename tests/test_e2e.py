@@ -550,11 +550,10 @@ def test_evaluating_during_unlearning_leaves_the_unlearnt_models_unchanged(tiny_
     out = _copy_run(tiny_run, tmp_path)
     cfg = tmp_path / "c.yaml"
     cfg.write_text("probes: {every: 0}\n")
-    result = _run(out, "--scenarios", "person,event,both", "--config", str(cfg), "--force")
+    result = _run(out, "--scenarios", "person", "--config", str(cfg), "--force")  # only person is probed
     assert result.returncode == 0, result.stderr[-3000:]
     after = json.loads((out / "results.json").read_text())
     assert any(k.startswith("unlearn person/") for k in after["timings_s"])  # recomputed without the trajectory
     before = json.loads((tiny_run[0] / "results.json").read_text())
-    for scenario in ("person", "event", "both"):
-        assert after["scenarios"][scenario]["methods"] == before["scenarios"][scenario]["methods"]
+    assert after["scenarios"]["person"]["methods"] == before["scenarios"]["person"]["methods"]
     assert "trajectory" not in after["scenarios"]["person"]

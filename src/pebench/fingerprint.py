@@ -16,7 +16,7 @@ COMPONENTS = {
     "training": ("pebench.train", "pebench.models", "pebench.methods.base", "pebench.methods.finetune",
                  "pebench.pretrain.tasks", "pebench.splits"),
     "eval": ("pebench.eval",),
-    "probes": ("pebench.probes",),
+    "probes": ("pebench.probes", "pebench.probe_stages"),
 }
 
 

@@ -28,6 +28,7 @@ from pebench.eval.judges import make_judge
 from pebench.fingerprint import component_hash, object_source_hash
 from pebench.io import atomic_path, dir_fingerprint, read_json, write_json, write_text
 from pebench.methods.finetune import Finetune
+from pebench.methods import make_method
 from pebench.methods.base import METHODS
 from pebench.models import VLM, build_model
 from pebench.models.builders import base_fingerprint, load_model_dir, starts_pretrained
@@ -234,8 +235,8 @@ class Pipeline(TrainingStages, ProbeStages):
     def run(self) -> dict:
         cfg = self.cfg
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // distributed.world_size()))
-        for name in cfg.methods:
-            METHODS.get(name)  # fail before any work on an unknown method
+        for name in cfg.methods:  # fail before any work on an unknown method or hyperparameter (NPO.bta)
+            make_method(name, self.method_settings(name)[1])
         started = time.perf_counter()
         self.rep.info(f"pebench {__version__}: run directory {self.out}")
         for warning in fallback_warnings(cfg):

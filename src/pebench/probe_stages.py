@@ -10,13 +10,13 @@ from typing import Any, Callable, Iterator
 
 from pebench.eval.evaluate import build_queries
 from pebench.fingerprint import component_hash, object_source_hash
-from pebench.methods.base import METHODS
 from pebench.io import read_json, write_json
+from pebench.methods.base import METHODS
 from pebench.models import VLM
-from pebench.probes.measure import forget_columns
-from pebench.probes.quant import quantized_copy
 from pebench.models.lora import plain_copy, remove_adapter
+from pebench.probes.measure import forget_columns
 from pebench.probes.paraphrase import paraphrased
+from pebench.probes.quant import quantized_copy
 from pebench.probes.relearn import attack_examples, halves, relearned
 from pebench.probes.sequential import efficacy_of, requests
 from pebench.probes.trajectory import SUBSET_SETS, chosen_checkpoint, subset_queries
@@ -24,6 +24,7 @@ from pebench.run_support import content_key
 from pebench.splits import Split, make_split
 
 FORGET_SETS = ("f_train", "f_test")
+ROW_SETTINGS_EXCLUDE = {"scenarios", "sequential"}  # which rows are probed, and the separate sequential stage
 
 
 class ProbeStages:
@@ -61,7 +62,7 @@ class ProbeStages:
         if not self.probed(split):
             return None
         path = self.out / "stages" / tag / f"{row}.probes.json"
-        key = content_key(row_key, pc.model_dump(), component_hash("probes"))
+        key = content_key(row_key, pc.model_dump(exclude=ROW_SETTINGS_EXCLUDE), component_hash("probes"))
         stored = read_json(path) if path.is_file() and not self.fresh else {}
         if stored.get("key") == key:
             return stored["probes"]
@@ -120,12 +121,10 @@ class ProbeStages:
                 out["methods"][name] = self.sequential_probe(name, finetuned, both, key)
         return out
 
-    def sequential_probe(self, name: str, finetuned: VLM, both: Split, key: str) -> list[dict] | None:
-        """Method `name` given the requests of `probes.sequential_requests` in turn (stored or computed)."""
-        if not self.cfg.probes.sequential:
-            return None
+    def sequential_probe(self, name: str, finetuned: VLM, both: Split, key: str) -> list[dict]:
+        """Method `name` given the sequential requests in turn (stored or computed)."""
         path = self.out / "stages" / "sequential" / f"{name}.json"
-        key = content_key(key, self.cfg.probes.model_dump(), component_hash("probes"))
+        key = content_key(key, component_hash("probes"))
         stored = read_json(path) if path.is_file() and not self.fresh else {}
         if stored.get("key") == key:
             return stored["after"]

@@ -106,8 +106,8 @@ def trajectory_tables(results: dict) -> list[Table]:
                  for k in keys]
         unit = {k: (k.split("_")[0] if "_" in k else scenario, k.rsplit("_", 1)[-1]) in UNIT_COLUMNS for k in keys}
         rows = []
-        for name, t in traj["methods"].items():
-            final, chosen = t["points"][-1], t["chosen"]
+        for name in (n for n in sc["methods"] if n in traj["methods"]):  # the tables' (config) order
+            final, chosen = traj["methods"][name]["points"][-1], traj["methods"][name]["chosen"]
             rows.append((name, [Cell(_at(final, k), unit=unit[k]) for k in keys] +
                          [Cell(_at(chosen, "step"), count=True)] + [Cell(_at(chosen, k), unit=unit[k]) for k in keys]))
         rows.append(("Goal", [Cell(traj["goal"][k], unit=unit[k]) for k in keys] + [Cell(None)] * (len(keys) + 1)))
@@ -132,7 +132,8 @@ def sequential_table(results: dict) -> Table | None:
     unit = lambda key: key == "events" or key == "event_retain"  # noqa: E731  (event judge scores: 0-1)
     retain = [k for k in ("person_retain", "event_retain") if k in seq["goal"]]
     columns = [(i, key) for i in range(len(seq["requests"])) for key in [*seq["requests"][: i + 1], *retain]]
-    rows = [(name, [Cell(after[i].get(key), unit=unit(key)) for i, key in columns]) for name, after in seq["methods"].items()]
+    order = [m for m in results.get("config", {}).get("methods", []) if m in seq["methods"]]
+    rows = [(name, [Cell(seq["methods"][name][i].get(key), unit=unit(key)) for i, key in columns]) for name in order]
     rows.append(("Goal", [Cell(seq["goal"].get(key), unit=unit(key)) for _, key in columns]))
     note = (f"Requests in turn: {', then '.join(seq['requests'])} (the targets of scenario both); each unlearnt with the "
             "method's own settings from the model the previous request left. 'after k: X' is the Efficacy on request "

@@ -26,7 +26,8 @@ def trajectory_plot(results: dict, path_stem: Path) -> list[Path] | None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
     for ax, (title, prefix, traj) in zip(axes[0], panels):
         eff, ret = f"{prefix}efficacy", f"{prefix}retain"
-        for i, (name, t) in enumerate(traj["methods"].items()):
+        order = [m for m in results.get("config", {}).get("methods", []) if m in traj["methods"]]
+        for i, (name, t) in enumerate((m, traj["methods"][m]) for m in order):
             colour = plt.cm.tab10(i % 10)
             xs, ys = [p[ret] for p in t["points"]], [p[eff] for p in t["points"]]
             ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linewidth=1, color=colour, label=name)
@@ -50,7 +51,8 @@ def sequential_plot(results: dict, path_stem: Path) -> list[Path] | None:
     first, steps = seq["requests"][0], range(1, len(seq["requests"]) + 1)
     fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.6))
     for ax, key, label in zip(axes, (first, "person_retain"), (f"Efficacy on '{first}'", "person Retain")):
-        for i, (name, after) in enumerate(seq["methods"].items()):
+        order = [m for m in results.get("config", {}).get("methods", []) if m in seq["methods"]]
+        for i, (name, after) in enumerate((m, seq["methods"][m]) for m in order):
             ax.plot(list(steps), [p.get(key) for p in after], marker=MARKERS[i % len(MARKERS)], markersize=4, linewidth=1,
                     color=plt.cm.tab10(i % 10), label=name)
         ax.axhline(seq["goal"][key], color=REFERENCE_STYLE["Goal"]["color"], linestyle="--", linewidth=1, label="Goal")
