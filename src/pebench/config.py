@@ -97,6 +97,8 @@ class ProbesConfig(_Strict):
     sequential: bool = Field(False, description="sequential requests (when `both` is run): persons, then events, then "
                                                 "more persons, each unlearnt from the previous request's model; on in "
                                                 "--preset full (about 4 more minutes on 2 cores)")
+    sequential_methods: tuple[str, ...] = Field((), description="methods given the sequential requests; () = every "
+                                                                "method of the run but the concept-balancing ones")
     epsilon: float = Field(0.05, ge=0, le=1, description="checkpoint rule: first step with Efficacy >= (1 - epsilon) "
                                                          "x the Goal's on the subset")
 
@@ -142,7 +144,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "finetune": {"steps": 120, "batch_size": 16},
         "unlearn": {"steps": 5, "batch_size": 8},
         "eval": {"max_retain_images": 24, "scene_tokens": 32},
-        "probes": {"relearn_steps": 3, "relearn_batch_size": 4, "every": 2, "subset": 12, "sequential": True},
+        "probes": {"relearn_steps": 3, "relearn_batch_size": 4, "every": 2, "subset": 12},
     },
 }
 

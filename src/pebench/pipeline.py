@@ -235,8 +235,8 @@ class Pipeline(TrainingStages, ProbeStages):
     def run(self) -> dict:
         cfg = self.cfg
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // distributed.world_size()))
-        for name in cfg.methods:  # fail before any work on an unknown method or hyperparameter (NPO.bta)
-            make_method(name, self.method_settings(name)[1])
+        for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
+            make_method(name, self.method_settings(name)[1])  # fail before any work on a bad name or NPO.bta
         started = time.perf_counter()
         self.rep.info(f"pebench {__version__}: run directory {self.out}")
         for warning in fallback_warnings(cfg):

@@ -24,7 +24,7 @@ from pebench.run_support import content_key
 from pebench.splits import Split, make_split
 
 FORGET_SETS = ("f_train", "f_test")
-ROW_SETTINGS_EXCLUDE = {"scenarios", "sequential"}  # which rows are probed, and the separate sequential stage
+ROW_SETTINGS_EXCLUDE = {"scenarios", "sequential", "sequential_methods"}  # which rows are probed, and the separate sequential stage
 
 
 class ProbeStages:
@@ -114,7 +114,7 @@ class ProbeStages:
                                "goal": self.sequential_reference(goal, both), "methods": {}}
         base_key = content_key("sequential", self.finetuned_key, self.eval_cfg.model_dump(), self.data_key,
                                component_hash("eval"), self.cfg.seed)
-        for name in self.cfg.methods:
+        for name in self.cfg.probes.sequential_methods or self.cfg.methods:
             method = METHODS.get(name)
             if not method.balance_concepts:
                 key = content_key(base_key, name, self.method_settings(name), method.defaults, object_source_hash(method))
