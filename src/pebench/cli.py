@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from pebench.cli_plan import plan
 from pebench.errors import PebenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="PEBench: machine unlearning benchmark for multimodal LLMs.")
@@ -253,6 +254,8 @@ def pretrain(
     if ship:
         typer.echo(f"shipped base: {ship_base(model)}")
 
+
+app.command("plan")(plan)
 
 INTERRUPTED = "interrupted: finished stages are kept; rerun the same command to resume"
 

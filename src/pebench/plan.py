@@ -1,0 +1,142 @@
+"""`pebench plan`: estimated accelerator memory per process for a config's model, under DDP or
+FSDP, full fine-tuning or LoRA, bf16 or fp32, with or without gradient checkpointing, and the
+smallest setup that fits a given GPU.
+
+Per process, in bytes, with P parameters, T of them trainable, N processes and d bytes per
+value of the training dtype (pebench trains in the model's dtype; torch's AdamW keeps its two
+moments in the parameters' dtype):
+
+* weights     P·d                 (FSDP shards: P·d / N)
+* gradients   T·d                 (FSDP: / N)
+* AdamW       2·T·d               (FSDP: / N)
+* reference   P·d for methods with a reference model under full fine-tuning (a frozen copy;
+              FSDP: / N); nothing under LoRA, where it is the adapter-disabled view
+* activations per transformer layer s·b·h·(34 + 5·a·s/h)·d/2 (Korthikanti et al., 2022,
+              "Reducing Activation Recomputation in Large Transformer Models", eq. 1, written
+              for 16-bit values), for the language model (s: tokens of an example) and the
+              vision tower (s: the image tokens the language model receives; Qwen2-VL's tower
+              runs 4× as many patches before merging them and LLaVA-NeXT's one pass per crop,
+              so for those the vision term is a lower bound). With gradient checkpointing
+              each layer keeps only its input, s·b·h·d, plus one layer's full activations
+              while it is recomputed.
+
+b is the number of examples whose activations one step holds on a process: the largest of
+the fine-tuning batch and three unlearning batches (DPO and PO run the answer, the refusal and
+the retain views before one backward), divided by N. Estimates leave out framework overhead,
+the CUDA context and fragmentation (typically 1-3 GiB).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import product
+
+import torch
+from PIL import Image
+
+from pebench.config import RunConfig
+from pebench.methods.base import METHODS
+from pebench.models import VLM, build_model
+
+GIB = 2**30
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the estimate needs of a model: parameter counts and the transformer shapes."""
+
+    parameters: int
+    lora_parameters: int  # trainable parameters of the config's LoRA adapter
+    layers: tuple[tuple[int, int, int, int], ...]  # (tokens s, hidden h, heads a, layers L) per tower
+
+
+@dataclass(frozen=True)
+class Setup:
+    processes: int
+    strategy: str  # ddp | fsdp
+    lora: bool
+    dtype: str
+    checkpointing: bool
+
+
+def _tower(config, tokens: int) -> tuple[int, int, int, int]:
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "embed_dim")
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "num_heads")
+    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "depth")
+    return tokens, hidden, heads, layers
+
+
+def lora_parameters(model: torch.nn.Module, target_modules: str, r: int) -> int:
+    """r·(in + out) for every linear layer whose name the target pattern matches (as peft does)."""
+    return sum(r * (m.in_features + m.out_features) for name, m in model.named_modules()
+               if isinstance(m, torch.nn.Linear) and re.fullmatch(target_modules, name))
+
+
+def model_shape(vlm: VLM, cfg: RunConfig) -> Shape:
+    """Counts and shapes of `vlm` for `cfg`: an example's tokens are its prompt with one image
+    plus the longest answer the evaluation allows."""
+    vision = vlm.model.config.vision_config
+    size = getattr(vision, "image_size", 336)
+    prompt = vlm.encode("plan", Image.new("RGB", (size, size)), "Describe the scene in detail.")
+    image_token = getattr(vlm.model.config, "image_token_id", getattr(vlm.model.config, "image_token_index", None))
+    patches = sum(t == image_token for t in prompt.input_ids) or 1
+    tokens = len(prompt.input_ids) + cfg.eval.scene_tokens
+    return Shape(sum(p.numel() for p in vlm.model.parameters()),
+                 lora_parameters(vlm.model, cfg.model.lora.target_modules, cfg.model.lora.r),
+                 (_tower(vlm.model.config.text_config, tokens), _tower(vision, patches)))
+
+
+def load_shape(cfg: RunConfig) -> Shape:
+    """The config's model, built on the meta device when it is a checkpoint (no weights read)."""
+    if cfg.model.path:
+        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+        config = AutoConfig.from_pretrained(cfg.model.path, local_files_only=True)
+        with torch.device("meta"):
+            model = AutoModelForImageTextToText.from_config(config)
+        return model_shape(VLM(model, AutoProcessor.from_pretrained(cfg.model.path, local_files_only=True)), cfg)
+    return model_shape(build_model(cfg.model, ["plan"], cfg.seed), cfg)
+
+
+def activation_bytes(s: int, b: float, h: int, a: int, layers: int, d: int, checkpointing: bool) -> float:
+    """Korthikanti et al. (2022) eq. 1 per layer, scaled from 16-bit to d bytes (see module docstring)."""
+    per_layer = s * b * h * (34 + 5 * a * s / h) * d / 2
+    return layers * s * b * h * d + per_layer if checkpointing else layers * per_layer
+
+
+def memory(shape: Shape, setup: Setup, cfg: RunConfig) -> dict[str, float]:
+    """Bytes per process of each term, and their total."""
+    d, n = DTYPE_BYTES[setup.dtype], setup.processes
+    shard = n if setup.strategy == "fsdp" else 1
+    trainable = shape.lora_parameters if setup.lora else shape.parameters
+    batch = max(cfg.finetune.batch_size, 3 * cfg.unlearn.batch_size) / n
+    reference = not setup.lora and any(METHODS.get(m).needs_reference for m in cfg.methods)
+    out = {"weights": shape.parameters * d / shard, "gradients": trainable * d / shard,
+           "optimizer": 2 * trainable * d / shard, "reference": shape.parameters * d / shard if reference else 0.0,
+           "activations": sum(activation_bytes(s, batch, h, a, layers, d, setup.checkpointing)
+                              for s, h, a, layers in shape.layers)}
+    out["total"] = sum(out.values())
+    return out
+
+
+def setups(processes: tuple[int, ...] = (1, 2, 4, 8)) -> list[Setup]:
+    """Every setup, smallest first: fewer processes, DDP before FSDP, full before LoRA, no
+    checkpointing before checkpointing (faster), bf16 before fp32."""
+    out = []
+    for n, strategy, lora, checkpointing, dtype in product(processes, ("ddp", "fsdp"), (False, True), (False, True),
+                                                          ("bfloat16", "float32")):
+        if strategy == "fsdp" and n == 1:
+            continue
+        out.append(Setup(n, strategy, lora, dtype, checkpointing))
+    return out
+
+
+def smallest_fit(shape: Shape, cfg: RunConfig, gpu_bytes: float) -> tuple[Setup, dict[str, float]] | None:
+    """The first setup of `setups()` whose total fits `gpu_bytes`, with its terms."""
+    for setup in setups():
+        terms = memory(shape, setup, cfg)
+        if terms["total"] <= gpu_bytes:
+            return setup, terms
+    return None

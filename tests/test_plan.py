@@ -1,0 +1,73 @@
+"""`pebench plan`: memory terms against hand-computed figures for the tiny LLaVA, LoRA counts
+against peft's, and the smallest-fit search."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pebench.config import LoraConfig, load_config
+from pebench.models import build_model
+from pebench.models.lora import add_adapter
+from pebench.plan import Setup, memory, model_shape, setups, smallest_fit
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    cfg = load_config("tiny")  # tiny-llava at 32 px: 16 patches of 8 px
+    vlm = build_model(cfg.model, ["This is A B."], 0)
+    return cfg, vlm, model_shape(vlm, cfg)
+
+
+def test_shape_of_the_tiny_llava(tiny):
+    from PIL import Image
+
+    cfg, vlm, shape = tiny
+    assert shape.parameters == sum(p.numel() for p in vlm.model.parameters())
+    prompt_tokens = len(vlm.encode("x", Image.new("RGB", (32, 32)), "Describe the scene in detail.").input_ids)
+    assert shape.layers == ((prompt_tokens + 32, 128, 4, 2), (16, 64, 4, 2))  # +32: the tiny preset's scene_tokens
+
+
+def test_terms_equal_hand_computed_bytes(tiny):
+    cfg, _, shape = tiny
+    p, s = shape.parameters, shape.layers[0][0]
+    full = memory(shape, Setup(1, "ddp", False, "float32", False), cfg)
+    assert full["weights"] == full["gradients"] == full["reference"] == 4 * p  # KL, DPO, NPO need a frozen copy
+    assert full["optimizer"] == 8 * p
+    b = 24  # max(finetune batch 16, 3 x unlearn batch 8)
+    text_act = 2 * s * b * 128 * (34 + 5 * 4 * s / 128) * 4 / 2
+    vision_act = 2 * 16 * b * 64 * (34 + 5 * 4 * 16 / 64) * 4 / 2
+    assert full["activations"] == pytest.approx(text_act + vision_act)
+    assert full["total"] == pytest.approx(20 * p + text_act + vision_act)
+
+    sharded = memory(shape, Setup(2, "fsdp", False, "bfloat16", True), cfg)  # bf16, 12 examples each, recomputation
+    assert sharded["weights"] == sharded["gradients"] == 2 * p / 2 and sharded["optimizer"] == 4 * p / 2
+    text_ckpt = 2 * s * 12 * 128 * 2 + s * 12 * 128 * (34 + 5 * 4 * s / 128)
+    vision_ckpt = 2 * 16 * 12 * 64 * 2 + 16 * 12 * 64 * (34 + 5 * 4 * 16 / 64)
+    assert sharded["activations"] == pytest.approx(text_ckpt + vision_ckpt)
+
+
+def test_lora_counts_what_peft_trains(tiny):
+    cfg, vlm, shape = tiny
+    lora = memory(shape, Setup(1, "ddp", True, "float32", False), cfg)
+    adapted = add_adapter(vlm, LoraConfig(enabled=True))
+    assert shape.lora_parameters == sum(p.numel() for p in adapted.model.parameters() if p.requires_grad) > 0
+    assert lora["gradients"] == 4 * shape.lora_parameters and lora["reference"] == 0  # the adapter-disabled view
+
+
+def test_the_smallest_fit_is_the_first_setup_that_fits(tiny):
+    cfg, _, shape = tiny
+    order = setups()
+    assert order[0] == Setup(1, "ddp", False, "bfloat16", False)
+    budget = memory(shape, order[0], cfg)["total"] - 1  # the first setup no longer fits
+    setup, terms = smallest_fit(shape, cfg, budget)
+    assert terms["total"] <= budget and setup != order[0]
+    assert all(memory(shape, s, cfg)["total"] > budget for s in order[: order.index(setup)])
+    assert smallest_fit(shape, cfg, 1.0) is None
+
+
+def test_plan_command_prints_the_table_and_the_fit():
+    result = subprocess.run([sys.executable, "-m", "pebench", "plan", "--preset", "tiny", "--gpu-gib", "80"],
+                            capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| 2 × FSDP |" in result.stdout and "Smallest setup within 80 GiB" in result.stdout
