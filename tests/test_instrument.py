@@ -130,7 +130,13 @@ def test_fingerprints_change_with_the_code_and_files_they_cover(tmp_path):
     from pebench.fingerprint import component_hash, object_source_hash
     from pebench.io import dir_fingerprint
 
+    from pebench.fingerprint import COMPONENTS, _files
+
     assert len(component_hash("eval")) == 16 and component_hash("eval") != component_hash("training")
+    covered = {c: {f.name for m in modules for f in _files(m)} for c, modules in COMPONENTS.items()}
+    # the stage code that decides what a model trains on, and the probes' orchestration, are keyed too
+    assert {"pipeline.py", "training_stages.py", "run_support.py", "loop.py", "adapter.py"} <= covered["training"]
+    assert {"probe_stages.py", "relearn.py", "quant.py"} <= covered["probes"]
     method = tmp_path / "mine.py"
     method.write_text("class Mine:\n    factor = 1\n")
 

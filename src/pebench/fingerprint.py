@@ -14,7 +14,9 @@ from pathlib import Path
 COMPONENTS = {
     "data": ("pebench.data",),
     "training": ("pebench.train", "pebench.models", "pebench.methods.base", "pebench.methods.finetune",
-                 "pebench.pretrain.tasks", "pebench.splits"),
+                 "pebench.pretrain.tasks", "pebench.splits",
+                 # how the stages build their streams and examples (replay, refusals, forget views)
+                 "pebench.pipeline", "pebench.training_stages", "pebench.run_support"),
     "eval": ("pebench.eval",),
     "probes": ("pebench.probes", "pebench.probe_stages"),
 }
