@@ -454,7 +454,9 @@ def test_killed_and_interrupted_runs_resume_to_the_same_results(tiny_run, tmp_pa
     import signal
 
     out = tmp_path / "run"
-    args = ("--scenarios", "person", "--methods", "GD,NPO")  # rows no other test re-trains in tiny_run
+    no_probes = tmp_path / "no-probes.yaml"  # the probes add time, not resume paths (their stages are cached alike)
+    no_probes.write_text("probes: {scenarios: []}\n")
+    args = ("--scenarios", "person", "--methods", "GD,NPO", "--config", str(no_probes))  # rows no other test re-trains
     for marker, sig in (("train foundation", signal.SIGKILL), ("evaluate person/goal", signal.SIGKILL),
                         ("train person/GD", signal.SIGINT), ("train person/NPO", signal.SIGKILL)):
         proc = _start(out, *args)
@@ -481,7 +483,7 @@ def test_a_killed_lora_run_resumes_to_the_same_results(tmp_path):
     import signal
 
     cfg = tmp_path / "short.yaml"
-    cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 4}\nunlearn: {steps: 3}\n")
+    cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 4}\nunlearn: {steps: 3}\nprobes: {scenarios: []}\n")
     args = ("--scenarios", "person", "--methods", "GA", "--lora", "--config", str(cfg))
     straight = _run(tmp_path / "a", *args)
     assert straight.returncode == 0, straight.stderr[-3000:]
@@ -497,7 +499,7 @@ def test_a_killed_lora_run_resumes_to_the_same_results(tmp_path):
 
 def test_fresh_recomputes_every_stage(tmp_path):
     cfg = tmp_path / "short.yaml"
-    cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 3}\nunlearn: {steps: 2}\n")
+    cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 3}\nunlearn: {steps: 2}\nprobes: {scenarios: []}\n")
     out = tmp_path / "run"
     args = ("--scenarios", "person", "--methods", "GD", "--config", str(cfg))
     first = _run(out, *args)
