@@ -149,18 +149,16 @@ class ProbeStages:
         after = []
         for label, part, model in self.sequential_models(name, finetuned, both):
             asked.append((label, part))
-            point: dict[str, Any] = {"request": label}
-            for earlier, earlier_part in asked:
-                queries = build_queries(self.data, earlier_part, self.eval_cfg, both.seed)
-                point[earlier] = efficacy_of(self._columns(model, earlier_part, queries, ("f_train",)))
-            point.update(self._columns(model, both, self._queries(both), ("retain",)))
-            after.append(point)
+            after.append({"request": label, **self._request_columns(model, asked, both)})
         return after
 
     def sequential_reference(self, goal: VLM, both: Split) -> dict:
         """The Goal model of `both` (it never learnt any request) under the same measurements."""
-        row: dict[str, Any] = {}
-        for label, part in requests(self.data, both):
-            row[label] = efficacy_of(self._columns(goal, part, build_queries(self.data, part, self.eval_cfg, both.seed),
-                                                   ("f_train",)))
-        return row | self._columns(goal, both, self._queries(both), ("retain",))
+        return self._request_columns(goal, requests(self.data, both), both)
+
+    def _request_columns(self, vlm: VLM, asked: list[tuple[str, Split]], both: Split) -> dict[str, float]:
+        """Efficacy on each request of `asked` (its D_f_train) and Retain on `both`'s D_r."""
+        row = {label: efficacy_of(self._columns(vlm, part, build_queries(self.data, part, self.eval_cfg, both.seed),
+                                                ("f_train",)))
+               for label, part in asked}
+        return row | self._columns(vlm, both, self._queries(both), ("retain",))
