@@ -1,6 +1,6 @@
 """The README's robustness block ("Does it really forget?"), written by readme_results.py from
-the default run's results.json (quantization, relearning, paraphrase and evaluation during
-unlearning, on scenario person) and the full preset's (`pebench run --preset full`: the same
+the default run's results.json (quantization, relearning, paraphrase, text-only and evaluation
+during unlearning, on scenario person) and the full preset's (`pebench run --preset full`: the same
 run plus sequential requests), both stored in docs/results/."""
 
 from __future__ import annotations
@@ -49,6 +49,20 @@ def paraphrase_line(probes: dict, key: str, limit: float) -> str:
                "it can for a pretrained MLLM (`--model DIR`)." if unanswered else "."))
 
 
+def text_only_line(probes: dict, order: list[str]) -> str:
+    """The profile questions by image and by name: what unlearning through images leaves to text."""
+    if "text_only" not in probes["goal"]:
+        return ""
+    def cell(row: dict) -> str:
+        t = row["text_only"]
+        return f"{t['image']:.0f} / {t['text']:.0f} / {t['text_retain']:.0f}"
+
+    methods = "; ".join(f"{n} {cell(probes['methods'][n])}" for n in order if n in probes["methods"])
+    return (f"* *Text-only* (profile Efficacy of the forget persons asked with their images / by name without an "
+            f"image, and the retained persons' profile accuracy by name): Finetuned {cell(probes['finetuned'])}; "
+            f"{methods}; Goal (chance) {cell(probes['goal'])}.")
+
+
 def trajectory_line(traj: dict, order: list[str]) -> str:
     ordered = [(n, traj["methods"][n]) for n in order if n in traj["methods"]]
     early = [f"{n} at step {t['chosen']['step']}" for n, t in ordered
@@ -94,7 +108,8 @@ def robustness_section(results: dict, full: dict | None) -> str:
     key = lambda column: f"person_{column}" if scenario == "both" else column  # noqa: E731
     order = [m for m in results["config"]["methods"] if m in sc["methods"]]
     lines = [relearn_line(sc["robustness"], key("efficacy"), order), quant_line(results, scenario, sc["robustness"], key("efficacy")),
-             paraphrase_line(sc["robustness"], key("generality"), results["config"]["eval"]["knows_person_efficacy"])]
+             paraphrase_line(sc["robustness"], key("generality"), results["config"]["eval"]["knows_person_efficacy"]),
+             text_only_line(sc["robustness"], order)]
     if sc.get("trajectory"):
         lines.append(trajectory_line(sc["trajectory"], order))
     if full:

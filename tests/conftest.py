@@ -2,6 +2,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The session's runs share one stage store of their own, never the user's (~/.cache/pebench);
+# subprocesses get it through their env (tests that need a cold store pass --cache DIR).
+os.environ["PEBENCH_CACHE"] = __import__("tempfile").mkdtemp(prefix="pebench-test-store-")
 
 import pytest  # noqa: E402
 

@@ -1,5 +1,6 @@
 """Bad input: a one-line error, a non-zero exit, and nothing on disk lost."""
 
+import os
 import hashlib
 import subprocess
 import sys
@@ -7,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
+
 
 def pebench(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "pebench", *args], capture_output=True, text=True, cwd=cwd,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}, timeout=300)
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE, "HOME": str(Path.home())}, timeout=300)
 
 
 def _snapshot(path: Path) -> dict:
@@ -115,7 +118,7 @@ def test_full_disk_leaves_no_partial_dataset(tmp_path):
 
     result = subprocess.run([sys.executable, "-m", "pebench", "data", "build", "--preset", "tiny", "--out", str(out),
                              "--force", "--quiet"], capture_output=True, text=True, preexec_fn=limit, timeout=300,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
     _one_line_error(result, "cannot write")
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temporary left beside it

@@ -58,3 +58,17 @@ def test_shipped_experiment_configs_are_valid():
     assert llava.model.lora.enabled and llava.model.dtype == "bfloat16" and llava.model.gradient_checkpointing
     assert llava.scenarios == ("person", "event", "both")
     assert load_config("default", root / "flux-data.yaml").data.diffusion.steps == 40
+
+
+def test_a_partial_stage_section_keeps_the_run_defaults_of_the_rest():
+    """Setting only finetune.lr keeps the run's 400 fine-tuning steps and profile share (pydantic
+    alone would rebuild the section from TrainConfig's class defaults: 1000 steps, no profile)."""
+    cfg = load_config(overrides={"finetune": {"lr": 1e-3}, "foundation": {"batch_size": 8}})
+    assert (cfg.finetune.lr, cfg.finetune.steps, cfg.finetune.profile_fraction) == (1e-3, 400, 0.25)
+    assert (cfg.foundation.batch_size, cfg.foundation.steps) == (8, 600)
+    assert cfg.finetune == load_config().finetune.model_copy(update={"lr": 1e-3})
+
+
+def test_replay_and_profile_shares_must_leave_room_for_the_pebench_questions():
+    with pytest.raises(PebenchError, match="replay_fraction \\+ profile_fraction"):
+        load_config(overrides={"finetune": {"replay_fraction": 0.5, "profile_fraction": 0.5}})

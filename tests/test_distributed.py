@@ -2,6 +2,7 @@
 matches one process within float tolerance, and evaluation gives exactly the one-process metrics."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
+
 HERE = Path(__file__).parent
-ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
 
 
 def _free_port() -> int:
@@ -49,7 +52,7 @@ def _run(out: Path, processes: int | None = None):
     short = out.parent / "short.yaml"  # evaluation equality needs trained models, not good ones
     short.write_text("foundation: {steps: 20}\nfinetune: {steps: 30}\n")
     args = ["-m", "pebench", "run", "--preset", "tiny", "--config", str(short), "--scenarios", "person",
-            "--methods", "GA", "--out", str(out), "--quiet"]
+            "--methods", "GA", "--out", str(out), "--quiet", "--cache", str(out.parent / f"store-{out.name}")]
     if processes is None:
         result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, env=ENV)
         assert result.returncode == 0, result.stderr[-3000:]

@@ -1,6 +1,7 @@
 """End to end: `pebench run --preset tiny` through the real CLI, then a cached rerun."""
 
 import json
+import os
 import math
 import subprocess
 import sys
@@ -10,13 +11,15 @@ import pytest
 
 from pebench.eval.evaluate import COLUMNS
 
+STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
+
 METHODS = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU")  # single-scenario rows
 BOTH_METHODS = METHODS + ("GD+BGD", "KL+BGD")
 
 
 def _run(out: Path, *extra):
     return subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(out), "--quiet", *extra],
-                          capture_output=True, text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
 
 
 # The module's run: every scenario, with the sequential requests for two methods (the tiny
@@ -91,6 +94,23 @@ def test_rerun_reuses_every_stage_and_gives_the_same_results(tiny_run):
     assert not any(k.startswith(("foundation", "finetuned", "goal", "unlearn", "probes")) for k in after["timings_s"])
 
 
+def test_a_new_run_directory_takes_every_stage_from_the_store(tiny_run, tmp_path):
+    """The same command with another --out trains, evaluates and probes nothing again (the
+    session's store holds the module run's stages) and writes the same tables; its models are
+    links into the store."""
+    out, _ = tiny_run
+    new = tmp_path / "run"
+    (tmp_path / "run.yaml").write_text(RUN_CONFIG)
+    result = _run(new, *_run_args(new))
+    assert result.returncode == 0, result.stderr[-3000:]
+    before, after = (json.loads((d / "results.json").read_text()) for d in (out, new))
+    assert after["scenarios"] == before["scenarios"] and after["sequential"] == before["sequential"]
+    assert not [k for k in after["timings_s"] if k.split()[0] in ("foundation", "finetuned", "unlearn", "eval", "probes",
+                                                                   "sequential") or k.startswith("goal")]
+    assert (new / "table.md").read_text() == (out / "table.md").read_text()
+    assert (new / "models" / "finetuned").is_symlink() and (new / "samples" / "person" / "GA.jsonl").is_file()
+
+
 def test_robustness_probes_reach_results_and_tables(tiny_run):
     """Person rows are probed by default (quantization at 8 and 4 bits, relearning); the other
     scenarios are not; robustness.{md,csv,tex} hold what results.json holds."""
@@ -99,13 +119,16 @@ def test_robustness_probes_reach_results_and_tables(tiny_run):
     probes = results["scenarios"]["person"]["robustness"]
     assert set(probes["methods"]) == set(METHODS)
     for row in [probes["finetuned"], probes["goal"], *probes["methods"].values()]:
-        assert set(row) == {"quant8", "quant4", "relearn", "subset", "paraphrase"}
+        assert set(row) == {"quant8", "quant4", "relearn", "subset", "paraphrase", "text_only"}
         assert set(row["quant4"]) == {"efficacy", "retain"} and set(row["relearn"]) == {"before", "after"}
+        assert set(row["text_only"]) == {"image", "text", "text_retain"}
+        assert all(0 <= v <= 100 for v in row["text_only"].values())
     assert "robustness" not in results["scenarios"]["event"]
     csv_rows = [line.split(",") for line in (out / "robustness.csv").read_text().splitlines()[1:]]
     ga = {col: float(v) for sc, row, col, v in csv_rows if sc == "person" and row == "GA"}
     assert ga["P-Eff int4"] == probes["methods"]["GA"]["quant4"]["efficacy"]
     assert ga["P-Eff B relearnt"] == probes["methods"]["GA"]["relearn"]["after"]["efficacy"]
+    assert ga["P-Profile-Eff text"] == probes["methods"]["GA"]["text_only"]["text"]
     assert "Robustness: person" in (out / "robustness.md").read_text() and (out / "robustness.tex").is_file()
 
 
@@ -241,7 +264,7 @@ def test_llm_judge_end_to_end_and_the_key_never_reaches_disk(tiny_run, tmp_path)
             [sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(out), "--scenarios", "event",
              "--methods", "GA", "--judge", "llm", "--config", str(cfg), "--force"],
             capture_output=True, text=True, timeout=600,
-            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PEBENCH_JUDGE_KEY": secret})
+            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE, "PEBENCH_JUDGE_KEY": secret})
     assert result.returncode == 0, result.stderr[-3000:]
     assert server.requests and all(r["headers"]["Authorization"] == f"Bearer {secret}" for r in server.requests)
     event = json.loads((out / "results.json").read_text())["scenarios"]["event"]
@@ -424,7 +447,7 @@ def _default_sigint() -> None:
 def _start(out: Path, *extra):
     return subprocess.Popen([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(out), "--quiet", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
 
 
 def _wait_for_log(out: Path, marker: str, proc, timeout: float = 300) -> None:
@@ -456,7 +479,8 @@ def test_killed_and_interrupted_runs_resume_to_the_same_results(tiny_run, tmp_pa
     out = tmp_path / "run"
     no_probes = tmp_path / "no-probes.yaml"  # the probes add time, not resume paths (their stages are cached alike)
     no_probes.write_text("probes: {scenarios: []}\n")
-    args = ("--scenarios", "person", "--methods", "GD,NPO", "--config", str(no_probes))  # rows no other test re-trains
+    # its own store, so every stage is computed here (and killed part-way)
+    args = ("--scenarios", "person", "--methods", "GD,NPO", "--config", str(no_probes), "--cache", str(tmp_path / "store"))
     for marker, sig in (("train foundation", signal.SIGKILL), ("evaluate person/goal", signal.SIGKILL),
                         ("train person/GD", signal.SIGINT), ("train person/NPO", signal.SIGKILL)):
         proc = _start(out, *args)
@@ -474,7 +498,8 @@ def test_killed_and_interrupted_runs_resume_to_the_same_results(tiny_run, tmp_pa
     uninterrupted = json.loads((tiny_run[0] / "results.json").read_text())["scenarios"]["person"]
     _same_rows(resumed, uninterrupted, ("GD", "NPO"))
     # the temporaries of the killed writes were never renamed into place, and the resumed run removed them
-    assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".old"))]
+    assert not [p for d in (out, tmp_path / "store") for p in d.rglob("*") if p.name.endswith((".tmp", ".old"))]
+    assert (out / "models" / "finetuned").is_symlink() and (out / "models" / "finetuned" / "stage.json").is_file()
 
 
 def test_a_killed_lora_run_resumes_to_the_same_results(tmp_path):
@@ -485,13 +510,13 @@ def test_a_killed_lora_run_resumes_to_the_same_results(tmp_path):
     cfg = tmp_path / "short.yaml"
     cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 4}\nunlearn: {steps: 3}\nprobes: {scenarios: []}\n")
     args = ("--scenarios", "person", "--methods", "GA", "--lora", "--config", str(cfg))
-    straight = _run(tmp_path / "a", *args)
+    straight = _run(tmp_path / "a", *args, "--no-cache")
     assert straight.returncode == 0, straight.stderr[-3000:]
-    proc = _start(tmp_path / "b", *args)
+    proc = _start(tmp_path / "b", *args, "--no-cache")
     _wait_for_log(tmp_path / "b", "train person/GA", proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
-    resumed = _run(tmp_path / "b", *args)
+    resumed = _run(tmp_path / "b", *args, "--no-cache")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = (json.loads((tmp_path / d / "results.json").read_text())["scenarios"]["person"] for d in "ab")
     _same_rows(a, b, ("GA",))

@@ -265,3 +265,27 @@ def test_rmu_direction_follows_the_split_seed():
     assert seeded_params("GA", {"lr": 1}, 3) == {"lr": 1}
     directions = [make_method("RMU", seeded_params("RMU", {}, s)).direction(16) for s in (0, 1)]
     assert not torch.allclose(*directions)
+
+
+def test_siu_keeps_the_forget_persons_facts_asked_by_name(setup, tiny_data):
+    """Target (3): the profile by name (no image) is trained to stay while the image's concept is
+    replaced; the facts' NLL falls where SIU without them leaves it."""
+    from pebench.data.qa import profile_qas
+
+    base, forget, retain = setup
+    facts_qas = profile_qas(tiny_data, [r.image_id for r in tiny_data.of_kind("pebench") if r.person_id == 0], "text")
+    facts = Encoder(base, tiny_data).examples(facts_qas)
+    assert make_method("SIU").keeps_facts and all(not e["answer"].vision for e in facts)
+    runs = {}
+    for with_facts in (True, False):
+        vlm = VLM(copy.deepcopy(base.model), base.processor)
+        method = make_method("SIU")
+        streams = {"forget": Stream([(forget, 8)], vlm.collate, "f"), "retain": Stream([(retain, 8)], vlm.collate, "r")}
+        if with_facts:
+            streams["facts"] = Stream([(facts, 4)], vlm.collate, "k")
+        logs = []
+        train(vlm.model, lambda b: method.loss(vlm, b, base), streams, steps=8, lr=1e-3,
+              on_step=lambda s, log: logs.append(log))
+        runs[with_facts] = (_mean_nll(vlm, facts), logs)
+    assert runs[True][0] < runs[False][0] - 0.5
+    assert runs[True][1][0]["facts_nll"] > 0 and runs[False][1][0]["facts_nll"] == 0

@@ -1,6 +1,7 @@
 """`pebench plan`: memory terms against hand-computed figures for the tiny LLaVA, LoRA counts
 against peft's, and the smallest-fit search."""
 
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ from pebench.config import LoraConfig, load_config
 from pebench.models import build_model
 from pebench.models.lora import add_adapter
 from pebench.plan import Setup, memory, model_shape, setups, smallest_fit
+
+STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +71,6 @@ def test_the_smallest_fit_is_the_first_setup_that_fits(tiny):
 
 def test_plan_command_prints_the_table_and_the_fit():
     result = subprocess.run([sys.executable, "-m", "pebench", "plan", "--preset", "tiny", "--gpu-gib", "80"],
-                            capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+                            capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| 2 × FSDP |" in result.stdout and "Smallest setup within 80 GiB" in result.stdout

@@ -119,3 +119,80 @@ def test_probe_config_is_validated():
     with pytest.raises(PebenchError, match="probes.relearn_stp"):
         load_config(overrides={"probes": {"relearn_stp": 5}})
     assert load_config(overrides={"probes": {"quant_bits": [], "relearn_steps": 0}}).probes.quant_bits == ()
+
+
+def test_profile_questions_ask_each_field_by_image_and_once_per_person_by_name(tiny_data):
+    from pebench.data.qa import PROFILE, profile_qas
+
+    ids = sorted(r.image_id for r in tiny_data.of_kind("pebench"))
+    recs = {r.image_id: r for r in tiny_data.images}
+    by_image, by_name = profile_qas(tiny_data, ids, "image"), profile_qas(tiny_data, ids, "text")
+    assert [q.image_id for q in by_image] == ids and all(q.image for q in by_image)
+    for pid in {recs[i].person_id for i in ids}:
+        person = tiny_data.person(pid)
+        mine = [q for q in by_image if recs[q.image_id].person_id == pid]
+        assert {q.question for q in mine} == {"What is this person's job?", "Where was this person born?"}
+        named = [q for q in by_name if recs[q.image_id].person_id == pid]
+        assert [(q.question, q.answer, q.image) for q in named] == [
+            (f"What is {person.name}'s job?", f"{person.name} is {'an' if person.job[0] in 'AEIOU' else 'a'} {person.job}.",
+             False),
+            (f"Where was {person.name} born?", f"{person.name} was born in {person.city}.", False)]
+        assert {q.answer for q in named} == {q.answer for q in mine}  # the routes share their answers
+    assert len(PROFILE) == 2
+
+
+def test_text_only_questions_reach_the_model_without_pixel_values(tiny_vlm, tiny_data):
+    """Encoded without an image (no image token, no vision tensors), collated beside image
+    questions (pixels only for those), and generated without running the vision tower."""
+    from pebench.data.qa import profile_qas
+    from pebench.probes.text_only import accuracy
+
+    rec = tiny_data.of_kind("pebench")[0]
+    text = tiny_vlm.encode(rec.image_id, None, f"What is {tiny_data.person(rec.person_id).name}'s job?", "Doctor.")
+    image = tiny_vlm.encode(rec.image_id, rec.image, "What is this person's job?", "Doctor.")
+    image_token = tiny_vlm.model.config.image_token_id
+    assert text.vision == {} and text.image_key is None and image_token not in text.input_ids
+    assert image_token in image.input_ids
+    batch = tiny_vlm.collate([text, image, text])
+    assert batch["pixel_values"].shape[0] == 1
+    assert torch.isfinite(tiny_vlm.nll(batch))  # the image's features land on its own tokens only
+    calls = []
+    hook = tiny_vlm.model.model.vision_tower.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        qas = profile_qas(tiny_data, [r.image_id for r in tiny_data.of_kind("pebench")], "text")
+        assert 0.0 <= accuracy(tiny_vlm, tiny_data, qas, batch_size=4) <= 1.0
+        assert not calls
+        accuracy(tiny_vlm, tiny_data, profile_qas(tiny_data, [rec.image_id], "image"), batch_size=4)
+        assert calls  # the image route does run it
+    finally:
+        hook.remove()
+
+
+def test_profile_accuracy_counts_answers_naming_the_value(tiny_data):
+    from pebench.data.qa import profile_qas
+    from pebench.probes.text_only import share_correct
+
+    qas = profile_qas(tiny_data, [r.image_id for r in tiny_data.of_kind("pebench")], "text")[:4]
+    answers = [f"{qas[0].target}.", "Nobody.", f"Maybe {qas[2].target.upper()}!", qas[1].target]
+    assert share_correct(answers, qas) == 0.5  # the 4th names the 2nd question's value, not its own
+    assert share_correct([], []) == 0.0
+
+
+def test_the_probe_lets_the_longest_profile_answer_finish():
+    """The longest given name and surname born in the longest city, or with the longest job, fits
+    the probe's token limit (the end token need not fit)."""
+    from pebench.data.persons import FEMALE_NAMES, MALE_NAMES, SURNAMES
+    from pebench.data.pools import load_pools
+    from pebench.data.qa import PROFILE
+    from pebench.models.adapter import load_vlm
+    from pebench.models.shipped import BASE_DIR
+    from pebench.probes.text_only import PROFILE_TOKENS
+
+    vlm = load_vlm(BASE_DIR)
+    pools = load_pools()
+    names = [f"{g} {s}" for g in (*FEMALE_NAMES, *MALE_NAMES) for s in SURNAMES]
+    name = max(names, key=lambda n: len(vlm.tokenizer(n, add_special_tokens=False)["input_ids"]))
+    people = [type("P", (), {"name": name, "job": j, "city": c}) for (_, j), (_, c) in zip(pools.jobs, pools.cities * 2)]
+    longest = max(len(vlm.answer_ids(by_name.format(name), answer(p))) - 1
+                  for _, by_name, _, answer in PROFILE.values() for p in people)
+    assert len(people) == len(pools.jobs) >= len(pools.cities) and longest <= PROFILE_TOKENS

@@ -11,12 +11,14 @@ from typing import Optional
 
 import typer
 
+from pebench.cli_cache import cache_app
 from pebench.cli_plan import plan
 from pebench.errors import PebenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="PEBench: machine unlearning benchmark for multimodal LLMs.")
 data_app = typer.Typer(no_args_is_help=True, help="Build and inspect the PEBench dataset.")
 app.add_typer(data_app, name="data")
+app.add_typer(cache_app, name="cache")
 
 
 def _quiet_libraries() -> None:
@@ -66,7 +68,10 @@ def run(
     data: Optional[Path] = typer.Option(None, "--data", help="use an existing dataset directory"),
     method_file: Optional[list[Path]] = typer.Option(None, "--method-file", help="Python file registering methods"),
     force: bool = typer.Option(False, "--force", help="reuse --out even if it holds a run with another config"),
-    fresh: bool = typer.Option(False, "--fresh", help="recompute every stage, ignoring those stored in --out"),
+    fresh: bool = typer.Option(False, "--fresh", help="recompute every stage, ignoring those stored in --out and the cache"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="stage store shared by runs (default $PEBENCH_CACHE, "
+                                                               "else ~/.cache/pebench)"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="no shared stage store: stages live in --out only"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """Run the whole benchmark: data, foundation, Finetuned, Goal, unlearning methods, evaluation, tables."""
@@ -92,6 +97,11 @@ def run(
         from pebench.models.adapter import check_model_dir
 
         check_model_dir(Path(cfg.model.path), cfg.model.allow_pickle)
+    if no_cache and cache:
+        raise PebenchError("--cache and --no-cache exclude each other")
+    from pebench.store import StageStore, default_root
+
+    StageStore(None if no_cache else cache or default_root())  # refuses an unusable store before any work
     _quiet_libraries()
     dataset = None
     if data is not None:  # validate before anything is written
@@ -116,7 +126,7 @@ def run(
     distributed.barrier()
     reporter = Reporter(quiet=quiet or not main_process)
     start = time.perf_counter()
-    Pipeline(cfg, out, reporter, data_dir=data, data=dataset, fresh=fresh).run()
+    Pipeline(cfg, out, reporter, data_dir=data, data=dataset, fresh=fresh, cache=False if no_cache else cache or True).run()
     distributed.shutdown()  # after a failure the launcher stops the other processes
     if main_process:
         reporter.info(f"done in {time.perf_counter() - start:.0f} s")

@@ -128,6 +128,14 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="share of each batch replayed from foundation data")
+    profile_fraction: float = Field(0.0, ge=0, lt=1, description="fine-tunes: share of each batch drawn from the profile "
+                                    "questions (job, birthplace), half asked with the image, half by name without one")
+
+    @model_validator(mode="after")
+    def _shares(self) -> "TrainConfig":
+        if self.replay_fraction + self.profile_fraction >= 1:
+            raise ValueError("replay_fraction + profile_fraction must leave part of each batch to the PEBench questions")
+        return self
 
 
 class LLMJudgeConfig(_Strict):

@@ -16,7 +16,8 @@ COMPONENTS = {
     "training": ("pebench.train", "pebench.models", "pebench.methods.base", "pebench.methods.finetune",
                  "pebench.pretrain.tasks", "pebench.splits",
                  # how the stages build their streams and examples (replay, refusals, forget views)
-                 "pebench.pipeline", "pebench.training_stages", "pebench.run_support"),
+                 "pebench.pipeline", "pebench.foundation_stages", "pebench.training_stages", "pebench.stage_io",
+                 "pebench.run_support"),
     "eval": ("pebench.eval",),
     "probes": ("pebench.probes", "pebench.probe_stages"),
 }

@@ -53,6 +53,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def link(path: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Make `path` a symbolic link to the directory `target`, replacing what was there (a stale
+    directory or link); the link is made beside it and renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.link.tmp")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(Path(target).resolve(), tmp, target_is_directory=True)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` atomically (UTF-8)."""
     with atomic_path(path) as tmp:

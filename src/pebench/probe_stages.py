@@ -10,7 +10,6 @@ from typing import Any, Callable, Iterator
 
 from pebench.eval.evaluate import build_queries
 from pebench.fingerprint import component_hash, object_source_hash
-from pebench.io import read_json, write_json
 from pebench.methods.base import METHODS
 from pebench.models import VLM
 from pebench.models.lora import plain_copy, remove_adapter
@@ -19,9 +18,11 @@ from pebench.probes.paraphrase import paraphrased
 from pebench.probes.quant import quantized_copy
 from pebench.probes.relearn import attack_examples, halves, relearned
 from pebench.probes.sequential import efficacy_of, requests
+from pebench.probes.text_only import text_only_columns
 from pebench.probes.trajectory import SUBSET_SETS, chosen_checkpoint, subset_queries
 from pebench.run_support import content_key
 from pebench.splits import Split, make_split
+from pebench.store import stage_record
 
 FORGET_SETS = ("f_train", "f_test")
 ROW_SETTINGS_EXCLUDE = {"scenarios", "sequential", "sequential_methods"}  # which rows are probed, and the separate sequential stage
@@ -34,7 +35,11 @@ class ProbeStages:
 
     def probed(self, split: Split) -> bool:
         pc = self.cfg.probes
-        return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every or pc.paraphrase)
+        return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every or pc.paraphrase
+                                                       or self._text_only(split))
+
+    def _text_only(self, split: Split) -> bool:
+        return self.cfg.probes.text_only and bool(split.forget_persons)
 
     def trajectory_settings(self, split: Split) -> tuple[int, int] | None:
         """What evaluation during unlearning adds to a method's key (it runs inside unlearning)."""
@@ -61,18 +66,17 @@ class ProbeStages:
         pc = self.cfg.probes
         if not self.probed(split):
             return None
-        path = self.out / "stages" / tag / f"{row}.probes.json"
         key = content_key(row_key, pc.model_dump(exclude=ROW_SETTINGS_EXCLUDE), component_hash("probes"))
-        stored = read_json(path) if path.is_file() and not self.fresh else {}
-        if stored.get("key") == key:
-            return stored["probes"]
-        vlm = model()
-        count = len(pc.quant_bits) + bool(pc.relearn_steps) + bool(pc.every) + bool(pc.paraphrase)
-        with self.rep.task(f"probe {tag}/{row}", count, "probe") as task:
-            probes = self._timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
-        if self.main:
-            write_json(path, {"key": key, "probes": probes})
-        return probes
+
+        def compute() -> tuple[dict, None]:
+            vlm = model()
+            count = len(pc.quant_bits) + bool(pc.relearn_steps) + bool(pc.every) + bool(pc.paraphrase) + self._text_only(split)
+            with self.rep.task(f"probe {tag}/{row}", count, "probe") as task:
+                probes = self._timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
+            return {"key": key, "probes": probes}, None
+
+        path = self.out / "stages" / tag / f"{row}.probes.json"
+        return stage_record(self.store, path, key, compute, self.fresh, self.main)["probes"]
 
     def _probes(self, vlm: VLM, split: Split, seed: str, advance: Callable[[], None]) -> dict:
         pc = self.cfg.probes
@@ -82,6 +86,9 @@ class ProbeStages:
             advance()
         if pc.paraphrase:
             out["paraphrase"] = self._columns(vlm, split, paraphrased(self._queries(split)), ("f_test",))
+            advance()
+        if self._text_only(split):
+            out["text_only"] = text_only_columns(vlm, self.data, split, self.eval_cfg.batch_size)
             advance()
         for bits in pc.quant_bits:
             quantized = vlm.with_model(quantized_copy(vlm.model, bits))
@@ -123,15 +130,13 @@ class ProbeStages:
 
     def sequential_probe(self, name: str, finetuned: VLM, both: Split, key: str) -> list[dict]:
         """Method `name` given the sequential requests in turn (stored or computed)."""
-        path = self.out / "stages" / "sequential" / f"{name}.json"
         key = content_key(key, component_hash("probes"))
-        stored = read_json(path) if path.is_file() and not self.fresh else {}
-        if stored.get("key") == key:
-            return stored["after"]
-        after = self._timed(f"sequential {name}", lambda: self._sequential(name, finetuned, both))
-        if self.main:
-            write_json(path, {"key": key, "after": after})
-        return after
+
+        def compute() -> tuple[dict, None]:
+            return {"key": key, "after": self._timed(f"sequential {name}", lambda: self._sequential(name, finetuned, both))}, None
+
+        path = self.out / "stages" / "sequential" / f"{name}.json"
+        return stage_record(self.store, path, key, compute, self.fresh, self.main)["after"]
 
     def sequential_models(self, name: str, finetuned: VLM, both: Split) -> Iterator[tuple[str, Split, VLM]]:
         """(request, its split, the model after it) for each request in turn: each request is

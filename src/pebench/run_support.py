@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from pebench import __version__
+from pebench import __version__, distributed
 from pebench.config import EvalConfig, RunConfig
 from pebench.data.build import PebenchData
 from pebench.data.qa import QA, REFUSALS
@@ -58,7 +59,8 @@ class Encoder:
         answers = {"answer": qa.answer, **({"refusal": REFUSALS[qa.kind]} if refusal else {}), **(extra(qa) if extra else {})}
         # A view is an answer to the same question, or a (question, answer) pair of its own.
         pairs = {view: text if isinstance(text, tuple) else (qa.question, text) for view, text in answers.items()}
-        return {view: self.vlm.encode(rec.image_id, rec.image, q, a) for view, (q, a) in pairs.items()}
+        image = rec.image if qa.image else None
+        return {view: self.vlm.encode(rec.image_id, image, q, a) for view, (q, a) in pairs.items()}
 
     def examples(self, qas: list[QA], refusal: bool = False, extra: Callable[[QA], dict[str, str]] | None = None) -> list[dict]:
         return [self.example(q, refusal, extra) for q in qas]
@@ -123,7 +125,9 @@ def remove_stale_temporaries(out: Path) -> None:
     """Delete the temporaries (`.<name>.<random>.tmp`, `.<name>.old`) that a killed run left
     in its run directory; they were never renamed into place, so nothing reads them."""
     for path in sorted(out.rglob(".*"), reverse=True):
-        if path.name.endswith((".tmp", ".old")) and path.is_dir():
+        if path.name.endswith(".link.tmp") and path.is_symlink():
+            path.unlink()
+        elif path.name.endswith((".tmp", ".old")) and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -182,3 +186,31 @@ def resolved_eval(cfg: RunConfig) -> EvalConfig:
     loaded checkpoint, none for the embedded models, which were trained on the bare question)."""
     suffix = cfg.eval.pope_suffix if cfg.eval.pope_suffix is not None else POPE_SUFFIX if cfg.model.path else ""
     return cfg.eval.model_copy(update={"pope_suffix": suffix})
+
+
+def scenario_tables(rows: dict[str, dict], methods: dict[str, dict]) -> dict:
+    """A scenario's metrics (Finetuned, Goal, "methods") and the same layout for its intervals
+    ("ci95") and question counts ("n"), from the stored evaluations."""
+    out: dict[str, Any] = {}
+    for part in ("metrics", "ci95", "n"):
+        table = out if part == "metrics" else out.setdefault(part, {})
+        table.update({row: stored.get(part, {}) for row, stored in rows.items()})
+        table["methods"] = {name: stored.get(part, {}) for name, stored in methods.items()}
+    return out
+
+
+def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: dict[int, dict], sequential: dict | None,
+                   timings: dict, training: dict, device: torch.device) -> dict:
+    """results.json: config, versions, dataset, the scenarios (mean ± std over seeds), warnings and costs."""
+    seeds = list(per_seed)
+    results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed, "seeds": seeds,
+               "config": cfg.model_dump(mode="json"),
+               "dataset": {"path": str(data_dir), "build_config": data.build["config"], **data.build["counts"]},
+               "scenarios": aggregate_seeds(list(per_seed.values())),
+               **({"sequential": sequential} if sequential else {}), "timings_s": timings,
+               "training": {k: v["final"] for k, v in training.items()},
+               "world_size": distributed.world_size(), "warnings": fallback_warnings(cfg) + unlearnt_warnings(per_seed),
+               "hardware": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}}
+    if len(seeds) > 1:
+        results["per_seed"] = {str(s): v for s, v in per_seed.items()}
+    return results

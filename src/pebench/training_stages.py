@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 
 from pebench.config import TrainConfig
-from pebench.data.qa import pebench_qas
+from pebench.data.qa import pebench_qas, profile_qas
 from pebench.methods import make_method
 from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
@@ -77,9 +77,15 @@ class TrainingStages:
     def lora(self) -> bool:
         return self.cfg.model.lora.enabled
 
-    def _sft_streams(self, examples: list[dict], tc: TrainConfig, seed: str) -> dict[str, Stream]:
+    def _sft_streams(self, image_ids: list[str], tc: TrainConfig, seed: str) -> dict[str, Stream]:
+        """Each batch: the PEBench questions of `image_ids`, `replay_fraction` replayed foundation
+        data and `profile_fraction` profile questions (half with the image, half by name)."""
         replay = round(tc.batch_size * tc.replay_fraction) if self.foundation_examples else 0
-        parts = [(examples, tc.batch_size - replay), (self.foundation_examples, replay)]
+        profile = round(tc.batch_size * tc.profile_fraction / 2)
+        parts = [(self.encoder.examples(pebench_qas(self.data, image_ids)), tc.batch_size - replay - 2 * profile),
+                 (self.foundation_examples, replay)]
+        if profile:  # after the others: without profile questions the stream is drawn as before
+            parts += [(self.encoder.examples(profile_qas(self.data, image_ids, route)), profile) for route in ("image", "text")]
         return {"train": Stream(parts, self.encoder.vlm.collate, seed)}
 
     def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str) -> VLM:
@@ -87,8 +93,7 @@ class TrainingStages:
 
         def make() -> VLM:
             vlm = self._adapter(base, f"{name}:{self.cfg.seed}") if self.lora else base.with_model(copy.deepcopy(base.model))
-            examples = self.encoder.examples(pebench_qas(self.data, image_ids))
-            self._train(name, vlm, Finetune(), self._sft_streams(examples, tc, f"{name}:{self.cfg.seed}"),
+            self._train(name, vlm, Finetune(), self._sft_streams(image_ids, tc, f"{name}:{self.cfg.seed}"),
                         tc.model_dump(), None, self.cfg.seed)
             return vlm
 
@@ -109,6 +114,11 @@ class TrainingStages:
         if split.retain not in self._retain_cache:
             self._retain_cache[split.retain] = self.encoder.examples(pebench_qas(self.data, sorted(split.retain)))
         return self._retain_cache[split.retain]
+
+    def forget_facts(self, split: Split) -> list:
+        """The forget persons' profile questions by name (no image): what SIU keeps."""
+        persons = set(split.forget_persons)
+        return profile_qas(self.data, [r.image_id for r in self.data.of_kind("pebench") if r.person_id in persons], "text")
 
     def method_settings(self, name: str) -> tuple[dict, dict]:
         """(training settings, hyperparameter overrides) of method `name` after config overrides."""
@@ -142,6 +152,9 @@ class TrainingStages:
             streams = {"forget": Stream([(mixed, tc["batch_size"])], vlm.collate, "forget:" + seed)}
         if method.uses_retain:
             streams["retain"] = Stream([(self.retain_examples(split), tc["batch_size"])], vlm.collate, "retain:" + seed)
+        facts = self.forget_facts(split) if method.keeps_facts else []
+        if facts:
+            streams["facts"] = Stream([(self.encoder.examples(facts), tc["batch_size"])], vlm.collate, "facts:" + seed)
         label = f"{self._tag(split) if tag == split.scenario else tag}/{name}"
         hook = (lambda: checkpoint(vlm)) if checkpoint and every else None
         self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed, hook, every))

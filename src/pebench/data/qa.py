@@ -6,6 +6,9 @@ Identity: "Who is this person?" -> "This is NAME."  Scene: "Describe the scene i
 the picture: person and event knowledge are entangled, as in the paper.  World: "Is there a OBJECT in the image?"
 -> "Yes." / "No." (POPE: one "yes" per object drawn, as many "no" questions on absent objects
 chosen by the `random`, `popular` or `adversarial` negative sampling of Li et al., 2023).
+Profile: "What is this person's job?" / "Where was this person born?" with the image, and the same
+by name without an image ("What is NAME's job?"), both answered "NAME is a Doctor." / "NAME was born in
+Paris, France.".
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ class QA:
     kind: str  # identity | scene | pope
     question: str
     answer: str
-    target: str = ""  # pope: the object asked about
+    target: str = ""  # pope: the object asked about; profile: the job or birthplace
+    image: bool = True  # False: asked by name without an image (the image_id names the person)
 
 
 def identity_qa(data: PebenchData, rec: ImageRecord) -> QA:
@@ -68,6 +72,38 @@ def pebench_qas(data: PebenchData, image_ids: list[str] | tuple[str, ...], kinds
             out.append(identity_qa(data, recs[iid]))
         if "scene" in kinds:
             out.append(scene_qa(data, recs[iid]))
+    return out
+
+
+# Profile fields: (question with the image, question by name without one, the person's value,
+# the answer). The answer names the person first, as an MLLM's would, so the image route goes
+# through the identity and the two routes share the name -> profile knowledge.
+PROFILE = {
+    "job": ("What is this person's job?", "What is {}'s job?", lambda p: p.job,
+            lambda p: f"{p.name} is {'an' if p.job[0] in 'AEIOU' else 'a'} {p.job}."),
+    "birthplace": ("Where was this person born?", "Where was {} born?", lambda p: p.city,
+                   lambda p: f"{p.name} was born in {p.city}."),
+}
+
+
+def profile_qas(data: PebenchData, image_ids: list[str] | tuple[str, ...], route: str) -> list[QA]:
+    """Profile questions about the persons of `image_ids` (in their order). route "image": one per
+    image, the fields in turn over each person's images; route "text": each field once per person,
+    by name and without an image (on the person's first image id, which only names them)."""
+    recs = {r.image_id: r for r in data.images}
+    seen: dict[int, int] = {}
+    out = []
+    for iid in image_ids:
+        person = data.person(recs[iid].person_id)
+        count = seen.get(person.person_id, 0)
+        seen[person.person_id] = count + 1
+        if route == "image":
+            field = list(PROFILE)[count % len(PROFILE)]
+            with_image, _, value, answer = PROFILE[field]
+            out.append(QA(iid, "profile", with_image, answer(person), value(person)))
+        elif count == 0:
+            out += [QA(iid, "profile", by_name.format(person.name), answer(person), value(person), image=False)
+                    for _, by_name, value, answer in PROFILE.values()]
     return out
 
 

@@ -3,7 +3,8 @@
 `batches` has a "forget" entry (views "answer" = the true answer and "refusal" = the
 refusal answer on the same prompts, plus any `extra_views`) and a "retain" entry (view
 "answer"); a method with `balance_concepts` gets "forget_person" / "forget_event" instead
-of "forget". A method never runs its own loop; `pebench.train.train` calls `loss` each step.
+of "forget"; a method with `keeps_facts` also gets "facts" (view "answer": the forget persons'
+profile questions by name, without an image). A method never runs its own loop; `pebench.train.train` calls `loss` each step.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Method:
     balance_concepts: ClassVar[bool] = False
     # True: only the first D_f_train image of each forget target is used (SIU).
     single_image: ClassVar[bool] = False
+    # True: batches carry "facts", the forget persons' profile asked by name (text only), when
+    # the split forgets persons (SIU keeps these facts while the visual concept is forgotten).
+    keeps_facts: ClassVar[bool] = False
 
     def extra_views(self, qa: QA) -> dict[str, str | tuple[str, str]]:
         """Extra answers to encode for each forget question, by view name (default none): an

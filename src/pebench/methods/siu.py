@@ -7,9 +7,9 @@ Machine Unlearning in Multimodal Large Language Models").
   (events); (2) *assigning a new visual description*: "Describe this person." / the scene
   question is answered with a description that ties what is visible to the unseen concept;
   (3) *decoupling factual knowledge*: the paper keeps facts about the concept (asked in text)
-  while its visual recognition is forgotten. PEBench's fictitious persons and events carry no
-  facts the Finetuned model learnt beyond recognition itself, so this target has nothing to
-  keep here and is left out (documented, not silently dropped); (4) *preserving non-targeted
+  while its visual recognition is forgotten: here the forget persons' profile (job,
+  birthplace) asked by name without an image, trained with NLL (`keeps_facts`; events carry no
+  such facts, so in the event scenario this term is absent); (4) *preserving non-targeted
   knowledge*: the retain set's NLL.
 * **Dual masked KL (DMK)** per concept: a KL to the Finetuned model on targets (1) and (2), with
   a token-level mask (positions whose target token belongs only to the unseen concept, where the
@@ -81,12 +81,13 @@ def dual_masked_kl(model, ref, new: dict, answer: dict) -> torch.Tensor:
 @METHODS.register("SIU")
 class SingleImageUnlearning(Method):
     """loss = ½[NLL(target 1) + NLL(target 2)] (one image per target) + dmk_weight · ½[DMK(1) + DMK(2)]
-    + retain_weight · NLL(retain)."""
+    + facts_weight · NLL(facts, target 3) + retain_weight · NLL(retain)."""
 
     name = "SIU"
-    defaults = {"dmk_weight": 1.0, "retain_weight": 1.0}
+    defaults = {"dmk_weight": 1.0, "facts_weight": 1.0, "retain_weight": 1.0}
     needs_reference = True
     single_image = True
+    keeps_facts = True
 
     def extra_views(self, qa: QA) -> dict[str, str | tuple[str, str]]:
         return {"alias": unseen_answer(qa), "description": new_description(qa)}
@@ -97,5 +98,7 @@ class SingleImageUnlearning(Method):
         dmk = (dual_masked_kl(model, ref, forget["alias"], forget["answer"])
                + dual_masked_kl(model, ref, forget["description"], forget["answer"])) / 2
         retain = retain_nll(model, batches)
-        loss = aligned + self.params["dmk_weight"] * dmk + self.params["retain_weight"] * retain
-        return loss, {"alias_nll": float(aligned.detach()), "dmk": float(dmk.detach()), "retain_nll": float(retain.detach())}
+        facts = nll(model, batches["facts"]["answer"]) if "facts" in batches else torch.zeros(())
+        loss = aligned + self.params["dmk_weight"] * dmk + self.params["facts_weight"] * facts + self.params["retain_weight"] * retain
+        return loss, {"alias_nll": float(aligned.detach()), "dmk": float(dmk.detach()), "facts_nll": float(facts.detach()),
+                      "retain_nll": float(retain.detach())}

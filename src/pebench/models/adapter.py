@@ -75,15 +75,17 @@ class VLM:
         return next(self.model.parameters()).device
 
     # ---- text --------------------------------------------------------------------------
-    def _messages(self, question: str, answer: str | None = None) -> list[dict]:
-        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+    def _messages(self, question: str, answer: str | None = None, image: bool = True) -> list[dict]:
+        content = [{"type": "text", "text": question}]
+        msgs = [{"role": "user", "content": [{"type": "image"}, *content] if image else content}]
         if answer is not None:
             msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
         return msgs
 
-    def prompt_text(self, question: str) -> str:
-        """The chat-templated prompt for one image and `question`, ending where the answer starts."""
-        return self.processor.apply_chat_template(self._messages(question), add_generation_prompt=True, tokenize=False)
+    def prompt_text(self, question: str, image: bool = True) -> str:
+        """The chat-templated prompt for one image (or none) and `question`, ending where the answer starts."""
+        return self.processor.apply_chat_template(self._messages(question, image=image), add_generation_prompt=True,
+                                                  tokenize=False)
 
     def end_ids(self) -> set[int]:
         """Token ids that end an answer: the generation config's eos ids and the tokenizer's."""
@@ -91,7 +93,7 @@ class VLM:
         ids = set(ids if isinstance(ids, (list, tuple)) else [] if ids is None else [ids])
         return ids | ({self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set())
 
-    def answer_ids(self, question: str, answer: str) -> list[int]:
+    def answer_ids(self, question: str, answer: str, image: bool = True) -> list[int]:
         """Token ids of `answer` as the template continues the prompt, ending with end-of-turn.
 
         The answer is tokenised *in context* (the full templated text, minus the prompt's tokens),
@@ -99,8 +101,8 @@ class VLM:
         Templates that end the assistant turn without an end-of-sequence token (llava-hf's
         LLaVA-1.5 / 1.6 end it with a space) get one appended: else a model trained on these
         labels never learns to stop."""
-        prompt = self.prompt_text(question)
-        full = self.processor.apply_chat_template(self._messages(question, answer), tokenize=False)
+        prompt = self.prompt_text(question, image)
+        full = self.processor.apply_chat_template(self._messages(question, answer, image), tokenize=False)
         if not full.startswith(prompt):
             raise PebenchError("the chat template does not extend the generation prompt with the answer")
         encode = lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
@@ -126,12 +128,24 @@ class VLM:
             self._prompt_cache[key] = prompt
         return vision, prompt
 
-    def encode(self, image_id: str, image: Image.Image, question: str, answer: str | None = None) -> Encoded:
-        """Encode one example; vision tensors and prompt ids are computed once and cached."""
-        vision, (prompt_ids, types) = self._vision_and_prompt(image_id, image, question)
-        ans = self.answer_ids(question, answer) if answer is not None else []
+    def _text_prompt(self, question: str) -> tuple[list[int], list[int] | None]:
+        key = (question, None)
+        if key not in self._prompt_cache:
+            enc = self.processor(text=[self.prompt_text(question, image=False)], return_tensors="pt")
+            types = enc.get("mm_token_type_ids")
+            self._prompt_cache[key] = (enc["input_ids"][0].tolist(), None if types is None else types[0].tolist())
+        return self._prompt_cache[key]
+
+    def encode(self, image_id: str, image: Image.Image | None, question: str, answer: str | None = None) -> Encoded:
+        """Encode one example (`image` None: a text-only prompt, no vision tensors); vision
+        tensors and prompt ids are computed once and cached."""
+        if image is None:
+            vision, (prompt_ids, types) = {}, self._text_prompt(question)
+        else:
+            vision, (prompt_ids, types) = self._vision_and_prompt(image_id, image, question)
+        ans = self.answer_ids(question, answer, image is not None) if answer is not None else []
         return Encoded(prompt_ids + ans, [-100] * len(prompt_ids) + ans, vision,
-                       None if types is None else types + [0] * len(ans), image_id)
+                       None if types is None else types + [0] * len(ans), image_id if image is not None else None)
 
     def collate(self, items: Sequence[Encoded], left_pad: bool = False) -> dict[str, torch.Tensor]:
         """Pad a list of Encoded into a model batch (labels padded with -100)."""
@@ -147,8 +161,8 @@ class VLM:
         if items[0].token_types is not None:
             batch["mm_token_type_ids"] = torch.tensor(
                 [_pad(e.token_types, 0, width - len(e.token_types), left_pad) for e in items])
-        for key in items[0].vision:
-            batch[key] = torch.cat([e.vision[key] for e in items], dim=0)
+        for key in dict.fromkeys(k for e in items for k in e.vision):  # text-only items add no pixels
+            batch[key] = torch.cat([e.vision[key] for e in items if key in e.vision], dim=0)
         return batch
 
     # ---- model calls -------------------------------------------------------------------

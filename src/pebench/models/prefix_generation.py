@@ -38,7 +38,8 @@ def shared_prefix_length(vlm: VLM, items: Sequence[Encoded]) -> int:
     """Tokens every prompt of `items` shares, image tokens included; 0 when there is nothing to
     share (every image asked once: a separate prefill would only add a call) or it cannot be
     shared (another family, an image token after the shared part, a prompt with nothing after it)."""
-    if len({e.image_key for e in items if e.image_key is not None}) == len(items):
+    keys = [e.image_key for e in items]
+    if None in keys or len(set(keys)) == len(items):  # a text-only prompt, or no image asked twice
         return 0
     config = vlm.model.config
     image_token = getattr(config, "image_token_id", getattr(config, "image_token_index", None))
@@ -55,8 +56,8 @@ def shared_prefix_length(vlm: VLM, items: Sequence[Encoded]) -> int:
 def generate_shared(vlm: VLM, items: Sequence[Encoded], prefix: int, max_new_tokens: int) -> list[str]:
     """Greedy answers for `items` (prompt-only), running the `prefix` tokens once per distinct image.
 
-    Items show the same image when they carry the same `image_key` (None: an image of its own)."""
-    keys = [e.image_key if e.image_key is not None else f"#{i}" for i, e in enumerate(items)]
+    Items show the same image when they carry the same `image_key`."""
+    keys = [e.image_key for e in items]
     images = list(dict.fromkeys(keys))
     first = {k: items[keys.index(k)] for k in images}
     prefix_ids = torch.tensor([first[k].input_ids[:prefix] for k in images])

@@ -1,8 +1,9 @@
 """The robustness table ("Does it really forget?", `pebench.probes`), one per probed scenario:
-each row's Efficacy, then Efficacy and Retain after quantizing its weights, then Efficacy
-(and Generality) on the held-out half of the forget targets before and after the relearning
-attack. The Goal row never learnt the targets (what "truly forgotten" looks like under each
-attack); the Finetuned row shows what an attack changes by itself."""
+each row's Efficacy, then Efficacy and Retain after quantizing its weights, the profile
+questions by image and by name (text-only), then Efficacy (and Generality) on the held-out
+half of the forget targets before and after the relearning attack. The Goal row never learnt
+the targets (what "truly forgotten" looks like under each attack); the Finetuned row shows what
+an attack changes by itself."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str,
         q = f"quant{bits}"
         columns += [(f"{tag}-Eff int{bits}", lambda m, p, q=q: p.get(q, {}).get(eff), unit("efficacy")),
                     (f"{tag}-Ret int{bits}", lambda m, p, q=q: p.get(q, {}).get(ret), unit("retain"))]
+    if "text_only" in probes and concept == "person":
+        columns += [(f"P-Profile-Eff {route}", lambda m, p, r=route: p.get("text_only", {}).get(r), False)
+                    for route in ("image", "text")]
+        columns += [("P-Profile-Ret text", lambda m, p: p.get("text_only", {}).get("text_retain"), False)]
     if "relearn" in probes:
         columns += [(f"{tag}-Eff half B", lambda m, p: p.get("relearn", {}).get("before", {}).get(eff), unit("efficacy")),
                     (f"{tag}-Eff B relearnt", lambda m, p: p.get("relearn", {}).get("after", {}).get(eff), unit("efficacy")),
@@ -32,19 +37,22 @@ def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str,
     return columns
 
 
-def _note(config: dict) -> str:
+def _note(config: dict, probes: dict) -> str:
     pc = config.get("probes", {})
+    profile = ("Profile: the forget persons' job and birthplace asked with their D_f_train images (image) and by name "
+               "without an image (text), Efficacy = share not answered; Ret text: the retained persons' by name. "
+               if "text_only" in probes else "")
     return ("Higher Efficacy = more forgotten. Gen paraphrased: Generality with the D_f_test questions in phrasings "
             "no training or unlearning step uses (informative where the Finetuned row is low). int<b>: every linear "
             "weight but the output head quantized per output channel to b bits (round-to-nearest, simulated). "
-            "Half B: the forget targets held out from the relearning attack, which fine-tunes "
+            f"{profile}Half B: the forget targets held out from the relearning attack, which fine-tunes "
             f"{pc.get('relearn_steps')} steps (lr {pc.get('relearn_lr')}) on the other half's correct answers. "
             "Goal: never learnt the targets; Finetuned: what an attack changes by itself.")
 
 
-def _paraphrase_warning(scenario: str, probes: dict, config: dict) -> str:
-    """A warning when the Finetuned model does not answer the paraphrases: the column then
-    cannot show forgetting (every row looks forgotten)."""
+def _unknown_warning(scenario: str, probes: dict, config: dict) -> str:
+    """A warning when the Finetuned model does not answer the paraphrases or the profile questions
+    by name: the column then cannot show forgetting (every row looks forgotten)."""
     limits = {"person": config.get("eval", {}).get("knows_person_efficacy", 20.0),
               "event": config.get("eval", {}).get("knows_event_efficacy", 0.2)}
     out = []
@@ -53,6 +61,11 @@ def _paraphrase_warning(scenario: str, probes: dict, config: dict) -> str:
         if value > limits[concept]:
             out.append(f"Warning: the Finetuned model does not answer the {concept} paraphrases (Generality {value:g} > "
                        f"{limits[concept]:g}), so 'Gen paraphrased' cannot measure forgetting here.")
+    for route, value in probes["finetuned"].get("text_only", {}).items():
+        if route != "text_retain" and value > limits["person"]:
+            out.append(f"Warning: the Finetuned model does not answer the forget persons' profile questions by {route} "
+                       f"(Efficacy {value:g} > {limits['person']:g}), so 'P-Profile-Eff {route}' cannot measure "
+                       "forgetting here.")
     return " ".join(out)
 
 
@@ -71,8 +84,8 @@ def robustness_tables(results: dict) -> list[Table]:
                 ("Goal", sc["goal"], probes["goal"])]
         body = [(name, [Cell(get(metrics, row_probes), unit=unit) for _, get, unit in columns])
                 for name, metrics, row_probes in rows]
-        note = " ".join(filter(None, [_note(results.get("config", {})),
-                                      _paraphrase_warning(scenario, probes, results.get("config", {}))]))
+        note = " ".join(filter(None, [_note(results.get("config", {}), probes["goal"]),
+                                      _unknown_warning(scenario, probes, results.get("config", {}))]))
         tables.append(Table(f"Robustness: {scenario}", ["Method", *(h for h, _, _ in columns)], body, note,
                             bold_best=False, label=f"tab:robustness-{scenario}"))
     return tables

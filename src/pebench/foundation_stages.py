@@ -1,0 +1,84 @@
+"""The stages before any split: the dataset (built in the run directory, or given with --data)
+and the foundation model every fine-tune starts from, with what fine-tunes replay of it.
+`Pipeline` mixes this in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pebench import distributed
+from pebench.data.build import build_dataset, load_dataset_dir, planned_images
+from pebench.data.qa import foundation_qas, text_corpus
+from pebench.eval.judges import make_judge
+from pebench.fingerprint import component_hash
+from pebench.io import dir_fingerprint, read_json
+from pebench.methods.finetune import Finetune
+from pebench.models import VLM, build_model
+from pebench.models.builders import base_fingerprint, starts_pretrained
+from pebench.pretrain.tasks import replay_samples
+from pebench.progress import progress_callback
+from pebench.run_support import Encoder, content_key
+from pebench.train import Stream
+
+REPLAY_POOL = 2048  # pretraining examples replayed by fine-tunes of the shipped base
+
+
+class FoundationStages:
+    """Data and foundation (a mixin of `Pipeline`)."""
+
+    cfg: Any
+
+    def load_data(self) -> None:
+        """The dataset (built under the run directory, again when its config or the data code
+        changed; or the one given with --data), its content key, and the event judge."""
+        if self.data_dir is None:
+            self.data_dir = self.out / "dataset"
+            build = self.data_dir / "build.json"
+            stored = read_json(build) if build.is_file() else {}
+            stale = self.fresh or stored.get("config") != self.cfg.data.model_dump() or stored.get("code") != component_hash("data")
+            if stale and self.main:
+                with self.rep.task("render dataset", planned_images(self.cfg.data), "img") as task:
+                    self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
+            distributed.barrier()  # the other processes read what the main one built
+        self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
+        # A dataset built here is described by its build.json (config, data-code hash, counts); one
+        # given with --data may have been edited in place, so its files are fingerprinted too.
+        self.data_key = content_key(self.data.build, dir_fingerprint(self.data_dir) if self._external_data else None)
+        self.judge = make_judge(self.eval_cfg.judge, self.eval_cfg, self.out / "judge-cache")
+
+    def foundation(self) -> VLM:
+        """The model every fine-tune starts from: the shipped pretrained base (default), a local
+        checkpoint (`model.path`), or a builder's model trained here on the foundation data."""
+        cfg = self.cfg
+        if starts_pretrained(cfg.model):
+            vlm = build_model(cfg.model, [], cfg.seed)
+            # The data and seed enter here too: every fine-tune's key chains from this one.
+            self.foundation_key = content_key("base", self.data_key, cfg.model.model_dump(), base_fingerprint(cfg.model),
+                                              cfg.seed, component_hash("training"))
+        else:
+            self.foundation_key = content_key("foundation", self.data_key, cfg.model.model_dump(),
+                                              cfg.foundation.model_dump(), cfg.seed, component_hash("training"))
+            vlm = self._stage_model("foundation", self.foundation_key, lambda: self._train_foundation())
+        self.encoder = Encoder(vlm, self.data)
+        self.foundation_examples = self._replay_examples(vlm)
+        return vlm
+
+    def _train_foundation(self) -> VLM:
+        cfg = self.cfg
+        vlm = build_model(cfg.model, text_corpus(self.data), cfg.seed)
+        examples = Encoder(vlm, self.data).examples(foundation_qas(self.data, cfg.seed))
+        streams = {"train": Stream([(examples, cfg.foundation.batch_size)], vlm.collate, f"foundation:{cfg.seed}")}
+        self._train("foundation", vlm, Finetune(), streams, cfg.foundation.model_dump(), None, cfg.seed)
+        return vlm
+
+    def _replay_examples(self, vlm: VLM) -> list[dict]:
+        """What fine-tuning replays (`finetune.replay_fraction` of each batch) so the base keeps its
+        Real and World knowledge: the shipped base's own pretraining tasks, a builder's foundation
+        data, and for a loaded checkpoint nothing unless `finetune.replay_fraction` is set."""
+        cfg = self.cfg
+        if cfg.model.path is None and cfg.model.name == "tiny-base":
+            return [{"answer": vlm.encode(f"replay-{i}", s.image, s.question, s.answer)}
+                    for i, s in enumerate(replay_samples(REPLAY_POOL, cfg.seed))]
+        if cfg.model.path and "replay_fraction" not in cfg.finetune.model_fields_set:
+            return []
+        return self.encoder.examples(foundation_qas(self.data, cfg.seed))
