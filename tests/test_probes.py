@@ -196,3 +196,18 @@ def test_the_probe_lets_the_longest_profile_answer_finish():
     longest = max(len(vlm.answer_ids(by_name.format(name), answer(p))) - 1
                   for _, by_name, _, answer in PROFILE.values() for p in people)
     assert len(people) == len(pools.jobs) >= len(pools.cities) and longest <= PROFILE_TOKENS
+
+
+def test_the_text_only_probe_asks_about_forget_persons_only(tiny_data):
+    """In `both`, D_f_train also shows retained persons at forget events: they are not asked as
+    forget persons, and every retained person is asked by name."""
+    from pebench.probes.text_only import profile_probe_qas
+
+    split = make_split(tiny_data, "both", load_config("tiny").split, 0)
+    person_of = {r.image_id: r.person_id for r in tiny_data.images}
+    assert {person_of[i] for i in split.f_train} - set(split.forget_persons)  # the case this guards
+    qas = profile_probe_qas(tiny_data, split)
+    assert {person_of[q.image_id] for q in qas["image"] + qas["text"]} == set(split.forget_persons)
+    retained = {p.person_id for p in tiny_data.persons} - set(split.forget_persons)
+    assert {person_of[q.image_id] for q in qas["text_retain"]} == retained
+    assert all(q.image for q in qas["image"]) and not any(q.image for q in qas["text"] + qas["text_retain"])

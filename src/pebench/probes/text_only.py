@@ -26,8 +26,9 @@ PROFILE_TOKENS = 40  # the longest name and birthplace ("... was born in San Jua
 
 def profile_probe_qas(data: PebenchData, split: Split) -> dict[str, list[QA]]:
     """The probe's questions by column: forget persons with their D_f_train images and by name,
-    retained persons by name."""
-    forget = sorted(split.f_train)
+    retained persons by name (in `both`, D_f_train also holds other persons at forget events)."""
+    person_of = {r.image_id: r.person_id for r in data.images}
+    forget = [i for i in sorted(split.f_train) if person_of[i] in split.forget_persons]
     retain = sorted(r.image_id for r in data.of_kind("pebench") if r.person_id not in split.forget_persons)
     return {"image": profile_qas(data, forget, "image"), "text": profile_qas(data, forget, "text"),
             "text_retain": profile_qas(data, retain, "text")}
