@@ -45,9 +45,11 @@ def tiny_vlm(tiny_cfg, corpus):
     return build_model(tiny_cfg.model, corpus, seed=0)
 
 
-# Modules that run whole pipelines, several processes, or train models: `pytest -m "not slow"`
-# leaves them out for quick feedback (CI runs everything).
-SLOW_MODULES = {"test_e2e", "test_distributed", "test_diffusion", "test_families", "test_pretrain", "test_methods"}
+# Modules that run whole pipelines, several processes, train models or start the CLI in a new
+# interpreter (about 4 s each: torch and transformers load again): `pytest -m "not slow"` leaves
+# them out for quick feedback (CI runs everything). Single such tests elsewhere carry the mark.
+SLOW_MODULES = {"test_e2e", "test_distributed", "test_diffusion", "test_families", "test_pretrain", "test_methods",
+                "test_cli", "test_extending"}
 
 
 def pytest_collection_modifyitems(config, items):

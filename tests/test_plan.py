@@ -69,6 +69,7 @@ def test_the_smallest_fit_is_the_first_setup_that_fits(tiny):
     assert smallest_fit(shape, cfg, 1.0) is None
 
 
+@pytest.mark.slow
 def test_plan_command_prints_the_table_and_the_fit():
     result = subprocess.run([sys.executable, "-m", "pebench", "plan", "--preset", "tiny", "--gpu-gib", "80"],
                             capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})

@@ -55,6 +55,7 @@ print(json.dumps(stage_record(StageStore(root), out / "stage.json", "shared", co
 """
 
 
+@pytest.mark.slow
 def test_two_processes_needing_one_stage_compute_it_once(tmp_path):
     log = tmp_path / "log"
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(tmp_path / "store"), str(tmp_path / name), str(log)],
@@ -106,6 +107,7 @@ def _cli(*args):
                           env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
 
 
+@pytest.mark.slow
 def test_cache_commands_list_measure_and_prune(tmp_path):
     store = StageStore(tmp_path / "store")
     stage_record(store, tmp_path / "a.json", "abc123", lambda: ({"key": "abc123", "pad": "x" * 2000}, "s\n"))
@@ -126,6 +128,7 @@ def test_cache_commands_list_measure_and_prune(tmp_path):
     assert missing.returncode == 2 and "no stage store at" in missing.stderr
 
 
+@pytest.mark.slow
 def test_an_unusable_store_is_refused_before_any_work(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
