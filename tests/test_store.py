@@ -87,6 +87,14 @@ def test_a_link_replaces_a_stale_directory(tmp_path):
     assert path.is_symlink() and (path / "stage.json").is_file() and not (target / "old.bin").exists()
     link(path, target)  # again: idempotent
     assert path.resolve() == target.resolve()
+    import shutil
+
+    shutil.rmtree(target)  # pruned from the store: the run's link dangles until the stage is made again
+    assert path.is_symlink() and not (path / "stage.json").is_file()
+    remade = tmp_path / "store" / "models" / "k2"
+    remade.mkdir()
+    link(path, remade)
+    assert path.resolve() == remade.resolve()
 
 
 def test_prune_by_age_and_all(tmp_path):
