@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,8 +92,6 @@ class StageStore:
     def remove_temporaries(self, key: str) -> None:
         """Delete what a killed write of stage `key` left (`.<key>...tmp` / `.old`); call it holding
         the stage's lock, which every write of the stage holds."""
-        import shutil
-
         for kind in KINDS if self.root is not None and self.locking else ():
             for path in (self.root / kind).glob(f".{key}.*"):
                 if path.name.endswith((".tmp", ".old")):
@@ -148,8 +147,6 @@ class StageStore:
 
     def prune(self, older_than_s: float | None = None) -> list[Entry]:
         """Delete the stages not used for `older_than_s` seconds (None: all), each under its lock."""
-        import shutil
-
         now, removed = time.time(), []
         for entry in self.entries():
             if older_than_s is not None and now - entry.mtime < older_than_s:
