@@ -20,7 +20,8 @@ from pathlib import Path
 
 from pebench.report import in_config_order
 from readme_robustness import robustness_section
-from pebench.report.tables import UNIT_COLUMNS, privacy_tables, table1, table2, to_markdown
+from pebench.eval.metrics import column_metric
+from pebench.report.tables import privacy_tables, table1, table2, to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results" / "results.json"
@@ -120,8 +121,8 @@ def _cell(sc: dict, row: str, key: str) -> str:
     metrics = sc[row] if row in ("finetuned", "goal") else sc["methods"][row]
     ci = (sc.get("ci95", {}).get(row) if row in ("finetuned", "goal") else sc.get("ci95", {}).get("methods", {}).get(row)) or {}
     value, interval = metrics[key], ci.get(key)
-    concept = sc["split"]["scenario"] if "_" not in key else key.split("_", 1)[0]
-    digits = 3 if (concept, key.split("_")[-1]) in UNIT_COLUMNS else 1
+    concept, column = key.split("_", 1) if "_" in key else (sc["split"]["scenario"], key)
+    digits = 3 if column_metric(concept, column).scale == "unit" else 1
     text = f"{value:.{digits}f}"
     return text + (f" [{interval[0]:.{digits}f}–{interval[1]:.{digits}f}]" if interval else "")
 

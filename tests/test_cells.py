@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from pebench.eval.cells import CELLS, bootstrap_ci, cell_stats
+from pebench.eval.cells import bootstrap_ci, cell_stats
+from pebench.eval.metrics import METRICS
 
 
 def test_identical_targets_give_a_zero_width_interval():
@@ -42,7 +43,7 @@ def test_bootstrap_is_deterministic_and_empty_is_nan():
 
 def test_cell_stats_value_interval_and_counts():
     rows = [{"person_id": p, "name_match": m} for p, m in ((1, True), (1, True), (2, False), (3, True))]
-    value, ci, n = cell_stats(rows, CELLS["person"]["efficacy"])
+    value, ci, n = cell_stats(rows, METRICS.get("person_efficacy").cell)
     assert value == pytest.approx(25.0)  # 100 × (1 − 3/4)
     assert n == {"questions": 4, "targets": 3}
     assert ci[0] <= value <= ci[1] and ci[0] >= 0.0 and ci[1] <= 100.0

@@ -8,7 +8,8 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
 from pebench.data.qa import identity_qa
-from pebench.eval.privacy import auc, forget_quality, ks_statistic, member_losses, membership_scores, privacy_metrics
+from pebench.eval.metrics import RowInputs, row_metrics
+from pebench.eval.privacy import auc, forget_quality, ks_statistic, member_losses, membership_scores
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -65,13 +66,13 @@ def _mia(set_name: str, person: int, nll: float) -> dict:
             "zlib": -nll, "mink": -nll, "minkpp": -nll}
 
 
-def test_privacy_metrics_from_records():
+def test_privacy_row_metrics_from_records():
     samples = ([_mia("mia_member", p, 0.1) for p in range(3)] + [_mia("mia_nonmember", 10 + p, 2.0) for p in range(3)])
-    out = privacy_metrics(samples, goal_member_nll=[2.0, 2.1, 1.9])
+    out = row_metrics(RowInputs(samples, goal_member_nll=[2.0, 2.1, 1.9]))
     assert out["mia_loss_auc"] == 1.0 and out["mia_zlib_auc"] == 1.0
     assert out["forget_ks"] == 1.0 and out["forget_quality"] < 0.2
     assert out["mia_members"] == 3 and out["mia_nonmembers"] == 3
-    assert "forget_quality" not in privacy_metrics(samples, None)
+    assert "forget_quality" not in row_metrics(RowInputs(samples))
 
 
 def test_membership_is_scored_over_identities_not_questions():
@@ -80,6 +81,6 @@ def test_membership_is_scored_over_identities_not_questions():
     # questions beat every non-member: AUC 10/11); per identity it is a coin flip (AUC 0.5).
     samples = ([_mia("mia_member", 0, 0.1)] * 10 + [_mia("mia_member", 1, 3.0)]
                + [_mia("mia_nonmember", 5, 1.0), _mia("mia_nonmember", 6, 1.0)])
-    assert privacy_metrics(samples, None)["mia_loss_auc"] == 0.5
+    assert row_metrics(RowInputs(samples))["mia_loss_auc"] == 0.5
     assert auc([-0.1] * 10 + [-3.0], [-1.0, -1.0]) == pytest.approx(10 / 11)
     assert member_losses(samples) == pytest.approx([0.1, 3.0])

@@ -21,7 +21,8 @@ import torch
 from pebench import __version__, distributed
 from pebench.config import RunConfig
 from pebench.data.build import PebenchData
-from pebench.fingerprint import component_hash, object_source_hash
+from pebench.eval.metrics import evaluation_code
+from pebench.fingerprint import object_source_hash
 from pebench.foundation_stages import FoundationStages
 from pebench.io import dir_fingerprint, write_json
 from pebench.methods import make_method
@@ -72,7 +73,7 @@ class Pipeline(FoundationStages, TrainingStages, ProbeStages, StageIO):
         tag = self._tag(split)
         self.rep.info(f"scenario {tag}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
                       f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
-        eval_key = content_key(self.eval_cfg.model_dump(), split.summary(), self.data_key, component_hash("eval"),
+        eval_key = content_key(self.eval_cfg.model_dump(), split.summary(), self.data_key, evaluation_code(),
                                [dir_fingerprint(d) for d in (self.eval_cfg.pope_dir, self.eval_cfg.real_dir) if d])
         goal_vlm, goal_key = self.goal(foundation, split)
         goal = self._stage_eval(tag, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)

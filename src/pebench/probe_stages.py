@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from pebench.eval.evaluate import build_queries
+from pebench.eval.metrics import evaluation_code
 from pebench.fingerprint import component_hash, object_source_hash
 from pebench.methods.base import METHODS
 from pebench.models import VLM
@@ -120,7 +121,7 @@ class ProbeStages:
         out: dict[str, Any] = {"requests": [label for label, _ in requests(self.data, both)],
                                "goal": self.sequential_reference(goal, both), "methods": {}}
         base_key = content_key("sequential", self.finetuned_key, self.eval_cfg.model_dump(), self.data_key,
-                               component_hash("eval"), self.cfg.seed)
+                               evaluation_code(), self.cfg.seed)
         for name in self.cfg.probes.sequential_methods or self.cfg.methods:
             method = METHODS.get(name)
             if not method.balance_concepts:

@@ -1,4 +1,5 @@
-"""The six Table 1 columns of each concept as specs, with a bootstrap interval and counts.
+"""How a Table 1 column is computed from samples, with a bootstrap interval and counts (the
+columns themselves are registered metrics: `pebench.eval.metrics.columns`).
 
 Each column is the mean of one per-question value over one set of samples (e.g. person
 Efficacy: 100 × (1 − name match) over identity questions on D_f_train images of forgotten
@@ -29,32 +30,6 @@ class Cell:
     forget_only: bool
     value: Callable[[dict], float]
     unit: str  # person_id | event_id | image_id
-
-
-def _forgotten(s: dict) -> float:
-    return 100.0 * (1 - s["name_match"])
-
-
-def _named(s: dict) -> float:
-    return 100.0 * s["name_match"]
-
-
-CELLS: dict[str, dict[str, Cell]] = {
-    "person": {
-        "efficacy": Cell("f_train", "identity", True, _forgotten, "person_id"),
-        "generality": Cell("f_test", "identity", True, _forgotten, "person_id"),
-        "scope": Cell("f_train", "scene", True, lambda s: s["rouge_l"], "person_id"),
-        "retain": Cell("retain", "identity", False, _named, "person_id"),
-        "real": Cell("real", "identity", False, _named, "person_id"),
-    },
-    "event": {
-        "efficacy": Cell("f_train", "scene", True, lambda s: 1 - s["judge"], "event_id"),
-        "generality": Cell("f_test", "scene", True, lambda s: 1 - s["judge"], "event_id"),
-        "scope": Cell("f_train", "identity", True, _named, "event_id"),
-        "retain": Cell("retain", "scene", False, lambda s: s["judge"], "event_id"),
-        "real": Cell("real", "scene", False, lambda s: s["rouge_l"], "person_id"),
-    },
-}
 
 
 def bootstrap_ci(groups: Sequence[Sequence[float]], samples: int = BOOTSTRAP_SAMPLES, seed: int = 0,

@@ -1,4 +1,5 @@
 """The six PEBench columns (SPEC §3) for one model on one split, with per-sample records.
+The columns and the privacy metrics are registered in `pebench.eval.metrics`.
 
 Person concept: Efficacy / Generality = 100 × (1 − name precision) on D_f_train / D_f_test,
 Scope = ROUGE-L of the scene description on D_f_train, Retain = 100 × name precision on
@@ -22,16 +23,17 @@ from pebench.config import EvalConfig
 from pebench.data.build import ImageRecord, PebenchData
 from pebench.data.captions import LIST_Q, listed_objects
 from pebench.data.qa import QA, identity_qa, scene_qa, world_eval_qas
-from pebench.eval.cells import CELLS, Cell, cell_stats
+from pebench.eval.cells import cell_stats
 from pebench.eval.external import load_pope, load_real
 from pebench.eval.judges import Judge
-from pebench.eval.privacy import member_losses, membership_scores, privacy_metrics
+from pebench.eval.metrics import RowInputs, concept_columns, row_metrics
+from pebench.eval.metrics.columns import WORLD
+from pebench.eval.privacy import member_losses, membership_scores
 from pebench.eval.text import names_person, pope_scores, rouge_l, says_yes
 from pebench.models.adapter import VLM
 from pebench.splits import Split, forget_qas, holdout_qas
 
 COLUMNS = ("efficacy", "generality", "scope", "retain", "real", "world")
-WORLD_CELL = Cell("world", "pope", False, lambda s: 100.0 * (s["said_yes"] == s["label"]), "image_id")
 
 
 @dataclass(frozen=True)
@@ -160,15 +162,16 @@ def concept_cells(data: PebenchData, split: Split, samples: list[dict], concept:
     in_concept = _concept_filter(data, split, concept)
     recs = {r.image_id: r for r in data.images}
     metrics, ci95, n = {}, {}, {}
-    for column, cell in CELLS[concept].items():
+    for metric in concept_columns(concept):
+        cell = metric.cell
         rows = [s for s in samples if s["set"] == cell.set and s["kind"] == cell.kind
                 and (not cell.forget_only or in_concept(recs[s["image_id"]]))]
-        metrics[column], ci95[column], n[column] = cell_stats(rows, cell, seed)
+        metrics[metric.column], ci95[metric.column], n[metric.column] = cell_stats(rows, cell, seed)
     world = world_metrics(samples)
     if "world" in world:
         first = next(s["set"] for s in samples if s["set"].startswith("world:"))
         rows = [s for s in samples if s["set"] == first]
-        _, ci95["world"], n["world"] = cell_stats(rows, WORLD_CELL, seed)
+        _, ci95["world"], n["world"] = cell_stats(rows, WORLD.cell, seed)
     return metrics | world, ci95, n
 
 
@@ -233,5 +236,5 @@ def evaluate(vlm: VLM, data: PebenchData, split: Split, cfg: EvalConfig, judge: 
         if is_goal:
             goal_member_nll = member_losses(members)
         samples += members
-        metrics |= privacy_metrics(samples, goal_member_nll)
+        metrics |= row_metrics(RowInputs(samples, goal_member_nll))
     return metrics, samples

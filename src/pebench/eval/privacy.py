@@ -17,6 +17,7 @@ Forget quality (TOFU, Maini et al., 2024): the p-value of a two-sample Kolmogoro
 test between the per-sample forget-set losses of a model and those of the Goal model (never
 trained on the forget set). High (near 1) means indistinguishable from the Goal.
 
+The AUCs and forget quality themselves are registered metrics (`pebench.eval.metrics`).
 Both are computed over *identities*, not questions: each forgotten person (or event) and each
 held-out one contributes the mean of its questions' scores, so ten near-identical questions
 about one person count once (questions about one identity are not independent samples).
@@ -124,19 +125,3 @@ def identity_means(samples: Sequence[dict], score: str) -> dict[str, float]:
 def member_losses(samples: Sequence[dict]) -> list[float]:
     """Per-identity mean forget-set NLL (what forget quality compares with the Goal's)."""
     return list(identity_means([s for s in samples if s["set"] == "mia_member"], "nll").values())
-
-
-def privacy_metrics(samples: Sequence[dict], goal_member_nll: Sequence[float] | None) -> dict[str, float]:
-    """MIA AUC per attack and forget quality from per-sample records (sets mia_member /
-    mia_nonmember), over identities; `goal_member_nll` is the Goal's `member_losses`."""
-    members = [s for s in samples if s["set"] == "mia_member"]
-    nonmembers = [s for s in samples if s["set"] == "mia_nonmember"]
-    means = {a: (list(identity_means(members, a).values()), list(identity_means(nonmembers, a).values()))
-             for a in (*MIA_ATTACKS, "nll")}
-    out = {f"mia_{a}_auc": auc(*means[a]) for a in MIA_ATTACKS}
-    out["mia_members"], out["mia_nonmembers"] = float(len(means["nll"][0])), float(len(means["nll"][1]))
-    if goal_member_nll is not None:
-        losses = member_losses(samples)
-        out["forget_quality"] = forget_quality(losses, goal_member_nll)
-        out["forget_ks"] = ks_statistic(losses, goal_member_nll) if losses and goal_member_nll else float("nan")
-    return out

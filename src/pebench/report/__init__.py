@@ -17,8 +17,9 @@ from pebench.report.examples import image_data_uris, pick_examples
 from pebench.report.html import comparison_page, report_page
 from pebench.report.trajectory_plot import sequential_plot, trajectory_plot
 from pebench.report.robustness import robustness_csv, robustness_tables, sequential_table, trajectory_tables
-from pebench.report.tables import (TABLE1_COLUMNS, UNIT_COLUMNS, Cell, Table, privacy_tables, table1, table2, to_csv, to_latex,
-                                   to_markdown)
+from pebench.eval.metrics import column_metric
+from pebench.report.tables import (TABLE1_COLUMNS, Table, column_head, metric_cell, privacy_tables, table1, table2, to_csv,
+                                   to_latex, to_markdown)
 
 
 def load_run(run_dir: str | Path) -> dict:
@@ -114,7 +115,7 @@ def comparison_tables(runs: list[tuple[str, dict]]) -> list[Table]:
         for _, r in runs:
             sc = r["scenarios"][scenario]
             names += [n for n in ["Finetuned", *sc["methods"], "Goal"] if n not in names]
-        header = ["Method"] + [f"{col} [{label}]" for col in TABLE1_COLUMNS for label, _ in runs]
+        header = ["Method"] + [f"{column_head(scenario, col)} [{label}]" for col in TABLE1_COLUMNS for label, _ in runs]
         rows = []
         for name in names:
             cells = []
@@ -122,7 +123,7 @@ def comparison_tables(runs: list[tuple[str, dict]]) -> list[Table]:
                 for _, r in runs:
                     sc = r["scenarios"][scenario]
                     row = {"Finetuned": sc["finetuned"], "Goal": sc["goal"]}.get(name, sc["methods"].get(name, {}))
-                    cells.append(Cell(row.get(col), unit=(scenario, col) in UNIT_COLUMNS))
+                    cells.append(metric_cell(column_metric(scenario, col), row.get(col)))
             rows.append((name, cells))
         tables.append(Table(f"{scenario}: runs side by side", header, rows, bold_best=False, label=f"tab:compare-{scenario}"))
     return tables

@@ -21,7 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pebench.io import atomic_path  # noqa: E402
-from pebench.report.tables import HEAD, TABLE1_COLUMNS, UNIT_COLUMNS, _ci_rows, _rows  # noqa: E402
+from pebench.eval.metrics import SCALE_RANGES, column_metric  # noqa: E402
+from pebench.report.tables import TABLE1_COLUMNS, _ci_rows, _rows, column_head  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "pebench", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
 MARKERS = "osD^vP<>hXp*d"
@@ -96,8 +97,8 @@ def tradeoff(results: dict, path_stem: Path, label: str = "") -> list[Path]:
             ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
         concept = _concept(title)
         ax.set_title(f"{title}{f' ({label})' if label else ''}")
-        ax.set_xlabel(f"Retain ({'0-1' if (concept, 'retain') in UNIT_COLUMNS else '0-100'}) →")
-        ax.set_ylabel(f"Efficacy ({'0-1' if (concept, 'efficacy') in UNIT_COLUMNS else '0-100'}) →")
+        ax.set_xlabel(f"Retain ({SCALE_RANGES[column_metric(concept, 'retain').scale]}) →")
+        ax.set_ylabel(f"Efficacy ({SCALE_RANGES[column_metric(concept, 'efficacy').scale]}) →")
         ax.grid(alpha=0.3)
     order = ["Finetuned", *methods, "Goal"]
     named = [n for n in order if n in handles]
@@ -152,7 +153,7 @@ def columns_panel(results: dict, path_stem: Path) -> list[Path] | None:
             for (name, _), bar in zip(rows, bars):
                 bar.set_gid(f"bar-{title}-{column}-{name}")
             ax.set_xticks(range(len(rows)), [n for n, _ in rows], rotation=90, fontsize=6)
-            ax.set_title(f"{title[0].upper()}-{HEAD[column]}", fontsize=8)
+            ax.set_title(column_head(title, column), fontsize=8)
     fig.tight_layout()
     return _save(fig, path_stem)
 

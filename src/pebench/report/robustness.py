@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pebench.report.tables import SCENARIO_ORDER, UNIT_COLUMNS, Cell, Table
+from pebench.eval.metrics import column_metric
+from pebench.report.tables import SCENARIO_ORDER, Cell, Table
 
 Getter = Callable[[dict, dict], "float | None"]
 
 
-def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str, Getter, bool]]:
+def _scale(key: str, scenario: str) -> str:
+    """The scale of a results key of `scenario` (`efficacy`, `person_retain`): its column metric's."""
+    concept, column = key.split("_", 1) if "_" in key else (scenario, key)
+    return column_metric(concept, column).scale
+
+
+def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str, Getter, str]]:
     tag = concept[0].upper()
-    unit = lambda column: (concept, column) in UNIT_COLUMNS  # noqa: E731
+    unit = lambda column: column_metric(concept, column).scale  # noqa: E731
     eff, ret, gen = (prefix + c for c in ("efficacy", "retain", "generality"))
-    columns: list[tuple[str, Getter, bool]] = [(f"{tag}-Eff", lambda m, p: m.get(eff), unit("efficacy"))]
+    columns: list[tuple[str, Getter, str]] = [(f"{tag}-Eff", lambda m, p: m.get(eff), unit("efficacy"))]
     if "paraphrase" in probes:
         columns += [(f"{tag}-Gen", lambda m, p: m.get(gen), unit("generality")),
                     (f"{tag}-Gen paraphrased", lambda m, p: p.get("paraphrase", {}).get(gen), unit("generality"))]
@@ -27,9 +34,9 @@ def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str,
         columns += [(f"{tag}-Eff int{bits}", lambda m, p, q=q: p.get(q, {}).get(eff), unit("efficacy")),
                     (f"{tag}-Ret int{bits}", lambda m, p, q=q: p.get(q, {}).get(ret), unit("retain"))]
     if "text_only" in probes and concept == "person":
-        columns += [(f"P-Profile-Eff {route}", lambda m, p, r=route: p.get("text_only", {}).get(r), False)
+        columns += [(f"P-Profile-Eff {route}", lambda m, p, r=route: p.get("text_only", {}).get(r), "percent")
                     for route in ("image", "text")]
-        columns += [("P-Profile-Ret text", lambda m, p: p.get("text_only", {}).get("text_retain"), False)]
+        columns += [("P-Profile-Ret text", lambda m, p: p.get("text_only", {}).get("text_retain"), "percent")]
     if "relearn" in probes:
         columns += [(f"{tag}-Eff half B", lambda m, p: p.get("relearn", {}).get("before", {}).get(eff), unit("efficacy")),
                     (f"{tag}-Eff B relearnt", lambda m, p: p.get("relearn", {}).get("after", {}).get(eff), unit("efficacy")),
@@ -82,7 +89,7 @@ def robustness_tables(results: dict) -> list[Table]:
         rows = [("Finetuned", sc["finetuned"], probes["finetuned"]),
                 *((name, sc["methods"][name], probes["methods"][name]) for name in sc["methods"] if name in probes["methods"]),
                 ("Goal", sc["goal"], probes["goal"])]
-        body = [(name, [Cell(get(metrics, row_probes), unit=unit) for _, get, unit in columns])
+        body = [(name, [Cell(get(metrics, row_probes), scale=scale) for _, get, scale in columns])
                 for name, metrics, row_probes in rows]
         note = " ".join(filter(None, [_note(results.get("config", {}), probes["goal"]),
                                       _unknown_warning(scenario, probes, results.get("config", {}))]))
@@ -117,13 +124,13 @@ def trajectory_tables(results: dict) -> list[Table]:
         keys = [k for k in traj["goal"] if k.endswith(("efficacy", "retain"))]
         heads = [k.replace("person_", "P-").replace("event_", "E-").replace("efficacy", "Eff").replace("retain", "Ret")
                  for k in keys]
-        unit = {k: (k.split("_")[0] if "_" in k else scenario, k.rsplit("_", 1)[-1]) in UNIT_COLUMNS for k in keys}
+        scale = {k: _scale(k, scenario) for k in keys}
         rows = []
         for name in (n for n in sc["methods"] if n in traj["methods"]):  # the tables' (config) order
             final, chosen = traj["methods"][name]["points"][-1], traj["methods"][name]["chosen"]
-            rows.append((name, [Cell(_at(final, k), unit=unit[k]) for k in keys] +
-                         [Cell(_at(chosen, "step"), count=True)] + [Cell(_at(chosen, k), unit=unit[k]) for k in keys]))
-        rows.append(("Goal", [Cell(traj["goal"][k], unit=unit[k]) for k in keys] + [Cell(None)] * (len(keys) + 1)))
+            rows.append((name, [Cell(_at(final, k), scale=scale[k]) for k in keys] +
+                         [Cell(_at(chosen, "step"), scale="count")] + [Cell(_at(chosen, k), scale=scale[k]) for k in keys]))
+        rows.append(("Goal", [Cell(traj["goal"][k], scale=scale[k]) for k in keys] + [Cell(None)] * (len(keys) + 1)))
         header = ["Method", *(f"{h} final" for h in heads), "Rule step", *(f"{h} at rule" for h in heads)]
         note = (f"On a fixed subset of {results.get('config', {}).get('probes', {}).get('subset')} D_f_train and D_r "
                 f"questions, every {results.get('config', {}).get('probes', {}).get('every')} unlearning steps. Rule: "
@@ -131,6 +138,11 @@ def trajectory_tables(results: dict) -> list[Table]:
         tables.append(Table(f"Evaluation during unlearning: {scenario}", header, rows, note, bold_best=False,
                             label=f"tab:trajectory-{scenario}"))
     return tables
+
+
+def _request_scale(request: str) -> str:
+    """The scale of a request's Efficacy: "events" (event Efficacy) or "persons <k>" (person Efficacy)."""
+    return column_metric("event" if request == "events" else "person", "efficacy").scale
 
 
 def _short(key: str) -> str:
@@ -142,12 +154,12 @@ def sequential_table(results: dict) -> Table | None:
     seq = results.get("sequential")
     if not seq or not seq["methods"]:
         return None
-    unit = lambda key: key == "events" or key == "event_retain"  # noqa: E731  (event judge scores: 0-1)
+    scale = lambda key: _scale(key, "both") if key.endswith("_retain") else _request_scale(key)  # noqa: E731
     retain = [k for k in ("person_retain", "event_retain") if k in seq["goal"]]
     columns = [(i, key) for i in range(len(seq["requests"])) for key in [*seq["requests"][: i + 1], *retain]]
     order = [m for m in results.get("config", {}).get("methods", []) if m in seq["methods"]]
-    rows = [(name, [Cell(seq["methods"][name][i].get(key), unit=unit(key)) for i, key in columns]) for name in order]
-    rows.append(("Goal", [Cell(seq["goal"].get(key), unit=unit(key)) for _, key in columns]))
+    rows = [(name, [Cell(seq["methods"][name][i].get(key), scale=scale(key)) for i, key in columns]) for name in order]
+    rows.append(("Goal", [Cell(seq["goal"].get(key), scale=scale(key)) for _, key in columns]))
     note = (f"Requests in turn: {', then '.join(seq['requests'])} (the targets of scenario both); each unlearnt with the "
             "method's own settings from the model the previous request left. 'after k: X' is the Efficacy on request "
             "X (or Retain on both's D_r) after k requests. Goal: never learnt any request.")

@@ -4,8 +4,9 @@ LaTeX (booktabs) and HTML.
 Table 1: single-target scenarios, person and event column groups. Table 2: scenario
 `both`, no Scope column, the change against the base method in parentheses for `X+BGD`
 rows. The privacy table: forget quality, membership-inference AUCs and POPE F1 per
-sampling setting, per scenario. Higher is better in every Table 1/2 column; the best
-method value of each column is bold (Finetuned and Goal are references, not candidates).
+sampling setting, per scenario. Every column's header, scale, direction and note come from
+its registered metric (`pebench.eval.metrics`); the best method value of each column by its
+direction is bold (Finetuned and Goal are references, not candidates).
 With several seeds every cell is mean ± std; with one seed, Table 1/2 cells carry their 95%
 bootstrap interval over forget targets in brackets.
 """
@@ -18,56 +19,67 @@ import math
 from dataclasses import dataclass
 from html import escape
 
-UNIT_COLUMNS = {("person", "scope"), ("event", "efficacy"), ("event", "generality"), ("event", "retain"), ("event", "real")}
-HEAD = {"efficacy": "Eff", "generality": "Gen", "retain": "Ret", "scope": "Scope", "real": "Real", "world": "World"}
-TABLE1_COLUMNS = ("efficacy", "generality", "retain", "scope", "real", "world")
+from pebench.eval.metrics import DIRECTIONS, METRICS, SCALE_RANGES, Metric, column_metric, rank, table_metrics
+
+TABLE1_COLUMNS = ("efficacy", "generality", "retain", "scope", "real", "world")  # the paper's layouts
 TABLE2_COLUMNS = ("efficacy", "generality", "retain", "real", "world")
 REFERENCE_ROWS = ("Finetuned", "Goal")
 SCENARIO_ORDER = ("person", "event", "both")
-TABLE1_NOTE = ("Higher is better everywhere. Eff/Gen/Ret/Real of persons: 0-100 (name precision); "
-               "P-Scope: ROUGE-L (0-1); E-Eff/E-Gen/E-Ret: event judge (0-1); E-Scope: 0-100; E-Real: ROUGE-L; "
-               "World: POPE accuracy (0-100).")
-PRIVACY_NOTE = ("FQ: p-value of a KS test of forget-set losses against the Goal model's (1 = indistinguishable). "
-                "AUC: membership inference of forget-set members against never-seen data (0.5 = cannot tell). "
-                "POPE F1 in 0-100.")
-PRIVACY_COLUMNS = (("forget_quality", "FQ (KS p)"), ("mia_loss_auc", "AUC loss"), ("mia_zlib_auc", "AUC zlib"),
-                   ("mia_mink_auc", "AUC Min-K"), ("mia_minkpp_auc", "AUC Min-K++"))
+DIRECTION_WORDS = {"higher": "higher is better", "lower": "lower is better", "chance": "0.5 is best"}
 
 
-def fmt(value: float | None, unit: bool) -> str:
-    """0-1 values with 3 decimals, 0-100 values with 2; missing as a dash."""
+def column_head(concept: str, column: str) -> str:
+    """`P-Eff`, `E-Scope`, `P-World`: a Table 1 column's header (World is measured in each scenario)."""
+    return f"{concept[0].upper()}-{column_metric(concept, column).head}"
+
+
+def metrics_note(metrics: list[tuple[str, Metric]]) -> str:
+    """A table note from its columns' specs, (header, metric) pairs: the direction, then each
+    measure with its scale ("P-Eff/P-Ret: name precision (0-100); …")."""
+    directions = {m.direction for _, m in metrics}
+    lead = (f"{DIRECTION_WORDS[directions.pop()].capitalize()} everywhere. " if len(directions) == 1 else
+            "; ".join(f"{'/'.join(h for h, m in metrics if m.direction == d)}: {DIRECTION_WORDS[d]}"
+                      for d in DIRECTIONS if d in directions) + ". ")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for head, m in metrics:
+        groups.setdefault((m.measure, m.scale), []).append(head)
+    return lead + "; ".join(f"{'/'.join(heads)}: {measure}" + (f" ({SCALE_RANGES[scale]})" if scale != "p_value" else "")
+                            for (measure, scale), heads in groups.items()) + "."
+
+
+def fmt(value: float | None, scale: str = "percent") -> str:
+    """0-1 values with 3 decimals, 0-100 values with 2, p-values with two significant digits,
+    counts as whole numbers; missing as a dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.3f}" if unit else f"{value:.2f}"
+    return {"unit": f"{value:.3f}", "p_value": f"{value:.2g}", "count": str(int(value))}.get(scale, f"{value:.2f}")
 
 
 @dataclass
 class Cell:
     value: float | None
     std: float | None = None
-    unit: bool = False
+    scale: str = "percent"  # a metric scale (`pebench.eval.metrics.SCALES`): how the value is written
     delta: float | None = None  # Table 2: change against the base method
     best: bool = False
-    p_value: bool = False  # shown with two significant digits (p-values span many decades)
     ci: list[float] | None = None  # 95% bootstrap interval [lo, hi]
-    count: bool = False  # a whole number (a step)
-
-    def _fmt(self, value: float | None) -> str:
-        if self.count and value is not None:
-            return str(int(value))
-        if self.p_value and value is not None and not math.isnan(value):
-            return f"{value:.2g}"
-        return fmt(value, self.unit)
+    direction: str = "higher"  # which value of the column is best
 
     def text(self) -> str:
-        out = self._fmt(self.value)
+        out = fmt(self.value, self.scale)
         if self.std is not None and out != "–":
-            out += f" ± {self._fmt(self.std)}"
+            out += f" ± {fmt(self.std, self.scale)}"
+        digits = 3 if self.scale == "unit" else 0
         if self.ci is not None and out != "–" and not any(math.isnan(v) for v in self.ci):
-            out += " [{:.{d}f}–{:.{d}f}]".format(*self.ci, d=3 if self.unit else 0)
+            out += " [{:.{d}f}–{:.{d}f}]".format(*self.ci, d=digits)
         if self.delta is not None:
-            out += f" ({self.delta:+.{3 if self.unit else 1}f})"
+            out += f" ({self.delta:+.{3 if self.scale == 'unit' else 1}f})"
         return out
+
+
+def metric_cell(metric: Metric, value: float | None, **kw) -> Cell:
+    """A cell written and ranked as `metric` declares."""
+    return Cell(value, scale=metric.scale, direction=metric.direction, **kw)
 
 
 @dataclass
@@ -80,17 +92,17 @@ class Table:
     label: str = ""
 
     def mark_best(self) -> "Table":
-        """Mark the highest method value of each column (references excluded)."""
+        """Mark the best method value of each column by its direction (references excluded; none
+        when every method ties, as nothing stands out)."""
         if not self.bold_best:
             return self
         for c in range(len(self.header) - 1):
-            values = [cells[c].value for name, cells in self.rows if name not in REFERENCE_ROWS
-                      and cells[c].value is not None and not math.isnan(cells[c].value)]
-            if values:
-                top = max(values)
-                for name, cells in self.rows:
-                    if name not in REFERENCE_ROWS and cells[c].value == top:
-                        cells[c].best = True
+            cells = [cells[c] for name, cells in self.rows if name not in REFERENCE_ROWS
+                     and cells[c].value is not None and not math.isnan(cells[c].value)]
+            ranks = [rank(cell.value, cell.direction) for cell in cells]
+            if len(ranks) == 1 or len(set(ranks)) > 1:
+                for cell, r in zip(cells, ranks):
+                    cell.best = r == max(ranks)
         return self
 
 
@@ -112,6 +124,11 @@ def _ci_rows(scenario: dict) -> dict[str, dict]:
     return {"Finetuned": ci.get("finetuned", {}), "Goal": ci.get("goal", {}), **ci.get("methods", {})}
 
 
+def _columns_note(concepts, columns) -> str:
+    return metrics_note([(column_head(g, c), column_metric(g, c)) for g in concepts for c in columns
+                         if c != "world"] + [("World", column_metric(concepts[0], "world"))])
+
+
 def table1(results: dict) -> Table | None:
     """Table 1 (person and/or event groups, whichever scenarios ran); None without either."""
     groups = [g for g in ("person", "event") if g in results["scenarios"]]
@@ -121,16 +138,17 @@ def table1(results: dict) -> Table | None:
     for g in groups:
         names += [n for n, _ in _rows(results["scenarios"][g]) if n not in names]
     names = ["Finetuned"] + [n for n in names if n not in REFERENCE_ROWS] + ["Goal"]
-    header = ["Method"] + [f"{g[0].upper()}-{HEAD[c]}" for g in groups for c in TABLE1_COLUMNS]
+    header = ["Method"] + [column_head(g, c) for g in groups for c in TABLE1_COLUMNS]
     rows = []
     for name in names:
         cells = []
         for g in groups:
             sc = results["scenarios"][g]
             row, std, ci = dict(_rows(sc)).get(name, {}), _std_rows(sc).get(name, {}), _ci_rows(sc).get(name, {})
-            cells += [Cell(row.get(c), std.get(c), (g, c) in UNIT_COLUMNS, ci=ci.get(c)) for c in TABLE1_COLUMNS]
+            cells += [metric_cell(column_metric(g, c), row.get(c), std=std.get(c), ci=ci.get(c)) for c in TABLE1_COLUMNS]
         rows.append((name, cells))
-    return Table("Table 1: forgetting one person or one event", header, rows, TABLE1_NOTE, label="tab:pebench1").mark_best()
+    return Table("Table 1: forgetting one person or one event", header, rows, _columns_note(groups, TABLE1_COLUMNS),
+                 label="tab:pebench1").mark_best()
 
 
 def table2(results: dict) -> Table | None:
@@ -139,38 +157,48 @@ def table2(results: dict) -> Table | None:
         return None
     sc = results["scenarios"]["both"]
     by_name, stds, cis = dict(_rows(sc)), _std_rows(sc), _ci_rows(sc)
-    header = ["Method"] + [f"{g[0].upper()}-{HEAD[c]}" for g in ("person", "event") for c in TABLE2_COLUMNS]
+    concepts = ("person", "event")
+    header = ["Method"] + [column_head(g, c) for g in concepts for c in TABLE2_COLUMNS]
     rows = []
     for name, row in _rows(sc):
         base = by_name.get(name.split("+")[0]) if "+" in name else None
         cells = []
-        for g in ("person", "event"):
+        for g in concepts:
             for c in TABLE2_COLUMNS:
                 key, value = f"{g}_{c}", row.get(f"{g}_{c}")
                 delta = value - base[key] if base is not None and value is not None and base.get(key) is not None else None
-                cells.append(Cell(value, stds.get(name, {}).get(key), (g, c) in UNIT_COLUMNS, delta,
-                                  ci=cis.get(name, {}).get(key)))
+                cells.append(metric_cell(column_metric(g, c), value, std=stds.get(name, {}).get(key), delta=delta,
+                                         ci=cis.get(name, {}).get(key)))
         rows.append((name, cells))
-    return Table("Table 2: forgetting persons and events at once", header, rows, TABLE1_NOTE, label="tab:pebench2").mark_best()
+    return Table("Table 2: forgetting persons and events at once", header, rows, _columns_note(concepts, TABLE2_COLUMNS),
+                 label="tab:pebench2").mark_best()
+
+
+def _privacy_columns(rows: list[tuple[str, dict]], prefix: str) -> list[tuple[str, str, Metric]]:
+    """(results key, header, metric) of the privacy table: the registered row metrics the rows
+    carry, then POPE F1 of every setting evaluated."""
+    columns = [(m.name, m.head, m) for m in table_metrics("privacy")
+               if m.compute is not None and any(m.name in r for _, r in rows)]
+    f1 = METRICS.get("world_f1")
+    return columns + [(f"{prefix}world_{s}_f1", f"POPE-{s} F1", f1) for s in ("random", "popular", "adversarial")
+                      if f"{prefix}world_{s}_f1" in rows[0][1]]
 
 
 def privacy_tables(results: dict) -> list[Table]:
-    """One table per scenario: forget quality, MIA AUCs and POPE F1 per setting."""
+    """One table per scenario: the registered privacy metrics (forget quality, MIA AUCs) and
+    POPE F1 per setting; the best method value of each column (by its direction) in bold."""
     tables = []
     for scenario in (s for s in SCENARIO_ORDER if s in results["scenarios"]):
         sc = results["scenarios"][scenario]
         rows, stds = _rows(sc), _std_rows(sc)
-        prefix = "person_" if scenario == "both" else ""
-        columns = [(k, h) for k, h in PRIVACY_COLUMNS if any(k in r for _, r in rows)]
-        columns += [(f"{prefix}world_{s}_f1", f"POPE-{s} F1") for s in ("random", "popular", "adversarial")
-                    if f"{prefix}world_{s}_f1" in rows[0][1]]
+        columns = _privacy_columns(rows, "person_" if scenario == "both" else "")
         if not columns:
             continue
-        body = [(name, [Cell(row.get(k), stds.get(name, {}).get(k), not k.startswith(prefix + "world"),
-                             p_value=k == "forget_quality") for k, _ in columns])
+        body = [(name, [metric_cell(m, row.get(k), std=stds.get(name, {}).get(k)) for k, _, m in columns])
                 for name, row in rows]
-        tables.append(Table(f"Privacy and World: {scenario}", ["Method", *(h for _, h in columns)], body, PRIVACY_NOTE,
-                            bold_best=False, label=f"tab:privacy-{scenario}"))
+        note = metrics_note([(h, m) for _, h, m in columns])
+        tables.append(Table(f"Privacy and World: {scenario}", ["Method", *(h for _, h, _ in columns)], body, note,
+                            label=f"tab:privacy-{scenario}").mark_best())
     return tables
 
 
