@@ -4,7 +4,7 @@
          -> evaluations and probes -> results.json, tables and report
 
 Each step is a call into a stage mixin: `FoundationStages` (data, base), `TrainingStages`
-(fine-tunes, unlearning, LoRA lifecycle), `ProbeStages` (robustness probes, sequential
+(fine-tunes, unlearning; models made and stored through `models.lifecycle`), `ProbeStages` (robustness probes, sequential
 requests) and `StageIO` (how a stage is stored in, or reused from, the shared stage store
 under its content key: config values, code version, input keys and the code it runs).
 """
@@ -28,6 +28,7 @@ from pebench.io import dir_fingerprint, write_json
 from pebench.methods import make_method
 from pebench.methods.base import METHODS
 from pebench.models import VLM
+from pebench.models.lifecycle import model_lifecycle
 from pebench.probe_stages import ProbeStages
 from pebench.progress import Reporter, log
 from pebench.report import write_report
@@ -59,6 +60,7 @@ class Pipeline(FoundationStages, TrainingStages, ProbeStages, StageIO):
         self._retain_cache: dict[tuple[str, ...], list[dict]] = {}
         self._query_cache: dict[tuple[str, int], list] = {}
         self.training: dict[str, Any] = {}
+        self.lifecycle = model_lifecycle(cfg.model)  # full copies or LoRA adapters: the stages never branch on it
         self.main = distributed.is_main()  # only the main process writes under a multi-process launch
 
     # ---- the whole run ---------------------------------------------------------------

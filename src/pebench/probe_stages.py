@@ -13,7 +13,6 @@ from pebench.eval.metrics import evaluation_code
 from pebench.fingerprint import component_hash, object_source_hash
 from pebench.methods.base import METHODS
 from pebench.models import VLM
-from pebench.models.lora import plain_copy, remove_adapter
 from pebench.probes.measure import forget_columns
 from pebench.probes.paraphrase import paraphrased
 from pebench.probes.quant import quantized_copy
@@ -145,9 +144,7 @@ class ProbeStages:
         model = finetuned
         for i, (label, part) in enumerate(requests(self.data, both)):
             unlearned = self.unlearn(name, model, part, tag=f"sequential-{i + 1}")
-            model = unlearned.with_model(plain_copy(unlearned.model)) if self.lora else unlearned
-            if self.lora:
-                remove_adapter(unlearned)  # the adapter sat on the previous model; the merged copy goes on
+            model = self.lifecycle.carry_on(unlearned)
             yield label, part, model
 
     def _sequential(self, name: str, finetuned: VLM, both: Split) -> list[dict]:

@@ -15,7 +15,7 @@ from pebench.eval.privacy import member_losses
 from pebench.io import atomic_path, link, read_json
 from pebench.models import VLM
 from pebench.models.builders import load_model_dir
-from pebench.models.lora import load_adapter, merged_copy, remove_adapter, write_adapter
+from pebench.models.lifecycle import FullCopies
 from pebench.splits import Split
 from pebench.store import stage_record
 
@@ -27,6 +27,7 @@ class StageIO:
     out: Path
     timings: dict[str, float]
     training: dict[str, Any]
+    lifecycle: FullCopies
 
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -38,35 +39,31 @@ class StageIO:
         """Load model stage `name` if its key matches (in the run directory, else the stage
         store), else build it with `make` and save it to the store, linked from the run directory.
 
-        With `base` and LoRA on, `make` returns `base` with a trained adapter: only the adapter
-        is stored, and the stage's model is a copy of `base` with the adapter merged in
-        (`base` itself gets its weights back)."""
+        With `base`, the model is trained from it and the run's lifecycle stores and returns it
+        (under LoRA: only the adapter is stored, and the stage's model is a copy of `base` with
+        the adapter merged in); without, it is a whole model (the foundation)."""
         path = self.out / "models" / name
-        adapter = base is not None and self.lora
+        lifecycle = self.lifecycle if base is not None else FullCopies(self.cfg.model)
         with self.store.lock(key):
             stored = self._stored_model(path, key)
             if stored is not None:
                 self.rep.info(f"[dim]reusing {name} (cached)[/dim]")
                 if "training" in stored:
                     self.training[name] = stored["training"]
-                if adapter:
-                    return load_adapter(base, path)
+                if base is not None:
+                    return lifecycle.load(base, path)
                 loaded = load_model_dir(path, self.cfg.model)
                 return self.encoder.vlm.with_model(loaded.model) if hasattr(self, "encoder") else loaded
             self.store.remove_temporaries(key)
             vlm = self._timed(name, make)
             if self.main:
                 with atomic_path(self.store.model_dir(key) or path) as tmp:
-                    write_adapter(vlm, tmp) if adapter else vlm.save(tmp)
+                    lifecycle.write(vlm, tmp)
                     stage = {"key": key, **({"training": self.training[name]} if name in self.training else {})}
                     (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
                 if self.store.model_dir(key):
                     link(path, self.store.model_dir(key))
-        if adapter:
-            merged = merged_copy(vlm)
-            remove_adapter(vlm)
-            return merged
-        return vlm
+        return lifecycle.finish(vlm)
 
     def _stored_model(self, path: Path, key: str) -> dict | None:
         """stage.json of model stage `key` if the run directory holds it (directly or linked),

@@ -1,14 +1,10 @@
 """The training stages of `pebench run`: the supervised fine-tunes (Finetuned, Goal) and the
-unlearning runs, with the LoRA lifecycle. `Pipeline` mixes these in; they use its config,
-encoder, reporter and stage store."""
+unlearning runs. `Pipeline` mixes these in; they use its config, encoder, reporter, stage store
+and model lifecycle (`pebench.models.lifecycle`: full copies or LoRA adapters)."""
 
 from __future__ import annotations
 
-import copy
-import hashlib
 from typing import Any, Callable
-
-import torch
 
 from pebench.config import TrainConfig
 from pebench.data.qa import pebench_qas, profile_qas
@@ -16,7 +12,7 @@ from pebench.methods import make_method
 from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
 from pebench.models import VLM
-from pebench.models.lora import add_adapter, reference, remove_adapter, save_adapter
+from pebench.models.lifecycle import FullCopies
 from pebench.progress import log
 from pebench.run_support import content_key
 from pebench.splits import Split, forget_qas
@@ -34,6 +30,7 @@ class TrainingStages:
 
     cfg: Any
     training: dict[str, Any]
+    lifecycle: FullCopies
 
     def _train(self, label: str, vlm: VLM, method: Method, streams: dict[str, Stream], tc: dict, ref: VLM | None,
                seed: int, checkpoint: Callable[[], dict] | None = None, every: int = 0) -> None:
@@ -52,8 +49,7 @@ class TrainingStages:
         checkpointing = self.cfg.model.gradient_checkpointing
         if checkpointing:
             vlm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            if self.lora:
-                vlm.model.enable_input_require_grads()  # frozen embeddings would otherwise cut the graph
+            self.lifecycle.prepare_checkpointing(vlm)
         try:
             with self.rep.task(f"train {label}", tc["steps"], "step") as task:
                 result = train(vlm.model, lambda b: method.loss(vlm, b, ref), streams, steps=tc["steps"],
@@ -65,17 +61,6 @@ class TrainingStages:
                 vlm.model.gradient_checkpointing_disable()
         self.training[label] = {"final": result.history[-1], "history": result.history,
                                 **({"trajectory": trajectory} if checkpoint else {})}
-
-    def _adapter(self, base: VLM, seed: str) -> VLM:
-        """A fresh LoRA adapter on `base`, initialised from its own seed: peft draws the adapter's
-        weights from torch's global generator, whose state would otherwise depend on what ran
-        before (a resumed run would get other adapters)."""
-        torch.manual_seed(int(hashlib.sha256(seed.encode()).hexdigest()[:15], 16))
-        return add_adapter(base, self.cfg.model.lora)
-
-    @property
-    def lora(self) -> bool:
-        return self.cfg.model.lora.enabled
 
     def _sft_streams(self, image_ids: list[str], tc: TrainConfig, seed: str) -> dict[str, Stream]:
         """Each batch: the PEBench questions of `image_ids`, `replay_fraction` replayed foundation
@@ -92,7 +77,7 @@ class TrainingStages:
         tc = self.cfg.finetune
 
         def make() -> VLM:
-            vlm = self._adapter(base, f"{name}:{self.cfg.seed}") if self.lora else base.with_model(copy.deepcopy(base.model))
+            vlm = self.lifecycle.trainable(base, f"{name}:{self.cfg.seed}")
             self._train(name, vlm, Finetune(), self._sft_streams(image_ids, tc, f"{name}:{self.cfg.seed}"),
                         tc.model_dump(), None, self.cfg.seed)
             return vlm
@@ -135,13 +120,9 @@ class TrainingStages:
         tc, override = self.method_settings(name)
         tag = tag or split.scenario
         method = make_method(name, seeded_params(name, override, split.seed))
-        if self.lora:  # a fresh adapter on the Finetuned model; the adapter-disabled model is the reference
-            vlm = self._adapter(finetuned, f"{tag}:{name}:{split.seed}")
-            ref = reference(vlm) if method.needs_reference else None
-        else:
-            vlm = finetuned.with_model(copy.deepcopy(finetuned.model))
-            ref = finetuned if method.needs_reference else None
         seed = f"{tag}:{name}:{split.seed}"
+        vlm = self.lifecycle.trainable(finetuned, seed)
+        ref = self.lifecycle.reference(vlm, finetuned) if method.needs_reference else None
         groups = {c: self.encoder.examples(qas, refusal=True, extra=method.extra_views)
                   for c, qas in forget_qas(self.data, split, method.single_image).items()}
         if method.balance_concepts:
@@ -161,9 +142,6 @@ class TrainingStages:
         return vlm
 
     def _release_unlearned(self, vlm: VLM, tag: str, name: str) -> None:
-        """Under LoRA, save an evaluated method's adapter under models/<tag>/<method> (and the
-        merged model if asked) and take it off the Finetuned model."""
-        if self.lora:
-            if self.main:
-                save_adapter(vlm, self.out / "models" / tag / name, merged=self.cfg.model.lora.save_merged)
-            remove_adapter(vlm)
+        """Done with an evaluated method's model (under LoRA: its adapter saved under
+        models/<tag>/<method> by the main process, and taken off the Finetuned model)."""
+        self.lifecycle.release(vlm, self.out / "models" / tag / name if self.main else None)
