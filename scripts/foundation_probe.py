@@ -27,7 +27,7 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli import _quiet_libraries
+    from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
     from pebench.data.qa import foundation_qas, identity_qa, scene_qa, text_corpus, world_eval_qas
@@ -37,7 +37,7 @@ def main() -> None:
     from pebench.pipeline import Encoder
     from pebench.train import Stream, train
 
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(os.cpu_count() or 1)
     cfg = load_config(args.preset, overrides={"data": {"world_train_images": args.world_train}})
     with tempfile.TemporaryDirectory() as tmp:

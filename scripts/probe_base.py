@@ -26,14 +26,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
-    from pebench.cli import _quiet_libraries
+    from pebench.cli_common import quiet_libraries
     from pebench.config import ModelConfig
     from pebench.models import build_model
     from pebench.models.shipped import verify_base
     from pebench.pretrain.probes import NAME_TOKENS, probe
     from pebench.pretrain.recipe import StreamEncoder
 
-    _quiet_libraries()
+    quiet_libraries()
     vlm = build_model(ModelConfig(), [], 0)  # the default model: the shipped base
     record = {"base_sha256sums": verify_base(), "n": args.n, "name_tokens": NAME_TOKENS,
               **probe(vlm, StreamEncoder(vlm), n=args.n)}

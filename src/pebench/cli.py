@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,43 +11,14 @@ from typing import Optional
 import typer
 
 from pebench.cli_cache import cache_app
+from pebench.cli_common import comma_list, nested_overrides, quiet_libraries
+from pebench.cli_data import data_app
 from pebench.cli_plan import plan
 from pebench.errors import PebenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="PEBench: machine unlearning benchmark for multimodal LLMs.")
-data_app = typer.Typer(no_args_is_help=True, help="Build and inspect the PEBench dataset.")
 app.add_typer(data_app, name="data")
 app.add_typer(cache_app, name="cache")
-
-
-def _quiet_libraries() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.logging.set_verbosity_error()
-
-
-def _csv(value: Optional[str]) -> Optional[tuple[str, ...]]:
-    return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-def _overrides(**pairs) -> dict:
-    """Nested overrides from dotted keys, skipping unset (None) values."""
-    out: dict = {}
-    for dotted, value in pairs.items():
-        if value is None:
-            continue
-        node = out
-        *parents, leaf = dotted.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
 
 
 @app.command()
@@ -77,7 +47,7 @@ def run(
     """Run the whole benchmark: data, foundation, Finetuned, Goal, unlearning methods, evaluation, tables."""
     from pebench.config import load_config
 
-    overrides = _overrides(seed=seed, seeds=seeds, methods=_csv(methods), scenarios=_csv(scenarios),
+    overrides = nested_overrides(seed=seed, seeds=seeds, methods=comma_list(methods), scenarios=comma_list(scenarios),
                            split__forget_fraction=forget_fraction, eval__judge=judge,
                            model__path=None if model is None else str(model), model__lora__enabled=lora)
     if seed is not None:
@@ -102,7 +72,7 @@ def run(
     from pebench.store import StageStore, default_root
 
     StageStore(None if no_cache else cache or default_root())  # refuses an unusable store before any work
-    _quiet_libraries()
+    quiet_libraries()
     dataset = None
     if data is not None:  # validate before anything is written
         from pebench.data.build import load_dataset_dir
@@ -151,80 +121,6 @@ def report(
         typer.echo(f"comparison: {write_comparison(runs, out or Path('comparison'))}")
 
 
-@data_app.command("build")
-def data_build(
-    out: Path = typer.Option(Path("data/pebench"), "--out", help="dataset directory to write"),
-    preset: str = typer.Option("default", "--preset"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config file (its `data:` section is used)"),
-    persons: Optional[int] = typer.Option(None, "--persons"),
-    events: Optional[int] = typer.Option(None, "--events"),
-    renders: Optional[int] = typer.Option(None, "--renders", help="images per (person, event) pair"),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    force: bool = typer.Option(False, "--force", help="replace an existing dataset directory"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
-) -> None:
-    """Render the dataset and store it as a Hugging Face datasets directory with a card."""
-    from pebench.config import load_config
-
-    cfg = load_config(preset, config, _overrides(data__persons=persons, data__events=events,
-                                                 data__renders_per_pair=renders, data__seed=seed)).data
-    if out.exists() and not force:
-        raise PebenchError(f"{out} already exists; pass --force to replace it")
-    _quiet_libraries()
-    from pebench.data.build import build_dataset, planned_images
-    from pebench.progress import Reporter, progress_callback
-
-    start = time.perf_counter()
-    with Reporter(quiet=quiet).task("render dataset", planned_images(cfg), "img") as task:
-        build_dataset(cfg, out, progress_callback(task))
-    typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s")
-
-
-@data_app.command("import")
-def data_import(
-    release: Path = typer.Argument(..., help="the authors' release: one image folder per person name plus a CSV"),
-    out: Path = typer.Option(Path("data/pebench-release"), "--out", help="dataset directory to write"),
-    csv_file: Optional[Path] = typer.Option(None, "--csv", help="profile CSV (default: the one .csv in RELEASE)"),
-    holdout_persons: int = typer.Option(0, "--holdout-persons", min=0,
-                                        help="last N persons of the CSV become held-out (never trained on)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="seed for filled-in profile fields and foundation sets"),
-    force: bool = typer.Option(False, "--force", help="replace an existing dataset directory"),
-) -> None:
-    """Convert the released PEBench images into a pebench dataset (use it with `pebench run --data`)."""
-    from pebench.config import load_config
-
-    if out.exists() and not force:
-        raise PebenchError(f"{out} already exists; pass --force to replace it")
-    cfg = load_config("default", None, _overrides(data__seed=seed)).data
-    _quiet_libraries()
-    from pebench.data.importer import import_release
-
-    start = time.perf_counter()
-    import_release(release, out, csv_file, holdout_persons, cfg)
-    typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s")
-
-
-@data_app.command("show")
-def data_show(
-    path: Path = typer.Argument(..., help="dataset directory"),
-    out: Optional[Path] = typer.Option(None, "--out", help="PNG to write (default DIR/contact_sheet.png)"),
-    persons: int = typer.Option(8, "--persons", min=1),
-    events: int = typer.Option(8, "--events", min=1),
-) -> None:
-    """Summarise a dataset and write a contact sheet PNG."""
-    _quiet_libraries()
-    from pebench.data.build import load_dataset_dir
-    from pebench.data.show import write_contact_sheet
-
-    data = load_dataset_dir(path)
-    counts = data.build["counts"]
-    typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
-    for p in data.persons[:3]:
-        typer.echo(f"  {p.name} ({p.age}, {p.gender}, {p.job}, {p.city}): {p.appearance}")
-    target = write_contact_sheet(data, out or path / "contact_sheet.png", persons, events)
-    typer.echo(f"contact sheet: {target}")
-
-
 @app.command("list")
 def list_parts() -> None:
     """List registered methods, judges, models, renderers and presets."""
@@ -251,7 +147,7 @@ def pretrain(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Pretrain the tiny base on an unlimited stream of fresh procedural images (about an hour)."""
-    _quiet_libraries()
+    quiet_libraries()
     from pebench.models.shipped import ship_base
     from pebench.pretrain.recipe import PretrainConfig, check_out, pretrain as run_pretraining
     from pebench.progress import Reporter
