@@ -35,11 +35,11 @@ class FoundationStages:
             self.data_dir = self.out / "dataset"
             build = self.data_dir / "build.json"
             stored = read_json(build) if build.is_file() else {}
-            stale = self.fresh or stored.get("config") != self.cfg.data.model_dump() or stored.get("code") != component_hash("data")
-            if stale and self.main:
+            stale = distributed.from_main(lambda: self.fresh or stored.get("config") != self.cfg.data.model_dump()
+                                          or stored.get("code") != component_hash("data"))
+            if stale:  # every process renders a share of the images; the main one writes
                 with self.rep.task("render dataset", planned_images(self.cfg.data), "img") as task:
                     self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
-            distributed.barrier()  # the other processes read what the main one built
         self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
         # A dataset built here is described by its build.json (config, data-code hash, counts); one
         # given with --data may have been edited in place, so its files are fingerprinted too.

@@ -30,7 +30,7 @@ import datasets
 import pyarrow.parquet as pq
 from PIL import Image
 
-from pebench import __version__
+from pebench import __version__, distributed
 from pebench.config import DataConfig
 from pebench.data.card import dataset_card
 from pebench.data.events import Event, all_events
@@ -177,7 +177,8 @@ def planned_images(cfg: DataConfig) -> int:
 def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int], None] | None = None) -> Path:
     """Render and write the dataset for `cfg` to directory `out` (atomically replaced).
 
-    `progress(done, total)` is called while rendering. Returns the directory path.
+    `progress(done, total)` is called while rendering. Returns the directory path. Under a
+    multi-process launch the images are rendered across processes and the main one writes.
     """
     out = Path(out)
     renderer = RENDERERS.get(cfg.renderer)(cfg)
@@ -193,7 +194,9 @@ def build_dataset(cfg: DataConfig, out: str | Path, progress: Callable[[int, int
     if hasattr(renderer, "verify_and_regenerate"):  # e.g. diffusion: same person recognisable across events
         source = {"identity_check": renderer.verify_and_regenerate(specs, pngs, cfg.image_size)}
     rows = [{**plan, "image": {"bytes": png, "path": None}} for plan, png in zip(plans, pngs)]
-    write_dataset_dir(out, cfg, rows, (persons, public, holdout), (events, holdout_events), source)
+    if distributed.is_main():  # under a launch the processes rendered a share each; one writes
+        write_dataset_dir(out, cfg, rows, (persons, public, holdout), (events, holdout_events), source)
+    distributed.barrier()
     return out
 
 

@@ -248,13 +248,21 @@ def png_bytes(img: Image.Image) -> bytes:
 def render_all(renderer, specs: list[SceneSpec], size: int, progress: Callable[[int, int], None] | None = None,
                chunk: int = 50) -> list[bytes]:
     """Every spec rendered and PNG-encoded, in chunks through `renderer.render_many` when it has
-    one (batched diffusion), else one by one; `progress(done, total)` after each chunk."""
-    pngs: list[bytes] = []
+    one (batched diffusion), else one by one; `progress(done, total)` after each chunk.
+
+    Under a multi-process launch the chunks are dealt out across processes (chunk i to rank
+    i mod N) and gathered, so every process returns every image, each rendered in the same
+    chunk as by one process: the same bytes, N times faster."""
+    from pebench import distributed
+
     many = getattr(renderer, "render_many", None)
     chunk = getattr(renderer, "batch_size", chunk)
-    for start in range(0, len(specs), chunk):
-        part = specs[start : start + chunk]
-        pngs.extend(png_bytes(img) for img in (many(part, size) if many else (renderer(s, size) for s in part)))
+    chunks = [specs[start : start + chunk] for start in range(0, len(specs), chunk)]
+    mine: dict[int, list[bytes]] = {}
+    for index in distributed.shard(range(len(chunks))):
+        part = chunks[index]
+        mine[index] = [png_bytes(img) for img in (many(part, size) if many else (renderer(s, size) for s in part))]
         if progress:
-            progress(len(pngs), len(specs))
-    return pngs
+            progress(min(len(specs), chunk * len(mine) * distributed.world_size()), len(specs))
+    rendered = {i: pngs for part in distributed.gather(mine) for i, pngs in part.items()}
+    return [png for i in range(len(chunks)) for png in rendered[i]]
