@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
@@ -24,11 +25,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(processes: int, *args: str) -> subprocess.CompletedProcess:
-    """`accelerate launch --multi_gpu` also starts CPU processes (with --cpu it silently starts one)."""
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                "--main_process_port", str(_free_port())]
+def _launch(processes: int, *args: str, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
+    """`accelerate launch --multi_gpu` also starts CPU processes (with --cpu it silently starts one);
+    so does an FSDP config file (`launcher`: the options that select it)."""
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", *(launcher or ["--multi_gpu"]),
+                "--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no",
+                "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
     result = subprocess.run([*launcher, *args], capture_output=True, text=True, timeout=600, env=ENV)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -48,11 +50,15 @@ def test_two_process_training_matches_one_process(tiny_data_dir, tmp_path):
     assert b["answers"] == a["answers"]  # generation batches dealt out across processes, then gathered
 
 
-def _run(out: Path, processes: int | None = None):
+def _run_args(out: Path) -> list[str]:
     short = out.parent / "short.yaml"  # evaluation equality needs trained models, not good ones
     short.write_text("foundation: {steps: 20}\nfinetune: {steps: 30}\n")
-    args = ["-m", "pebench", "run", "--preset", "tiny", "--config", str(short), "--scenarios", "person",
+    return ["-m", "pebench", "run", "--preset", "tiny", "--config", str(short), "--scenarios", "person",
             "--methods", "GA", "--out", str(out), "--quiet", "--cache", str(out.parent / f"store-{out.name}")]
+
+
+def _run(out: Path, processes: int | None = None):
+    args = _run_args(out)
     if processes is None:
         result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, env=ENV)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -88,11 +94,74 @@ def test_only_the_main_process_calls_the_llm_judge(tmp_path):
     assert len(server.requests) == 4  # once per answer, not once per process
 
 
-def test_a_sharding_launch_is_refused_not_ignored(tmp_path):
-    env = {**ENV, "ACCELERATE_USE_FSDP": "true", "WORLD_SIZE": "1"}
+@pytest.mark.parametrize("env, message", [
+    ({"ACCELERATE_USE_DEEPSPEED": "true"}, "error: DeepSpeed is not supported: pebench shards models with PyTorch FSDP2 "
+                                           "(use configs/accelerate/fsdp.yaml; ZeRO-3 and FSDP shard the same state)"),
+    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1"},
+     "error: only FSDP version 2 is supported (set fsdp_version: 2, as configs/accelerate/fsdp.yaml does)")])
+def test_an_unsupported_sharding_launch_is_refused_not_ignored(tmp_path, env, message):
     result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(tmp_path / "r")],
-                            capture_output=True, text=True, env=env, timeout=120)
+                            capture_output=True, text=True, env={**ENV, **env, "WORLD_SIZE": "1"}, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("error: FSDP model sharding is not supported: pebench keeps a whole model per "
-                                     "process (use configs/accelerate/ddp.yaml, with LoRA for 7B models)")
+    assert result.stderr.strip() == message
     assert not (tmp_path / "r").exists()
+
+
+FSDP = ["--config_file", str(HERE.parent / "configs" / "accelerate" / "fsdp.yaml")]
+
+
+def test_fsdp_shards_the_trained_model_and_matches_one_process(tiny_data_dir, tmp_path):
+    from pebench.models import load_vlm
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(one)], check=True, env=ENV,
+                   capture_output=True, timeout=600)
+    _launch(2, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(two), launcher=FSDP)
+    a, b = json.loads((one / "run.json").read_text()), json.loads((two / "run.json").read_text())
+    assert a["distributed"] == {"strategy": "single", "world_size": 1}
+    assert b["distributed"]["strategy"] == "fsdp" and b["distributed"]["world_size"] == 2
+    assert a["share"] == a["lora_share"] == 1.0
+    assert 0.45 <= b["share"] <= 0.55 and 0.45 <= b["lora_share"] <= 0.55  # each process holds about half
+    for phase in ("sft", "npo", "lora"):  # full fine-tuning, unlearning with a reference, LoRA unlearning
+        assert b[phase] == pytest.approx(a[phase], rel=1e-4, abs=1e-5), phase
+    assert a["sft"][-1] < a["sft"][0] - 1.0
+    reloaded = load_vlm(two / "tuned")  # gathered, saved as plain safetensors, loaded in one process
+    with torch.no_grad():
+        logits = reloaded.model(**load_file(two / "probe.safetensors")).logits[:, -4:]
+    assert torch.allclose(logits, torch.tensor(b["logits"]["tuned"]), atol=1e-5)  # what the run computed
+    for name in ("tuned", "merged"):
+        assert torch.tensor(b["logits"][name]) == pytest.approx(torch.tensor(a["logits"][name]), abs=1e-3)
+    assert b["answers"] == a["answers"]
+
+
+def test_pebench_run_under_the_fsdp_config_records_the_strategy(tmp_path):
+    out = tmp_path / "fsdp"
+    _launch(2, *_run_args(out), launcher=FSDP)
+    results = json.loads((out / "results.json").read_text())
+    assert results["world_size"] == 2 and results["distributed"]["strategy"] == "fsdp"
+    assert set(results["scenarios"]["person"]["methods"]) == {"GA"}
+    assert (out / "models" / "finetuned" / "model.safetensors").is_file()  # gathered whole, plain safetensors
+    log = (out / "run.log").read_text()
+    assert "training finetuned:0 sharded: this process holds 50.0% of the parameters" in log
+    assert "training person:GA:0 sharded" in log
+
+
+def test_a_launch_renders_the_flux_dataset_across_processes_byte_identical(tmp_path):
+    from tiny_diffusion import save_tiny_clip, save_tiny_flux
+
+    from pebench.data.build import FILES
+
+    flux, clip = save_tiny_flux(tmp_path / "flux"), save_tiny_clip(tmp_path / "clip")
+    config = tmp_path / "flux-data.yaml"
+    config.write_text(json.dumps({"data": {  # JSON is YAML; the tiny settings of tests/test_diffusion.py
+        "persons": 2, "events": 3, "image_size": 32, "public_figures": 1, "real_train_renders": 1, "real_eval_renders": 1,
+        "world_train_images": 2, "world_eval_images": 1, "holdout_persons": 1, "holdout_events": 1, "renderer": "flux",
+        "diffusion": {"model": str(flux), "verify_model": str(clip), "steps": 2, "max_sequence_length": 64,
+                      "dtype": "float32", "device": "cpu", "batch_size": 3}}}))
+    build = ["-m", "pebench", "data", "build", "--config", str(config), "--quiet", "--out"]
+    one = subprocess.run([sys.executable, *build, str(tmp_path / "one")], capture_output=True, text=True, env=ENV, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = _launch(2, *build, str(tmp_path / "two"))
+    assert two.stdout.count("wrote ") == 1  # the main process writes and reports
+    for name in FILES:
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name

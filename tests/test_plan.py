@@ -35,7 +35,7 @@ def test_terms_equal_hand_computed_bytes(tiny):
     cfg, _, shape = tiny
     p, s = shape.parameters, shape.layers[0][0]
     full = memory(shape, Setup(1, "ddp", False, "float32", False), cfg)
-    assert full["weights"] == full["gradients"] == full["reference"] == 4 * p  # KL, DPO, NPO need a frozen copy
+    assert full["start"] == full["trained"] == full["gradients"] == 4 * p  # the Finetuned model and its copy
     assert full["optimizer"] == 8 * p
     b = 24  # max(finetune batch 16, 3 x unlearn batch 8)
     text_act = 2 * s * b * 128 * (34 + 5 * 4 * s / 128) * 4 / 2
@@ -44,7 +44,8 @@ def test_terms_equal_hand_computed_bytes(tiny):
     assert full["total"] == pytest.approx(20 * p + text_act + vision_act)
 
     sharded = memory(shape, Setup(2, "fsdp", False, "bfloat16", True), cfg)  # bf16, 12 examples each, recomputation
-    assert sharded["weights"] == sharded["gradients"] == 2 * p / 2 and sharded["optimizer"] == 4 * p / 2
+    assert sharded["start"] == 2 * p  # whole on every process (evaluation, reference)
+    assert sharded["trained"] == sharded["gradients"] == 2 * p / 2 and sharded["optimizer"] == 4 * p / 2
     text_ckpt = 2 * s * 12 * 128 * 2 + s * 12 * 128 * (34 + 5 * 4 * s / 128)
     vision_ckpt = 2 * 16 * 12 * 64 * 2 + 16 * 12 * 64 * (34 + 5 * 4 * 16 / 64)
     assert sharded["activations"] == pytest.approx(text_ckpt + vision_ckpt)
@@ -55,7 +56,9 @@ def test_lora_counts_what_peft_trains(tiny):
     lora = memory(shape, Setup(1, "ddp", True, "float32", False), cfg)
     adapted = add_adapter(vlm, LoraConfig(enabled=True))
     assert shape.lora_parameters == sum(p.numel() for p in adapted.model.parameters() if p.requires_grad) > 0
-    assert lora["gradients"] == 4 * shape.lora_parameters and lora["reference"] == 0  # the adapter-disabled view
+    assert lora["gradients"] == 4 * shape.lora_parameters and lora["trained"] == 0  # the adapter sits on the start
+    sharded = memory(shape, Setup(2, "fsdp", True, "float32", False), cfg)
+    assert sharded["trained"] == 4 * shape.parameters / 2  # a sharded copy of the start, with the adapter
 
 
 def test_the_smallest_fit_is_the_first_setup_that_fits(tiny):

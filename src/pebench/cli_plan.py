@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-TERMS = ("weights", "gradients", "optimizer", "reference", "activations", "total")
+TERMS = ("start", "trained", "gradients", "optimizer", "activations", "total")
 GIB = 2**30
 
 
@@ -45,5 +45,4 @@ def plan(
     processes = "1 process" if setup.processes == 1 else f"{setup.processes} processes, {setup.strategy.upper()}"
     training = "LoRA" if setup.lora else "full fine-tuning"
     typer.echo(f"\nSmallest setup within {gpu_gib:g} GiB per accelerator: {processes}, {training}, {setup.dtype}, "
-               f"gradient checkpointing {'on' if setup.checkpointing else 'off'}: {terms['total'] / GIB:.3g} GiB"
-               + (" (FSDP is not yet supported by pebench run)" if setup.strategy == "fsdp" else ""))
+               f"gradient checkpointing {'on' if setup.checkpointing else 'off'}: {terms['total'] / GIB:.3g} GiB")

@@ -1,8 +1,11 @@
-"""Data parallelism over processes started by `accelerate launch` or `torchrun`.
+"""Data parallelism over processes started by `accelerate launch` or `torchrun`, with the
+model being trained either replicated (strategy `ddp`) or sharded (strategy `fsdp`: FSDP2,
+`pebench.models.sharding`; chosen by an accelerate FSDP config or `PEBENCH_STRATEGY=fsdp`).
 
-Every process holds the whole model. Training: each step's batch is split across processes
-and gradients are averaged before the optimizer step (what DDP does, but it also works for
-methods that run the model several times per step, and for reference models). Evaluation:
+Training: each step's batch is split across processes and gradients are averaged before the
+optimizer step (replicated: one all-reduce, what DDP does, but it also works for methods that
+run the model several times per step, and for reference models; sharded: FSDP's
+reduce-scatter). Evaluation:
 generation batches are dealt out across processes and the answers gathered, so every
 process ends with the same answers a single process would give. Only the main process
 writes files. With one process (the default) every function here is a no-op.
@@ -19,23 +22,49 @@ import torch.distributed as dist
 from pebench.errors import PebenchError
 
 T = TypeVar("T")
+STRATEGIES = ("ddp", "fsdp")
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true")
+
+
+def strategy() -> str:
+    """`fsdp` under a multi-process launch that asks for sharding (an accelerate FSDP config, or
+    `PEBENCH_STRATEGY=fsdp` for torchrun), `ddp` under any other, `single` with one process."""
+    if world_size() == 1:
+        return "single"
+    return "fsdp" if _flag("ACCELERATE_USE_FSDP") or os.environ.get("PEBENCH_STRATEGY") == "fsdp" else "ddp"
 
 
 def init() -> None:
     """Join the process group announced by the launcher's environment (WORLD_SIZE > 1):
     NCCL on GPUs, gloo on CPUs. The world size is taken from torch.distributed itself, not
-    from accelerate's state (which reports 1 process for CPU launches). An accelerate launch
-    that asks for FSDP or DeepSpeed is refused: pebench replicates the model, it does not
-    shard it, and silently ignoring the request would misstate the memory it needs."""
-    for flag, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
-        if os.environ.get(flag, "").lower() in ("1", "true"):
-            raise PebenchError(f"{name} model sharding is not supported: pebench keeps a whole model per process "
-                               "(use configs/accelerate/ddp.yaml, with LoRA for 7B models)")
+    from accelerate's state (which reports 1 process for CPU launches). A DeepSpeed launch is
+    refused: pebench shards with FSDP2 (configs/accelerate/fsdp.yaml), and silently ignoring
+    the request would misstate the memory it needs. An FSDP launch that asks for FSDP1 is
+    refused for the same reason."""
+    if _flag("ACCELERATE_USE_DEEPSPEED"):
+        raise PebenchError("DeepSpeed is not supported: pebench shards models with PyTorch FSDP2 "
+                           "(use configs/accelerate/fsdp.yaml; ZeRO-3 and FSDP shard the same state)")
+    if _flag("ACCELERATE_USE_FSDP") and os.environ.get("FSDP_VERSION", "2") != "2":
+        raise PebenchError("only FSDP version 2 is supported (set fsdp_version: 2, as configs/accelerate/fsdp.yaml does)")
+    if os.environ.get("PEBENCH_STRATEGY", "ddp") not in STRATEGIES:
+        raise PebenchError(f"PEBENCH_STRATEGY must be one of {', '.join(STRATEGIES)}, not "
+                           f"{os.environ['PEBENCH_STRATEGY']!r}")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
+
+
+def describe() -> dict[str, Any]:
+    """What results.json records: the strategy, the world size and what is sharded."""
+    out: dict[str, Any] = {"strategy": strategy(), "world_size": world_size()}
+    if out["strategy"] == "fsdp":
+        out["sharded"] = "FSDP2: each trained model (vision tower and each decoder layer as units); references and evaluation whole"
+    return out
 
 
 def device(name: str = "auto") -> torch.device:
@@ -118,18 +147,25 @@ def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
 
 
 def broadcast_parameters(model: torch.nn.Module) -> None:
-    """Make every process start from the main process's weights."""
+    """Make every process start from the main process's weights (a sharded model's shards
+    come from whole models that are already the same on every process)."""
+    from torch.distributed.tensor import DTensor
+
     if world_size() > 1:
         for p in model.parameters():
-            dist.broadcast(p.data, 0)
+            if not isinstance(p, DTensor):
+                dist.broadcast(p.data, 0)
 
 
 def average_gradients(params: Sequence[torch.nn.Parameter]) -> None:
-    """Replace each gradient by its mean over processes (one flat all-reduce)."""
+    """Replace each gradient by its mean over processes (one flat all-reduce); sharded
+    parameters' gradients are left alone (FSDP has reduce-scattered them already)."""
+    from torch.distributed.tensor import DTensor
+
     n = world_size()
     if n == 1:
         return
-    grads = [p.grad for p in params if p.grad is not None]
+    grads = [p.grad for p in params if p.grad is not None and not isinstance(p.grad, DTensor)]
     if not grads:
         return
     flat = torch.cat([g.reshape(-1) for g in grads])

@@ -6,11 +6,15 @@ Per process, in bytes, with P parameters, T of them trainable, N processes and d
 value of the training dtype (pebench trains in the model's dtype; torch's AdamW keeps its two
 moments in the parameters' dtype):
 
-* weights     P·d                 (FSDP shards: P·d / N)
+* start       P·d                 the model training starts from (the Finetuned model), whole on
+                                  every process: evaluation and the next method need it, and it is
+                                  the reference model of full fine-tuning (under LoRA the
+                                  reference is the adapter-disabled view: no copy either way)
+* trained     P·d                 the model being trained, a copy of the start (FSDP: its shards,
+                                  P·d / N); under LoRA nothing with DDP (the adapter sits on the
+                                  start) and P·d / N with FSDP (a sharded copy, frozen part included)
 * gradients   T·d                 (FSDP: / N)
 * AdamW       2·T·d               (FSDP: / N)
-* reference   P·d for methods with a reference model under full fine-tuning (a frozen copy;
-              FSDP: / N); nothing under LoRA, where it is the adapter-disabled view
 * activations per transformer layer s·b·h·(34 + 5·a·s/h)·d/2 (Korthikanti et al., 2022,
               "Reducing Activation Recomputation in Large Transformer Models", eq. 1, written
               for 16-bit values), for the language model (s: tokens of an example) and the
@@ -36,7 +40,6 @@ import torch
 from PIL import Image
 
 from pebench.config import RunConfig
-from pebench.methods.base import METHODS
 from pebench.models import VLM, build_model
 
 GIB = 2**30
@@ -112,9 +115,9 @@ def memory(shape: Shape, setup: Setup, cfg: RunConfig) -> dict[str, float]:
     shard = n if setup.strategy == "fsdp" else 1
     trainable = shape.lora_parameters if setup.lora else shape.parameters
     batch = max(cfg.finetune.batch_size, 3 * cfg.unlearn.batch_size) / n
-    reference = not setup.lora and any(METHODS.get(m).needs_reference for m in cfg.methods)
-    out = {"weights": shape.parameters * d / shard, "gradients": trainable * d / shard,
-           "optimizer": 2 * trainable * d / shard, "reference": shape.parameters * d / shard if reference else 0.0,
+    copied = setup.strategy == "fsdp" or not setup.lora
+    out = {"start": shape.parameters * d, "trained": shape.parameters * d / shard if copied else 0.0,
+           "gradients": trainable * d / shard, "optimizer": 2 * trainable * d / shard,
            "activations": sum(activation_bytes(s, batch, h, a, layers, d, setup.checkpointing)
                               for s, h, a, layers in shape.layers)}
     out["total"] = sum(out.values())

@@ -209,7 +209,8 @@ def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: 
                "scenarios": aggregate_seeds(list(per_seed.values())),
                **({"sequential": sequential} if sequential else {}), "timings_s": timings,
                "training": {k: v["final"] for k, v in training.items()},
-               "world_size": distributed.world_size(), "warnings": fallback_warnings(cfg) + unlearnt_warnings(per_seed),
+               "world_size": distributed.world_size(), "distributed": distributed.describe(),
+               "warnings": fallback_warnings(cfg) + unlearnt_warnings(per_seed),
                "hardware": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}}
     if len(seeds) > 1:
         results["per_seed"] = {str(s): v for s, v in per_seed.items()}

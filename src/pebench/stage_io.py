@@ -15,7 +15,7 @@ from pebench.eval.privacy import member_losses
 from pebench.io import atomic_path, link, read_json
 from pebench.models import VLM
 from pebench.models.builders import load_model_dir
-from pebench.models.lifecycle import FullCopies
+from pebench.models.lifecycle import FullCopies, Sharded
 from pebench.splits import Split
 from pebench.store import stage_record
 
@@ -27,7 +27,7 @@ class StageIO:
     out: Path
     timings: dict[str, float]
     training: dict[str, Any]
-    lifecycle: FullCopies
+    lifecycle: FullCopies | Sharded
 
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()

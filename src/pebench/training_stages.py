@@ -12,7 +12,7 @@ from pebench.methods import make_method
 from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
 from pebench.models import VLM
-from pebench.models.lifecycle import FullCopies
+from pebench.models.lifecycle import FullCopies, Sharded
 from pebench.progress import log
 from pebench.run_support import content_key
 from pebench.splits import Split, forget_qas
@@ -30,7 +30,7 @@ class TrainingStages:
 
     cfg: Any
     training: dict[str, Any]
-    lifecycle: FullCopies
+    lifecycle: FullCopies | Sharded
 
     def _train(self, label: str, vlm: VLM, method: Method, streams: dict[str, Stream], tc: dict, ref: VLM | None,
                seed: int, checkpoint: Callable[[], dict] | None = None, every: int = 0) -> None:
@@ -80,7 +80,7 @@ class TrainingStages:
             vlm = self.lifecycle.trainable(base, f"{name}:{self.cfg.seed}")
             self._train(name, vlm, Finetune(), self._sft_streams(image_ids, tc, f"{name}:{self.cfg.seed}"),
                         tc.model_dump(), None, self.cfg.seed)
-            return vlm
+            return self.lifecycle.trained(vlm)
 
         return self._stage_model(name, key, make, base)
 
@@ -137,9 +137,13 @@ class TrainingStages:
         if facts:
             streams["facts"] = Stream([(self.encoder.examples(facts), tc["batch_size"])], vlm.collate, "facts:" + seed)
         label = f"{self._tag(split) if tag == split.scenario else tag}/{name}"
-        hook = (lambda: checkpoint(vlm)) if checkpoint and every else None
+        hook = (lambda: self._checkpoint(checkpoint, vlm)) if checkpoint and every else None
         self._timed(f"unlearn {label}", lambda: self._train(label, vlm, method, streams, tc, ref, split.seed, hook, every))
-        return vlm
+        return self.lifecycle.trained(vlm)
+
+    def _checkpoint(self, checkpoint: Callable[[VLM], dict], vlm: VLM) -> dict:
+        with self.lifecycle.snapshot(vlm) as whole:
+            return checkpoint(whole)
 
     def _release_unlearned(self, vlm: VLM, tag: str, name: str) -> None:
         """Done with an evaluated method's model (under LoRA: its adapter saved under
