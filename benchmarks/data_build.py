@@ -21,11 +21,11 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=40)
     args = ap.parse_args()
 
-    from pebench.cli import _quiet_libraries
+    from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir, planned_images
 
-    _quiet_libraries()
+    quiet_libraries()
     default = load_config("default").data
     paper = default.model_copy(update={"persons": args.persons, "events": args.events,
                                        "holdout_events": min(default.holdout_events, 40 - args.events)})

@@ -25,7 +25,7 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli import _quiet_libraries
+    from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
     from pebench.data.qa import pebench_qas, text_corpus
@@ -34,7 +34,7 @@ def main() -> None:
     from pebench.models import build_model
     from pebench.splits import make_split
 
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(os.cpu_count() or 1)
     cfg = load_config("default")
     judge = make_judge("keywords")

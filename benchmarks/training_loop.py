@@ -32,7 +32,7 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli import _quiet_libraries
+    from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
     from pebench.data.qa import pebench_qas, text_corpus
@@ -41,7 +41,7 @@ def main() -> None:
     from pebench.train import train
     from pebench.train.loop import _lr_factor
 
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(os.cpu_count() or 1)
     cfg = load_config("default")
     with tempfile.TemporaryDirectory() as tmp:

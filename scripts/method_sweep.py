@@ -45,7 +45,7 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli import _quiet_libraries
+    from pebench.cli_common import quiet_libraries
     from pebench.config import RunConfig
     from pebench.run_support import resolved_eval
     from pebench.eval.evaluate import evaluate
@@ -55,7 +55,7 @@ def main() -> None:
     from pebench.progress import Reporter
     from pebench.splits import make_split
 
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(os.cpu_count() or 1)
     base_cfg = RunConfig.model_validate(read_json(args.run_dir / "config.json"))
     methods = args.methods.split(",") if args.methods else METHODS.names()

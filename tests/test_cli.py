@@ -5,6 +5,7 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,6 +15,22 @@ STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage st
 def pebench(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "pebench", *args], capture_output=True, text=True, cwd=cwd,
                           env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE, "HOME": str(Path.home())}, timeout=300)
+
+
+def pebench_here(monkeypatch, capsys, *args, cwd=None):
+    """The entry point `pebench.cli.main` run in this interpreter (no 4 s start-up of a new one):
+    for input that must fail before any work; the tests through `pebench` cover the real process."""
+    from pebench.cli import main
+
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["pebench", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return SimpleNamespace(returncode=code, stderr=capsys.readouterr().err)
 
 
 def _snapshot(path: Path) -> dict:
@@ -45,9 +62,9 @@ def _one_line_error(result, pattern):
     (["run", "--frobnicate"], "No such option"),
     (["data", "build", "--persons", "many"], "Invalid value for '--persons'"),
 ])
-def test_bad_input_fails_cleanly(tmp_path, args, pattern):
-    result = pebench(*args, "--out", str(tmp_path / "out")) if args[0] in ("run", "data") and args[1:2] != ["show"] \
-        else pebench(*args, cwd=tmp_path)
+def test_bad_input_fails_cleanly(tmp_path, monkeypatch, capsys, args, pattern):
+    out = ["--out", str(tmp_path / "out")] if args[0] in ("run", "data") and args[1:2] != ["show"] else []
+    result = pebench_here(monkeypatch, capsys, *args, *out, cwd=tmp_path)
     _one_line_error(result, pattern)
     assert not (tmp_path / "out").exists()
 
@@ -79,10 +96,10 @@ def test_pretrain_refuses_to_overwrite_and_resume_needs_a_checkpoint(tmp_path):
     ("seed: [\n", "is not valid YAML"),
     ("methods: [GA, Unknown]\n", "unknown method 'Unknown'"),
 ])
-def test_bad_config_fails_before_any_work(tmp_path, yaml_text, pattern):
+def test_bad_config_fails_before_any_work(tmp_path, monkeypatch, capsys, yaml_text, pattern):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml_text)
-    _one_line_error(pebench("run", "--config", str(cfg), "--out", str(tmp_path / "out")), pattern)
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--config", str(cfg), "--out", str(tmp_path / "out")), pattern)
     assert not (tmp_path / "out").exists()
 
 
@@ -186,3 +203,17 @@ def test_run_refuses_a_directory_with_another_config(tmp_path):
     (other / "precious.txt").write_text("keep me")
     _one_line_error(pebench("run", "--preset", "tiny", "--out", str(other)), "not empty")
     assert (other / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ACCELERATE_USE_DEEPSPEED": "true"}, "error: DeepSpeed is not supported: pebench shards models with PyTorch FSDP2 "
+                                           "(use configs/accelerate/fsdp.yaml; ZeRO-3 and FSDP shard the same state)"),
+    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1"},
+     "error: only FSDP version 2 is supported (set fsdp_version: 2, as configs/accelerate/fsdp.yaml does)"),
+    ({"PEBENCH_STRATEGY": "zero3"}, "error: PEBENCH_STRATEGY must be one of ddp, fsdp, not 'zero3'")])
+def test_an_unsupported_sharding_launch_is_refused_not_ignored(tmp_path, monkeypatch, capsys, env, message):
+    for name, value in {**env, "WORLD_SIZE": "1"}.items():
+        monkeypatch.setenv(name, value)
+    result = pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and result.stderr.strip() == message
+    assert not (tmp_path / "r").exists()

@@ -50,11 +50,11 @@ def test_two_process_training_matches_one_process(tiny_data_dir, tmp_path):
     assert b["answers"] == a["answers"]  # generation batches dealt out across processes, then gathered
 
 
-def _run_args(out: Path) -> list[str]:
+def _run_args(out: Path, cache: Path | None = None) -> list[str]:
     short = out.parent / "short.yaml"  # evaluation equality needs trained models, not good ones
     short.write_text("foundation: {steps: 20}\nfinetune: {steps: 30}\n")
     return ["-m", "pebench", "run", "--preset", "tiny", "--config", str(short), "--scenarios", "person",
-            "--methods", "GA", "--out", str(out), "--quiet", "--cache", str(out.parent / f"store-{out.name}")]
+            "--methods", "GA", "--out", str(out), "--quiet", "--cache", str(cache or out.parent / f"store-{out.name}")]
 
 
 def _run(out: Path, processes: int | None = None):
@@ -66,9 +66,16 @@ def _run(out: Path, processes: int | None = None):
     return _launch(processes, *args)
 
 
-def test_two_process_pipeline_evaluates_exactly_like_one(tmp_path):
-    single = tmp_path / "single"
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory) -> Path:
+    """A short one-process run (its own store, beside it)."""
+    single = tmp_path_factory.mktemp("single") / "single"
     _run(single)
+    return single
+
+
+def test_two_process_pipeline_evaluates_exactly_like_one(single_run, tmp_path):
+    single = single_run
     shared = tmp_path / "shared"
     shutil.copytree(single, shared)
     shutil.rmtree(shared / "stages")  # keep the trained models, redo every evaluation (and unlearning)
@@ -77,6 +84,7 @@ def test_two_process_pipeline_evaluates_exactly_like_one(tmp_path):
     assert result.stdout.count("| Finetuned |") == 1  # one process prints and writes
     a, b = (json.loads((d / "results.json").read_text()) for d in (single, shared))
     assert (a["world_size"], b["world_size"]) == (1, 2)
+    assert b["distributed"] == {"strategy": "ddp", "world_size": 2}
     for row in ("finetuned", "goal"):
         assert b["scenarios"]["person"][row] == a["scenarios"]["person"][row]
     assert set(b["scenarios"]["person"]["methods"]) == {"GA"}
@@ -92,19 +100,6 @@ def test_only_the_main_process_calls_the_llm_judge(tmp_path):
     scores = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert scores[0] == scores[1] == [1.0, 1.0, 0.0, 0.0]
     assert len(server.requests) == 4  # once per answer, not once per process
-
-
-@pytest.mark.parametrize("env, message", [
-    ({"ACCELERATE_USE_DEEPSPEED": "true"}, "error: DeepSpeed is not supported: pebench shards models with PyTorch FSDP2 "
-                                           "(use configs/accelerate/fsdp.yaml; ZeRO-3 and FSDP shard the same state)"),
-    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1"},
-     "error: only FSDP version 2 is supported (set fsdp_version: 2, as configs/accelerate/fsdp.yaml does)")])
-def test_an_unsupported_sharding_launch_is_refused_not_ignored(tmp_path, env, message):
-    result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(tmp_path / "r")],
-                            capture_output=True, text=True, env={**ENV, **env, "WORLD_SIZE": "1"}, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.strip() == message
-    assert not (tmp_path / "r").exists()
 
 
 FSDP = ["--config_file", str(HERE.parent / "configs" / "accelerate" / "fsdp.yaml")]
@@ -134,16 +129,16 @@ def test_fsdp_shards_the_trained_model_and_matches_one_process(tiny_data_dir, tm
     assert b["answers"] == a["answers"]
 
 
-def test_pebench_run_under_the_fsdp_config_records_the_strategy(tmp_path):
+def test_pebench_run_under_the_fsdp_config_records_the_strategy(single_run, tmp_path):
     out = tmp_path / "fsdp"
-    _launch(2, *_run_args(out), launcher=FSDP)
+    args = _run_args(out, cache=single_run.parent / "store-single")  # its base, Finetuned and Goal, but NPO is new
+    _launch(2, *(a if a != "GA" else "NPO" for a in args), launcher=FSDP)
     results = json.loads((out / "results.json").read_text())
     assert results["world_size"] == 2 and results["distributed"]["strategy"] == "fsdp"
-    assert set(results["scenarios"]["person"]["methods"]) == {"GA"}
-    assert (out / "models" / "finetuned" / "model.safetensors").is_file()  # gathered whole, plain safetensors
+    assert set(results["scenarios"]["person"]["methods"]) == {"NPO"}  # unlearnt with its reference, sharded
+    assert (out / "models" / "finetuned" / "model.safetensors").is_file()  # plain safetensors
     log = (out / "run.log").read_text()
-    assert "training finetuned:0 sharded: this process holds 50.0% of the parameters" in log
-    assert "training person:GA:0 sharded" in log
+    assert "training person:NPO:0 sharded: this process holds 50.0% of the parameters" in log
 
 
 def test_a_launch_renders_the_flux_dataset_across_processes_byte_identical(tmp_path):
