@@ -67,15 +67,21 @@ class StageIO:
 
     def _stored_model(self, path: Path, key: str) -> dict | None:
         """stage.json of model stage `key` if the run directory holds it (directly or linked),
-        else if the store does (then linked from `path`); None when it must be computed."""
+        else if the store does (then linked from `path`); None when it must be computed. Under a
+        launch the main process decides and links, and every process gets its answer (a
+        collective: no process can see the link half-made or decide otherwise)."""
         if self.fresh:
             return None
         meta = path / "stage.json"
-        if not (meta.is_file() and read_json(meta).get("key") == key) and self.store.has_model(key):
-            if self.main:
+
+        def find() -> dict | None:
+            stored = read_json(meta) if meta.is_file() else {}
+            if stored.get("key") != key and self.store.has_model(key):
                 link(path, self.store.model_dir(key))
-            distributed.barrier()
-        return read_json(meta) if meta.is_file() and read_json(meta).get("key") == key else None
+                stored = read_json(meta)
+            return stored if stored.get("key") == key else None
+
+        return distributed.from_main(find)
 
     def _stage_eval(self, tag: str, row: str, key: str, vlm_fn: Callable[[], VLM], split: Split,
                     goal_member_nll: list[float] | None = None) -> dict:
