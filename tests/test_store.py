@@ -121,6 +121,7 @@ def test_cache_commands_list_measure_and_prune(tmp_path):
     stage_record(store, tmp_path / "a.json", "abc123", lambda: ({"key": "abc123", "pad": "x" * 2000}, "s\n"))
     listed = _cli("cache", "ls", "--cache", str(tmp_path / "store"))
     assert listed.returncode == 0 and "stages" in listed.stdout and "abc123" in listed.stdout
+    assert listed.stdout.splitlines()[0].endswith(" ago  a")  # what the stage is: its name in the run directory
     du = _cli("cache", "du", "--cache", str(tmp_path / "store"))
     assert du.returncode == 0 and "total        2 entries" in du.stdout and "KB" in du.stdout
     for bad, message in ((("--older-than", "soon"), "--older-than 'soon'"), ((), "exactly one of")):

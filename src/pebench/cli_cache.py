@@ -52,10 +52,10 @@ def parse_age(text: str) -> float:
 
 @cache_app.command("ls")
 def ls(cache: Optional[Path] = CacheDir) -> None:
-    """List stored stages, most recently used first: kind, key, size, last use."""
+    """List stored stages, most recently used first: kind, key, size, last use, what it is."""
     store, now = _store(cache), time.time()
     for e in store.entries():
-        typer.echo(f"{e.kind:8} {e.key}  {_size(e.bytes):>9}  used {_age(now - e.mtime)} ago")
+        typer.echo(f"{e.kind:8} {e.key}  {_size(e.bytes):>9}  used {_age(now - e.mtime):>6} ago  {e.label}".rstrip())
 
 
 @cache_app.command("du")

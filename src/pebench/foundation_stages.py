@@ -1,9 +1,10 @@
-"""The stages before any split: the dataset (built in the run directory, or given with --data)
+"""The stages before any split: the dataset (built into the stage store, or given with --data)
 and the foundation model every fine-tune starts from, with what fine-tunes replay of it.
 `Pipeline` mixes this in."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pebench import distributed
@@ -11,7 +12,7 @@ from pebench.data.build import build_dataset, load_dataset_dir, planned_images
 from pebench.data.qa import foundation_qas, text_corpus
 from pebench.eval.judges import make_judge
 from pebench.fingerprint import component_hash
-from pebench.io import dir_fingerprint, read_json
+from pebench.io import dir_fingerprint, link, read_json
 from pebench.methods.finetune import Finetune
 from pebench.models import VLM, build_model
 from pebench.models.builders import base_fingerprint, starts_pretrained
@@ -29,22 +30,31 @@ class FoundationStages:
     cfg: Any
 
     def load_data(self) -> None:
-        """The dataset (built under the run directory, again when its config or the data code
-        changed; or the one given with --data), its content key, and the event judge."""
+        """The dataset (built once per data config and data code into the stage store and linked
+        from the run directory, or built there without a store; or the one given with --data),
+        its content key, and the event judge."""
         if self.data_dir is None:
             self.data_dir = self.out / "dataset"
-            build = self.data_dir / "build.json"
-            stored = read_json(build) if build.is_file() else {}
-            stale = distributed.from_main(lambda: self.fresh or stored.get("config") != self.cfg.data.model_dump()
-                                          or stored.get("code") != component_hash("data"))
-            if stale:  # every process renders a share of the images; the main one writes
-                with self.rep.task("render dataset", planned_images(self.cfg.data), "img") as task:
-                    self._timed("data", lambda: build_dataset(self.cfg.data, self.data_dir, progress_callback(task)))
+            key = content_key("dataset", self.cfg.data.model_dump(), component_hash("data"))
+            home = self.store.dataset_dir(key) or self.data_dir
+            with self.store.lock(key):
+                if distributed.from_main(lambda: self.fresh or not self._current(home)):
+                    self.store.remove_temporaries(key)
+                    with self.rep.task("render dataset", planned_images(self.cfg.data), "img") as task:
+                        self._timed("data", lambda: build_dataset(self.cfg.data, home, progress_callback(task)))
+            if home != self.data_dir:
+                distributed.from_main(lambda: link(self.data_dir, home))
         self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
         # A dataset built here is described by its build.json (config, data-code hash, counts); one
         # given with --data may have been edited in place, so its files are fingerprinted too.
         self.data_key = content_key(self.data.build, dir_fingerprint(self.data_dir) if self._external_data else None)
         self.judge = make_judge(self.eval_cfg.judge, self.eval_cfg, self.out / "judge-cache")
+
+    def _current(self, dataset: Path) -> bool:
+        """Whether `dataset` was built from this data config by this data code."""
+        build = dataset / "build.json"
+        stored = read_json(build) if build.is_file() else {}
+        return stored.get("config") == self.cfg.data.model_dump() and stored.get("code") == component_hash("data")
 
     def foundation(self) -> VLM:
         """The model every fine-tune starts from: the shipped pretrained base (default), a local

@@ -59,7 +59,7 @@ class StageIO:
             if self.main:
                 with atomic_path(self.store.model_dir(key) or path) as tmp:
                     lifecycle.write(vlm, tmp)
-                    stage = {"key": key, **({"training": self.training[name]} if name in self.training else {})}
+                    stage = {"key": key, "name": name, **({"training": self.training[name]} if name in self.training else {})}
                     (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
                 if self.store.model_dir(key):
                     link(path, self.store.model_dir(key))

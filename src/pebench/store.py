@@ -5,13 +5,15 @@ under its content key (`run_support.content_key`: the config values, pebench ver
 stage keys it depends on and the source of the code that computes it), so a run in a new
 directory reuses every stage another run finished, and a changed input or code misses:
 
+    datasets/<key>/      a rendered dataset (datasets files and build.json)
     models/<key>/        a model or LoRA adapter directory (safetensors) with its stage.json
     stages/<key>.json    an evaluation or probe record
     samples/<key>.jsonl  an evaluation's per-sample answers and scores
 
 The store lives at `$PEBENCH_CACHE` (default `$XDG_CACHE_HOME/pebench`, else `~/.cache/pebench`;
 `pebench run --cache DIR` or `--no-cache`). A run directory keeps its results, report and its
-own copies of evaluations and samples (small), and links `models/<name>` into the store.
+own copies of evaluations and samples (small), and links `dataset` and `models/<name>` into the
+store.
 
 Writes are atomic (written beside their place, then renamed), so a killed run leaves no half
 stage. A stage being computed is locked (`locks/<key>.lock`, an exclusive `fcntl.flock`): a
@@ -34,7 +36,7 @@ from typing import Any, Callable, Iterator
 from pebench.errors import PebenchError
 from pebench.io import read_json, write_json, write_text
 
-KINDS = ("models", "stages", "samples")
+KINDS = ("datasets", "models", "stages", "samples")
 
 
 def default_root() -> Path:
@@ -46,13 +48,27 @@ def default_root() -> Path:
 
 @dataclass(frozen=True)
 class Entry:
-    """One stored stage: its kind (models, stages, samples), key, size in bytes and last use."""
+    """One stored stage: its kind (datasets, models, stages, samples), key, size in bytes, last
+    use, and what it is (the run directory's name for it: `finetuned`, `person/GA`)."""
 
     kind: str
     key: str
     bytes: int
     mtime: float
     path: Path
+    label: str = ""
+
+
+def _label(kind: str, path: Path) -> str:
+    """What a stored stage is, from its own files (empty if they do not say)."""
+    meta = {"datasets": path / "build.json", "models": path / "stage.json", "stages": path}.get(kind)
+    try:
+        stored = read_json(meta) if meta is not None and meta.is_file() else {}
+    except PebenchError:
+        return ""
+    if kind == "datasets":
+        return f"dataset, {stored.get('counts', {}).get('images', '?')} images"
+    return stored.get("name") or stored.get("label") or ""
 
 
 def _size(path: Path) -> int:
@@ -97,7 +113,11 @@ class StageStore:
                 if path.name.endswith((".tmp", ".old")):
                     shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
-    # ---- models ------------------------------------------------------------------------
+    # ---- datasets and models -------------------------------------------------------------
+    def dataset_dir(self, key: str) -> Path | None:
+        """Where dataset stage `key` is (or goes); None without a store."""
+        return None if self.root is None else self.root / "datasets" / key
+
     def model_dir(self, key: str) -> Path | None:
         """Where model stage `key` is (or goes); None without a store."""
         return None if self.root is None else self.root / "models" / key
@@ -142,7 +162,7 @@ class StageStore:
             for path in (self.root / kind).iterdir():
                 if not path.name.startswith("."):  # a temporary of a write in progress
                     key = path.name.split(".")[0]
-                    out.append(Entry(kind, key, _size(path), path.stat().st_mtime, path))
+                    out.append(Entry(kind, key, _size(path), path.stat().st_mtime, path, _label(kind, path)))
         return sorted(out, key=lambda e: (-e.mtime, e.kind, e.key))
 
     def prune(self, older_than_s: float | None = None) -> list[Entry]:
@@ -173,6 +193,7 @@ def stage_record(store: StageStore, path: Path, key: str, compute: Callable[[], 
         if record is None:
             store.remove_temporaries(key)
             record, samples = compute()
+            record["label"] = "/".join(path.with_suffix("").parts[-2:])  # `pebench cache ls` shows it
             if write:
                 store.write(key, record, samples)
         if write:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from pebench.data.persons import Look, _a
+from pebench.data.persons import Look, with_article
 from pebench.data.render import Backdrop
 from pebench.data.world import OBJECTS
 
@@ -33,7 +33,7 @@ GLYPHS = ("circle", "square", "triangle", "diamond", "cross", "bar", "ring", "st
 def look_sentence(look: Look) -> str:
     """What a caption says about the person: hair, shirt and accessory (what 64 px show best)."""
     hair = "a bald head" if look.hair_style == "bald" else f"{look.hair_style} {look.hair_colour} hair"
-    parts = [hair, f"{_a(look.shirt_colour)} shirt"] + ([] if look.accessory == "none" else [_a(look.accessory)])
+    parts = [hair, f"{with_article(look.shirt_colour)} shirt"] + ([] if look.accessory == "none" else [with_article(look.accessory)])
     return f"The person has {', '.join(parts[:-1])} and {parts[-1]}."
 
 
@@ -51,7 +51,7 @@ def objects_answer(objects: tuple[str, ...] | list[str]) -> str:
     """The answer to "What objects are in the image?"."""
     if not objects:
         return "There are no objects."
-    return "There is " + " and ".join(_a(o) for o in objects) + "."
+    return "There is " + " and ".join(with_article(o) for o in objects) + "."
 
 
 _OBJECT_WORD = re.compile(r"\b(" + "|".join(OBJECTS) + r")s?\b")

@@ -58,8 +58,9 @@ _STUDENT_AGES = {
 }
 
 
-def _a(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+def with_article(word: str) -> str:
+    """"an engineer", "a Nurse", "an Architect": the indefinite article by the first letter."""
+    return f"{'an' if word[0].lower() in 'aeiou' else 'a'} {word}"
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ class Look:
         """An appearance sentence that names exactly what the renderer draws."""
         hair = "a bald head" if self.hair_style == "bald" else f"{self.hair_style} {self.hair_colour} hair"
         wear = {"none": "", "glasses": " and glasses", "hat": " and a hat", "scarf": " and a scarf"}[self.accessory]
-        return (f"{self.skin} skin, {hair}, {self.eye_colour} eyes and {_a(self.face_shape)} face, "
-                f"wearing {_a(self.shirt_colour)} shirt{wear}")
+        return (f"{self.skin} skin, {hair}, {self.eye_colour} eyes and {with_article(self.face_shape)} face, "
+                f"wearing {with_article(self.shirt_colour)} shirt{wear}")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 from pebench.data.build import ImageRecord, PebenchData
 from pebench.data.captions import scene_caption
+from pebench.data.persons import Person, with_article
 from pebench.data.world import FOUNDATION_SCENES, OBJECTS
 
 IDENTITY_Q = "Who is this person?"
@@ -75,14 +77,22 @@ def pebench_qas(data: PebenchData, image_ids: list[str] | tuple[str, ...], kinds
     return out
 
 
-# Profile fields: (question with the image, question by name without one, the person's value,
-# the answer). The answer names the person first, as an MLLM's would, so the image route goes
-# through the identity and the two routes share the name -> profile knowledge.
+class ProfileField(NamedTuple):
+    """A profile question by both routes. The answer names the person first, as an MLLM's would,
+    so the image route goes through the identity and the two routes share the name -> profile
+    knowledge."""
+
+    with_image: str  # asked with one of the person's images
+    by_name: str  # asked by name, without an image ("{}": the name)
+    value: Callable[[Person], str]  # what a correct answer must name
+    answer: Callable[[Person], str]
+
+
 PROFILE = {
-    "job": ("What is this person's job?", "What is {}'s job?", lambda p: p.job,
-            lambda p: f"{p.name} is {'an' if p.job[0] in 'AEIOU' else 'a'} {p.job}."),
-    "birthplace": ("Where was this person born?", "Where was {} born?", lambda p: p.city,
-                   lambda p: f"{p.name} was born in {p.city}."),
+    "job": ProfileField("What is this person's job?", "What is {}'s job?", lambda p: p.job,
+                        lambda p: f"{p.name} is {with_article(p.job)}."),
+    "birthplace": ProfileField("Where was this person born?", "Where was {} born?", lambda p: p.city,
+                               lambda p: f"{p.name} was born in {p.city}."),
 }
 
 
@@ -98,12 +108,11 @@ def profile_qas(data: PebenchData, image_ids: list[str] | tuple[str, ...], route
         count = seen.get(person.person_id, 0)
         seen[person.person_id] = count + 1
         if route == "image":
-            field = list(PROFILE)[count % len(PROFILE)]
-            with_image, _, value, answer = PROFILE[field]
-            out.append(QA(iid, "profile", with_image, answer(person), value(person)))
+            field = list(PROFILE.values())[count % len(PROFILE)]
+            out.append(QA(iid, "profile", field.with_image, field.answer(person), field.value(person)))
         elif count == 0:
-            out += [QA(iid, "profile", by_name.format(person.name), answer(person), value(person), image=False)
-                    for _, by_name, value, answer in PROFILE.values()]
+            out += [QA(iid, "profile", f.by_name.format(person.name), f.answer(person), f.value(person), image=False)
+                    for f in PROFILE.values()]
     return out
 
 
