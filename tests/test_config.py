@@ -72,3 +72,17 @@ def test_a_partial_stage_section_keeps_the_run_defaults_of_the_rest():
 def test_replay_and_profile_shares_must_leave_room_for_the_pebench_questions():
     with pytest.raises(PebenchError, match="replay_fraction \\+ profile_fraction"):
         load_config(overrides={"finetune": {"replay_fraction": 0.5, "profile_fraction": 0.5}})
+
+
+def test_the_method_defaults_are_the_sweeps_picks():
+    """Each method's default lr is what scripts/pick_defaults.py picked from the stored sweep."""
+    import json
+    from pathlib import Path
+
+    from pebench.config import load_config
+
+    picked = json.loads((Path(__file__).parents[1] / "scripts" / "sweep" / "picked.json").read_text())
+    cfg = load_config()
+    lrs = {m: cfg.unlearn.overrides.get(m, {}).get("lr", cfg.unlearn.lr) for m in cfg.methods}
+    assert lrs == {m: picked[m]["lr"] for m in cfg.methods}
+    assert not any(picked[m]["degenerate"] for m in cfg.methods)
