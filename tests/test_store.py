@@ -27,12 +27,12 @@ def test_a_record_is_computed_once_and_read_by_other_run_directories(tmp_path):
     first = stage_record(store, a, "k1", _compute(calls, 1), samples_path=tmp_path / "a" / "GA.jsonl")
     again = stage_record(store, a, "k1", _compute(calls, 2))
     other = stage_record(store, b, "k1", _compute(calls, 3), samples_path=tmp_path / "b" / "GA.jsonl")
-    assert first == again == other == {"key": "k1", "value": 1} and calls == [1]
+    assert first == again == other == {"key": "k1", "value": 1, "label": "GA"} and calls == [1]
     assert json.loads(b.read_text()) == first and (tmp_path / "b" / "GA.jsonl").read_text() == '{"answer": "x"}\n'
     fresh = stage_record(store, b, "k1", _compute(calls, 4), fresh=True)
     assert fresh["value"] == 4 and store.read("k1")["value"] == 4  # --fresh recomputes and replaces the stored one
     assert stage_record(StageStore(None), tmp_path / "c.json", "k1", _compute(calls, 5))["value"] == 5  # no store
-    assert stage_record(store, a, "k2", lambda: ({"key": "k2"}, None)) == {"key": "k2"}  # another key misses
+    assert stage_record(store, a, "k2", lambda: ({"key": "k2"}, None))["key"] == "k2"  # another key misses
 
 
 def test_a_read_only_process_writes_nothing(tmp_path):

@@ -71,6 +71,13 @@ def _label(kind: str, path: Path) -> str:
     return stored.get("name") or stored.get("label") or ""
 
 
+def _run_name(path: Path) -> str:
+    """A record's name in its run directory: its path under `stages/` (`person/GA`,
+    `seed-1/person/goal`), else its file name."""
+    parts = path.with_suffix("").parts
+    return "/".join(parts[parts.index("stages") + 1 :]) if "stages" in parts else path.stem
+
+
 def _size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -193,7 +200,7 @@ def stage_record(store: StageStore, path: Path, key: str, compute: Callable[[], 
         if record is None:
             store.remove_temporaries(key)
             record, samples = compute()
-            record["label"] = "/".join(path.with_suffix("").parts[-2:])  # `pebench cache ls` shows it
+            record["label"] = _run_name(path)  # `pebench cache ls` shows it
             if write:
                 store.write(key, record, samples)
         if write:
