@@ -6,26 +6,16 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 from safetensors.torch import save_file
 
 from pebench import distributed
-from pebench.config import load_config
-from pebench.data.build import load_dataset_dir
-from pebench.data.qa import pebench_qas, text_corpus
-from pebench.models import build_model
 from pebench.train import Stream, train
+
+from dist_setup import tiny_setup
 
 
 def main(data_dir: str, out: str) -> None:
-    distributed.init()
-    torch.set_num_threads(1)
-    cfg = load_config("tiny")
-    data = load_dataset_dir(data_dir)
-    vlm = build_model(cfg.model, text_corpus(data), seed=0)
-    records = {r.image_id: r for r in data.images}
-    qas = pebench_qas(data, sorted(r.image_id for r in data.of_kind("pebench")))
-    examples = [{"answer": vlm.encode(q.image_id, records[q.image_id].image, q.question, q.answer)} for q in qas]
+    cfg, vlm, records, qas, examples = tiny_setup(data_dir)
     stream = Stream([(examples, 16)], vlm.collate, "dist-check")
     result = train(vlm.model, lambda b: (vlm.nll(b["train"]["answer"]), {}), {"train": stream}, steps=12, lr=3e-3,
                    log_every=1)

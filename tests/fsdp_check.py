@@ -13,14 +13,13 @@ import torch
 from safetensors.torch import save_file
 
 from pebench import distributed
-from pebench.config import LoraConfig, load_config
-from pebench.data.build import load_dataset_dir
-from pebench.data.qa import pebench_qas, text_corpus
+from pebench.config import LoraConfig
 from pebench.methods import make_method
-from pebench.models import build_model
 from pebench.models.lifecycle import model_lifecycle
 from pebench.models.sharding import local_share
 from pebench.train import Stream, train
+
+from dist_setup import tiny_setup
 
 
 def _phase(life, start, seed, objective, streams, steps, lr):
@@ -32,14 +31,7 @@ def _phase(life, start, seed, objective, streams, steps, lr):
 
 
 def main(data_dir: str, out: str) -> None:
-    distributed.init()
-    torch.set_num_threads(1)
-    cfg = load_config("tiny")
-    data = load_dataset_dir(data_dir)
-    base = build_model(cfg.model, text_corpus(data), seed=0)
-    records = {r.image_id: r for r in data.images}
-    qas = pebench_qas(data, sorted(r.image_id for r in data.of_kind("pebench")))
-    examples = [{"answer": base.encode(q.image_id, records[q.image_id].image, q.question, q.answer)} for q in qas]
+    cfg, base, records, qas, examples = tiny_setup(data_dir)
     forget = examples[:48]
 
     def sft_streams(vlm):
