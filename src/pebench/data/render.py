@@ -252,7 +252,7 @@ def render_all(renderer, specs: list[SceneSpec], size: int, progress: Callable[[
 
     Under a multi-process launch the chunks are dealt out across processes (chunk i to rank
     i mod N) and gathered, so every process returns every image, each rendered in the same
-    chunk as by one process: the same bytes, N times faster."""
+    chunk as by one process: the same bytes, each process rendering 1/N of them."""
     from pebench import distributed
 
     many = getattr(renderer, "render_many", None)

@@ -175,8 +175,9 @@ class Sharded:
         the twin's trained weights, gathered from every process (frozen ones equal `base`'s)."""
         trained = {name for name, p in twin.model.named_parameters() if p.requires_grad}
         whole = self.inner.trainable(base, seed)
-        missing, unexpected = whole.model.load_state_dict(gathered_state(twin.model, trained), strict=False)
-        assert not unexpected, unexpected
+        unexpected = whole.model.load_state_dict(gathered_state(twin.model, trained), strict=False).unexpected_keys
+        if unexpected:  # the twin and the whole model would not be the same architecture
+            raise RuntimeError(f"gathered weights the whole model does not have: {unexpected[:3]}")
         return whole
 
 
