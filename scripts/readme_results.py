@@ -102,7 +102,15 @@ def stability_lines(stability: dict | None) -> str:
             f"median std over methods of person Efficacy {s['median_std_person_efficacy']:.2f} and person Retain "
             f"{s['median_std_person_retain']:.2f} points (target ≤ 5); Kendall τ of the method ranking by "
             f"(Efficacy + Retain) / 2 between seeds: {', '.join(f'{t:.2f}' for t in s['kendall_tau'])} "
-            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6).\n")
+            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6). {_retain_spread(stability)}\n")
+
+
+def _retain_spread(stability: dict) -> str:
+    """The methods whose person Retain std over seeds is above 5 points, largest first."""
+    retain = stability["per_scenario"]["person"]["all"]["std"]["retain"]
+    spread = sorted(retain.items(), key=lambda kv: -kv[1])
+    above = [f"{m} {v:.1f}" for m, v in spread if v > 5]
+    return f"Person Retain std above 5 points: {', '.join(above)}." if above else ""
 
 
 def time_line(results: dict) -> str:
