@@ -77,10 +77,10 @@ def test_parse_errors_exit_2_with_one_line():
     _one_line_error(result, "--seed")
 
 
-def test_pretrain_refuses_to_overwrite_and_resume_needs_a_checkpoint(tmp_path):
+def test_pretrain_refuses_to_overwrite_and_resume_needs_a_checkpoint(tmp_path, monkeypatch, capsys):
     (tmp_path / "p" / "checkpoint").mkdir(parents=True)
-    _one_line_error(pebench("pretrain", "--out", str(tmp_path / "p"), "--steps", "1"), "--resume")
-    _one_line_error(pebench("pretrain", "--out", str(tmp_path / "q"), "--resume"), "nothing to resume")
+    _one_line_error(pebench_here(monkeypatch, capsys, "pretrain", "--out", str(tmp_path / "p"), "--steps", "1"), "--resume")
+    _one_line_error(pebench_here(monkeypatch, capsys, "pretrain", "--out", str(tmp_path / "q"), "--resume"), "nothing to resume")
 
 
 @pytest.mark.parametrize("yaml_text,pattern", [
@@ -103,19 +103,19 @@ def test_bad_config_fails_before_any_work(tmp_path, monkeypatch, capsys, yaml_te
     assert not (tmp_path / "out").exists()
 
 
-def test_method_file_that_fails_to_import(tmp_path):
+def test_method_file_that_fails_to_import(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "m.py"
     bad.write_text("raise RuntimeError('nope')\n")
-    _one_line_error(pebench("run", "--method-file", str(bad), "--out", str(tmp_path / "out")), "failed to import")
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--method-file", str(bad), "--out", str(tmp_path / "out")), "failed to import")
     assert not (tmp_path / "out").exists()
 
 
-def test_out_that_is_a_file_or_unwritable(tmp_path):
+def test_out_that_is_a_file_or_unwritable(tmp_path, monkeypatch, capsys):
     target = tmp_path / "file.txt"
     target.write_text("precious")
-    _one_line_error(pebench("run", "--preset", "tiny", "--out", str(target)), "is not a directory")
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--out", str(target)), "is not a directory")
     assert target.read_text() == "precious"
-    _one_line_error(pebench("run", "--preset", "tiny", "--out", "/proc/pebench-run"), "cannot write")
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--out", "/proc/pebench-run"), "cannot write")
 
 
 def test_full_disk_leaves_no_partial_dataset(tmp_path):
@@ -141,7 +141,7 @@ def test_full_disk_leaves_no_partial_dataset(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temporary left beside it
 
 
-def test_pickle_checkpoints_are_refused(tmp_path, tiny_vlm):
+def test_pickle_checkpoints_are_refused(tmp_path, tiny_vlm, monkeypatch, capsys):
     import torch
 
     model_dir = tmp_path / "model"
@@ -150,28 +150,29 @@ def test_pickle_checkpoints_are_refused(tmp_path, tiny_vlm):
     torch.save(tiny_vlm.model.state_dict(), model_dir / "pytorch_model.bin")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"model:\n  path: {model_dir}\n")
-    _one_line_error(pebench("run", "--preset", "tiny", "--config", str(cfg), "--out", str(tmp_path / "out")),
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--config", str(cfg), "--out", str(tmp_path / "out")),
                     "pickle checkpoints are refused")
     assert not (tmp_path / "out").exists()
 
 
-def test_a_misspelled_method_hyperparameter_fails_before_any_work(tmp_path):
+def test_a_misspelled_method_hyperparameter_fails_before_any_work(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("unlearn:\n  overrides:\n    NPO: {bta: 0.5}\n")
     out = tmp_path / "out"
-    _one_line_error(pebench("run", "--preset", "tiny", "--config", str(cfg), "--out", str(out), "--methods", "GA,NPO"),
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--config", str(cfg), "--out", str(out),
+                                 "--methods", "GA,NPO"),
                     "method NPO: unknown hyperparameter(s) bta")
     assert not (out / "dataset").exists() and not (out / "models").exists()
 
 
-def test_corrupt_dataset_dir_is_named(tmp_path, tiny_data_dir):
+def test_corrupt_dataset_dir_is_named(tmp_path, tiny_data_dir, monkeypatch, capsys):
     import shutil
 
     bad = tmp_path / "ds"
     shutil.copytree(tiny_data_dir, bad)
     (bad / "persons.parquet").write_bytes(b"not parquet at all")
     before = _snapshot(bad)
-    result = pebench("run", "--preset", "tiny", "--data", str(bad), "--out", str(tmp_path / "run"))
+    result = pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--data", str(bad), "--out", str(tmp_path / "run"))
     _one_line_error(result, "persons.parquet")
     assert _snapshot(bad) == before
 
@@ -191,17 +192,17 @@ def test_data_build_and_show(tmp_path):
     assert "persons: 3" in shown.stdout
 
 
-def test_run_refuses_a_directory_with_another_config(tmp_path):
+def test_run_refuses_a_directory_with_another_config(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "config.json").write_text('{"seed": 99}')
     before = _snapshot(out)
-    _one_line_error(pebench("run", "--preset", "tiny", "--out", str(out)), "different config")
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--out", str(out)), "different config")
     assert _snapshot(out) == before
     other = tmp_path / "other"
     other.mkdir()
     (other / "precious.txt").write_text("keep me")
-    _one_line_error(pebench("run", "--preset", "tiny", "--out", str(other)), "not empty")
+    _one_line_error(pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--out", str(other)), "not empty")
     assert (other / "precious.txt").read_text() == "keep me"
 
 
