@@ -48,12 +48,6 @@ def shard_model(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def is_sharded(model: torch.nn.Module) -> bool:
-    from torch.distributed.tensor import DTensor
-
-    return any(isinstance(p, DTensor) for p in model.parameters())
-
-
 def local_share(model: torch.nn.Module) -> float:
     """The fraction of the model's parameter elements this process holds."""
     from torch.distributed.tensor import DTensor

@@ -101,15 +101,6 @@ def column_metric(concept: str, column: str) -> Metric:
     return METRICS.get("world" if column == "world" else f"{concept}_{column}")
 
 
-def key_metric(key: str, scenario: str) -> Metric | None:
-    """The metric behind a results key of `scenario` (`efficacy`, `person_retain`, `world_f1`,
-    `mia_loss_auc`), None if no metric is registered under it."""
-    for name in (key, f"{scenario}_{key}", key.split("_", 1)[-1]):
-        if name in METRICS:
-            return METRICS.get(name)
-    return None
-
-
 def concept_columns(concept: str) -> list[Metric]:
     """The column metrics of `concept` with a `cell`, in registration order."""
     return [m for m in METRICS.values() if m.concept == concept and m.cell is not None]
