@@ -86,3 +86,55 @@ def test_lora_release_saves_the_adapter_and_carry_on_keeps_the_merged_model(setu
     following = life.carry_on(unlearnt)  # the next request starts from this model, without an adapter
     assert not hasattr(following.model, "peft_config") and torch.allclose(_logits(following, batch), after, atol=1e-5)
     assert torch.allclose(_logits(base, batch), before, atol=1e-6)
+
+
+def test_an_unlearnt_adapter_loads_by_the_standard_route_as_the_unlearnt_model(setup, tmp_path):
+    """base + Finetuned adapter + method adapter, stored as one adapter over the stock base:
+    PeftModel.from_pretrained(<base_model_name_or_path>, dir) gives the run's merged model."""
+    import json
+
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    from pebench.models.builders import load_model_dir
+
+    tiny, batch, cfg = setup
+    tiny.save(tmp_path / "stock")
+    base = load_model_dir(tmp_path / "stock", cfg)
+    life = LoraAdapters(cfg)
+    finetuned = life.trainable(base, "finetuned:0")
+    _train(finetuned)
+    finetuned = life.finish(finetuned, "finetuned")
+    ga = life.trainable(finetuned, "person:GA:0")
+    _train(ga)
+    following = life.carry_on(ga)  # a sequential request: the next one starts from GA's model
+    npo = life.trainable(following, "person:NPO:0")
+    _train(npo)
+    expected = _logits(npo, batch)
+    card = {"method": "NPO", "scenario": "person", "forget": {"persons": ["Ada Lovelace"], "events": []}}
+    life.release(npo, tmp_path / "NPO", card)
+    stored = json.loads((tmp_path / "NPO" / "adapter_config.json").read_text())
+    assert stored["base_model_name_or_path"] == str(tmp_path / "stock") and stored["r"] == 3 * cfg.lora.r
+    loaded = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(stored["base_model_name_or_path"]),
+                                       tmp_path / "NPO").eval()
+    with torch.no_grad():
+        got = loaded(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    assert torch.allclose(got, expected, atol=1e-5)
+    card = (tmp_path / "NPO" / "README.md").read_text()
+    assert "NPO" in card and "Ada Lovelace" in card and "finetuned (LoRA rank 4) -> sequential request" in card
+
+
+def test_making_an_adapter_leaves_the_training_rng_alone(setup):
+    """FSDP snapshots make an adapter at every checkpoint: that must not reseed the global RNG
+    (dropout masks would then depend on probes.every)."""
+    base, _, cfg = setup
+    life = LoraAdapters(cfg)
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first = life.trainable(base, "goal:0")
+    weights = {n: p.clone() for n, p in first.model.named_parameters() if "lora_A" in n}
+    life.release(first, None)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    again = life.trainable(base, "goal:0")
+    assert all(torch.equal(p, weights[n]) for n, p in again.model.named_parameters() if "lora_A" in n)
+    life.release(again, None)

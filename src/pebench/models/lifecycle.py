@@ -66,13 +66,13 @@ class FullCopies:
     def write(self, vlm: VLM, directory: Path) -> None:
         vlm.save(directory)
 
-    def load(self, base: VLM, path: Path) -> VLM:
+    def load(self, base: VLM, path: Path, label: str = "") -> VLM:
         return base.with_model(load_model_dir(path, self.model_cfg).model)
 
-    def finish(self, vlm: VLM) -> VLM:
+    def finish(self, vlm: VLM, label: str = "") -> VLM:
         return vlm
 
-    def release(self, vlm: VLM, directory: Path | None) -> None:
+    def release(self, vlm: VLM, directory: Path | None, card: dict | None = None) -> None:
         pass
 
     def carry_on(self, vlm: VLM) -> VLM:
@@ -90,8 +90,11 @@ class LoraAdapters(FullCopies):
         self.lora: LoraConfig = model_cfg.lora
 
     def trainable(self, base: VLM, seed: str) -> VLM:
-        torch.manual_seed(int(hashlib.sha256(seed.encode()).hexdigest()[:15], 16))
-        return add_adapter(base, self.lora)
+        # peft draws the adapter's initial weights from torch's global generator: seed a fork of
+        # it, so making an adapter (also for each FSDP snapshot) never moves the training's RNG.
+        with torch.random.fork_rng():
+            torch.manual_seed(int(hashlib.sha256(seed.encode()).hexdigest()[:15], 16))
+            return add_adapter(base, self.lora)
 
     def reference(self, trained: VLM, base: VLM) -> VLM:
         return reference(trained)
@@ -102,21 +105,23 @@ class LoraAdapters(FullCopies):
     def write(self, vlm: VLM, directory: Path) -> None:
         write_adapter(vlm, directory)
 
-    def load(self, base: VLM, path: Path) -> VLM:
-        return load_adapter(base, path)
+    def load(self, base: VLM, path: Path, label: str = "adapter") -> VLM:
+        return load_adapter(base, path, label)
 
-    def finish(self, vlm: VLM) -> VLM:
-        merged = merged_copy(vlm)
+    def finish(self, vlm: VLM, label: str = "adapter") -> VLM:
+        merged = merged_copy(vlm, label)
         remove_adapter(vlm)
         return merged
 
-    def release(self, vlm: VLM, directory: Path | None) -> None:
+    def release(self, vlm: VLM, directory: Path | None, card: dict | None = None) -> None:
+        """Save the adapter to `directory` (with `card`: as one adapter over the stock base that
+        loads by the standard route, `models.adapter_chain`), then take it off its base."""
         if directory is not None:
-            save_adapter(vlm, directory, merged=self.lora.save_merged)
+            save_adapter(vlm, directory, merged=self.lora.save_merged, card=card or {})
         remove_adapter(vlm)
 
     def carry_on(self, vlm: VLM) -> VLM:
-        model = vlm.with_model(plain_copy(vlm.model))
+        model = vlm.with_model(plain_copy(vlm.model, "sequential request"))
         remove_adapter(vlm)  # the adapter sat on the previous model; the merged copy goes on
         return model
 

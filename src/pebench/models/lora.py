@@ -13,6 +13,7 @@ from pebench.config import LoraConfig
 from pebench.errors import PebenchError
 from pebench.io import atomic_path
 from pebench.models.adapter import VLM
+from pebench.models.adapter_chain import CHAIN, adapter_state, chain_of, write_chained
 
 
 def add_adapter(vlm: VLM, cfg: LoraConfig) -> VLM:
@@ -73,26 +74,39 @@ def write_adapter(vlm: VLM, directory: Path, merged: bool = False) -> None:
         merged_copy(vlm).save(directory / "merged")
 
 
-def save_adapter(vlm: VLM, path: str | Path, merged: bool = False) -> None:
-    """`write_adapter` into `path` atomically (replacing what was there)."""
+def save_adapter(vlm: VLM, path: str | Path, merged: bool = False, card: dict | None = None) -> None:
+    """`write_adapter` into `path` atomically (replacing what was there); with `card` (method,
+    scenario, forget targets), as one adapter over the stock base that concatenates the chain
+    it was trained on (`pebench.models.adapter_chain`), with a model card."""
     with atomic_path(path) as tmp:
         write_adapter(vlm, tmp, merged)
+        if card is not None:
+            write_chained(vlm.model, tmp, card)
 
 
-def merged_copy(vlm: VLM) -> VLM:
+def _merged(peft_model, label: str) -> torch.nn.Module:
+    """`peft_model`'s adapter merged into its (own) base, which then records the chain of
+    adapters merged into it (`adapter_chain.CHAIN`)."""
+    chain = [*chain_of(peft_model), adapter_state(peft_model, label)]
+    model = peft_model.merge_and_unload()
+    setattr(model, CHAIN, chain)
+    return model
+
+
+def merged_copy(vlm: VLM, label: str = "adapter") -> VLM:
     """A new plain model with the adapter merged in; `vlm` keeps its adapter."""
-    return vlm.with_model(copy.deepcopy(vlm.model).merge_and_unload())
+    return vlm.with_model(_merged(copy.deepcopy(vlm.model), label))
 
 
-def plain_copy(model: torch.nn.Module) -> torch.nn.Module:
+def plain_copy(model: torch.nn.Module, label: str = "adapter") -> torch.nn.Module:
     """A deep copy of `model` with its LoRA adapter, if it has one, merged into the weights."""
     out = copy.deepcopy(model)
-    return out.merge_and_unload() if hasattr(out, "merge_and_unload") else out
+    return _merged(out, label) if hasattr(out, "merge_and_unload") else out
 
 
-def load_adapter(base: VLM, path: str | Path) -> VLM:
+def load_adapter(base: VLM, path: str | Path, label: str = "adapter") -> VLM:
     """A copy of `base` with the saved adapter in `path` merged into its weights."""
     from peft import PeftModel
 
     model = PeftModel.from_pretrained(copy.deepcopy(base.model), str(path), is_trainable=False)
-    return base.with_model(model.merge_and_unload())
+    return base.with_model(_merged(model, label))
