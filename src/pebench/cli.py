@@ -56,12 +56,14 @@ def run(
     from pebench.eval.judges import JUDGES
     from pebench.methods import load_entry_point_methods, load_method_file
     from pebench.methods.base import METHODS
+    from pebench.methods.overrides import check_overrides
 
     load_entry_point_methods()
     for path in method_file or []:
         load_method_file(path)
     for name in cfg.methods:
         METHODS.get(name)
+    check_overrides(cfg.unlearn.overrides)
     JUDGES.get(cfg.eval.judge)
     if cfg.model.path:
         from pebench.models.adapter import check_model_dir

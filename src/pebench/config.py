@@ -7,17 +7,26 @@ rejected before any work starts, with its key path in the message.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pebench.config_base import (DEVICE_PATTERN, DataConfig, DiffusionConfig, LLMJudgeConfig,  # noqa: F401  (re-exported)
+from pebench.config_base import (DEVICE_PATTERN, SEED_MAX, DataConfig, DiffusionConfig, LLMJudgeConfig,  # noqa: F401  (re-exported)
                                  LoraConfig, ModelConfig, SplitConfig, TrainConfig, _Strict)
 from pebench.errors import PebenchError
 
 SCENARIOS = ("person", "event", "both")
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def number_from_text(text: str) -> Any:
+    """`text` as an int or float when it is written as one ("5e-4", "40", "1.5"), else unchanged."""
+    if not NUMBER.fullmatch(text.strip()):
+        return text
+    return int(text) if text.strip().lstrip("+-").isdigit() else float(text)
 
 
 # Learning rates chosen by scripts/method_sweep.py + scripts/pick_defaults.py on the default
@@ -38,6 +47,14 @@ class UnlearnConfig(_Strict):
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: copy.deepcopy(DEFAULT_METHOD_OVERRIDES),
         description="method -> {lr, steps, batch_size, hyperparameters}; merged over the defaults")
+
+    @field_validator("overrides")
+    @classmethod
+    def _numbers(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Numbers written as text (YAML 1.1 reads `5e-4` as a string) become numbers, so the
+        config, its stage keys and the optimizer all see the number; each method's
+        `pebench.methods.overrides.check_overrides` checks types and ranges once methods are loaded."""
+        return {m: {k: number_from_text(x) if isinstance(x, str) else x for k, x in s.items()} for m, s in v.items()}
 
     @model_validator(mode="before")
     @classmethod
@@ -125,7 +142,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {"foundation": {"steps": 600},
 class RunConfig(_Strict):
     """Everything `pebench run` needs."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     seeds: int = Field(1, ge=1, le=20, description="repeat split + Goal + unlearning over seeds seed, seed+1, ...; "
                                                    "tables report mean ± std")
     data: DataConfig = DataConfig()

@@ -14,6 +14,7 @@ class _Strict(BaseModel):
 
 
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?|mps)$"
+SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are unsigned
 
 
 class DiffusionConfig(_Strict):
@@ -54,7 +55,7 @@ class DataConfig(_Strict):
     max_objects: int = Field(2, ge=0, le=4, description="everyday objects per image, at most")
     holdout_persons: int = Field(20, ge=0, le=200, description="persons never trained on (membership-inference non-members)")
     holdout_events: int = Field(10, ge=0, le=20, description="events never trained on, after the used ones")
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
 
     @model_validator(mode="after")
     def _events_fit(self) -> "DataConfig":
@@ -108,14 +109,23 @@ class ModelConfig(_Strict):
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="weights and compute dtype")
     gradient_checkpointing: bool = Field(False, description="recompute activations in backward (saves memory)")
     lora: LoraConfig = LoraConfig()
-    image_size: int = 64
-    patch_size: int = 8
-    vision_hidden: int = 64
-    vision_layers: int = 2
-    text_hidden: int = 128
-    text_layers: int = 2
-    heads: int = 4
-    vocab_size: int = Field(1024, ge=300)
+    # The architecture of a builder's model (the embedded ones; a checkpoint brings its own).
+    image_size: int = Field(64, ge=8, le=1024)
+    patch_size: int = Field(8, ge=1, le=64)
+    vision_hidden: int = Field(64, ge=4, le=8192)
+    vision_layers: int = Field(2, ge=1, le=128)
+    text_hidden: int = Field(128, ge=4, le=16384)
+    text_layers: int = Field(2, ge=1, le=256)
+    heads: int = Field(4, ge=1, le=256)
+    vocab_size: int = Field(1024, ge=300, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _architecture(self) -> "ModelConfig":
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
+        if self.vision_hidden % self.heads or self.text_hidden % self.heads:
+            raise ValueError(f"vision_hidden and text_hidden must be multiples of heads ({self.heads})")
+        return self
 
 
 class TrainConfig(_Strict):

@@ -26,6 +26,9 @@ class Method:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    # Allowed values of numeric hyperparameters, e.g. {"beta": ">0", "weight": ">=0,<=1"}
+    # (`pebench.methods.overrides` checks a config's overrides against them before any work).
+    ranges: ClassVar[dict[str, str]] = {}
     needs_reference: ClassVar[bool] = False
     uses_retain: ClassVar[bool] = True
     # True: forget data arrives as "forget_person" and "forget_event" (half a batch each)

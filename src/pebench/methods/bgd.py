@@ -44,6 +44,7 @@ class BalancedGradientDifference(_Balanced):
 
     name = "GD+BGD"
     defaults = {"person_weight": 1.0, "event_weight": 1.0, "retain_weight": 1.0}
+    ranges = {"person_weight": ">=0", "event_weight": ">=0", "retain_weight": ">=0"}
 
     def loss(self, model, batches, ref):
         forget, logs = self._forget(model, batches)
@@ -57,6 +58,7 @@ class BalancedKL(_Balanced):
 
     name = "KL+BGD"
     defaults = {"person_weight": 1.0, "event_weight": 1.0, "kl_weight": 1.0}
+    ranges = {"person_weight": ">=0", "event_weight": ">=0", "kl_weight": ">=0"}
     needs_reference = True
 
     def loss(self, model, batches, ref):

@@ -12,6 +12,7 @@ class DirectPreference(Method):
 
     name = "DPO"
     defaults = {"beta": 0.1, "retain_weight": 1.0}
+    ranges = {"beta": ">0", "retain_weight": ">=0"}
     needs_reference = True
 
     def loss(self, model, batches, ref):

@@ -9,6 +9,7 @@ class GradientDifference(Method):
 
     name = "GD"
     defaults = {"retain_weight": 1.0}
+    ranges = {"retain_weight": ">=0"}
 
     def loss(self, model, batches, ref):
         forget = nll(model, batches["forget"]["answer"])

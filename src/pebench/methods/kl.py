@@ -9,6 +9,7 @@ class KLMinimization(Method):
 
     name = "KL"
     defaults = {"kl_weight": 1.0}
+    ranges = {"kl_weight": ">=0"}
     needs_reference = True
 
     def loss(self, model, batches, ref):

@@ -9,6 +9,7 @@ class RefusalTuning(Method):
 
     name = "PO"
     defaults = {"retain_weight": 1.0}
+    ranges = {"retain_weight": ">=0"}
 
     def loss(self, model, batches, ref):
         refusal = nll(model, batches["forget"]["refusal"])

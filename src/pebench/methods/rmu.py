@@ -37,6 +37,7 @@ class RepresentationMisdirection(Method):
 
     name = "RMU"
     defaults = {"layer": 1, "steering": 4.0, "alpha": 10.0, "seed": 0}
+    ranges = {"layer": ">=0", "steering": ">0", "alpha": ">=0", "seed": ">=0"}
     needs_reference = True
 
     def __init__(self, **params):

@@ -13,6 +13,7 @@ class SimpleNPO(Method):
 
     name = "SimNPO"
     defaults = {"beta": 2.5, "gamma": 0.0, "retain_weight": 1.0}
+    ranges = {"beta": ">0", "gamma": ">=0", "retain_weight": ">=0"}
 
     def loss(self, model, batches, ref):
         logps, mask, _ = model.token_logprobs(batches["forget"]["answer"])

@@ -85,6 +85,7 @@ class SingleImageUnlearning(Method):
 
     name = "SIU"
     defaults = {"dmk_weight": 1.0, "facts_weight": 1.0, "retain_weight": 1.0}
+    ranges = {"dmk_weight": ">=0", "facts_weight": ">=0", "retain_weight": ">=0"}
     needs_reference = True
     single_image = True
     keeps_facts = True
