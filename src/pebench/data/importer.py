@@ -65,6 +65,12 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         raise PebenchError(f"cannot read the release CSV {path}: {exc}") from None
     if not rows or "name" not in rows[0]:
         raise PebenchError(f"the release CSV {path} needs a header with a `name` column and at least one row")
+    for line, row in enumerate(rows, 2):  # line 1 is the header
+        if not row.get("name"):
+            raise PebenchError(f"{path}:{line}: the name is blank")
+        age = row.get("age", "")
+        if age and not (age.isdigit() and 0 < int(age) < 150):
+            raise PebenchError(f"{path}:{line}: age {age!r} is not a whole number of years (1-149)")
     return rows
 
 
@@ -79,7 +85,7 @@ def _person(base: Person, name: str, row: dict[str, str], person_id: int) -> Per
     changes: dict = {"name": name, "person_id": person_id}
     for column in PROFILE_COLUMNS:
         if row.get(column):
-            changes[column] = int(row[column]) if column == "age" and row[column].isdigit() else row[column]
+            changes[column] = int(row[column]) if column == "age" else row[column]
     return dataclasses.replace(base, **changes)
 
 

@@ -45,8 +45,8 @@ def open_image(path: Path) -> Image.Image:
         raise PebenchError(f"image {path} is corrupt or unreadable ({type(exc).__name__})") from None
 
 
-def _record(image_id: str, image: Image.Image, kind: str) -> ImageRecord:
-    return ImageRecord(image_id, image, kind, "eval", -1, -1, "", 0, ())
+def _record(image_id: str, image: Image.Image, kind: str, person_id: int = -1) -> ImageRecord:
+    return ImageRecord(image_id, image, kind, "eval", person_id, -1, "", 0, ())
 
 
 def _pope_file(root: Path, setting: str) -> Path:
@@ -98,11 +98,13 @@ def load_real(root: str) -> tuple[tuple[ImageRecord, QA], ...]:
         except json.JSONDecodeError:
             raise PebenchError(f"{descriptions_file} is not valid JSON") from None
     pairs = []
-    for person_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+    # Each identity gets its own person_id (its folder's index), so the Real column's interval
+    # resamples identities, as for the generated public figures.
+    for person_id, person_dir in enumerate(sorted(p for p in base.iterdir() if p.is_dir())):
         name = person_dir.name.replace("_", " ")
         for image_path in sorted(p for p in person_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             relative = f"{person_dir.name}/{image_path.name}"
-            rec = _record(f"real:{relative}", open_image(inside(base, relative)), "real")
+            rec = _record(f"real:{relative}", open_image(inside(base, relative)), "real", person_id)
             pairs.append((rec, QA(rec.image_id, "identity", IDENTITY_Q, f"This is {name}.", name)))
             if relative in descriptions:
                 pairs.append((rec, QA(rec.image_id, "scene", SCENE_Q, str(descriptions[relative]))))

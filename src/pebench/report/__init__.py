@@ -12,10 +12,12 @@ from pathlib import Path
 
 from pebench.errors import PebenchError
 from pebench.io import read_json, write_text
+from pebench.progress import log
 from pebench.report import plots
 from pebench.report.examples import image_data_uris, pick_examples
 from pebench.report.html import comparison_page, report_page
 from pebench.report.trajectory_plot import sequential_plot, trajectory_plot
+from pebench.report.schema import checked_results
 from pebench.report.robustness import robustness_csv, robustness_tables, sequential_table, trajectory_tables
 from pebench.eval.metrics import column_metric
 from pebench.report.tables import (TABLE1_COLUMNS, Table, column_head, metric_cell, privacy_tables, table1, table2, to_csv,
@@ -27,9 +29,7 @@ def load_run(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     if not (run_dir / "results.json").is_file():
         raise PebenchError(f"{run_dir} has no results.json (is it a finished pebench run directory?)")
-    results = read_json(run_dir / "results.json")
-    if not isinstance(results, dict) or "scenarios" not in results:
-        raise PebenchError(f"{run_dir / 'results.json'} is not a pebench results file")
+    results = checked_results(read_json(run_dir / "results.json"), str(run_dir / "results.json"))
     return in_config_order(results)
 
 
@@ -91,11 +91,21 @@ def write_report(run_dir: str | Path) -> Path:
     """(Re)build every table, plot and report.html of a finished run from its files; returns report.html."""
     run_dir = Path(run_dir)
     results = load_run(run_dir)
-    tables = write_tables(run_dir, results)
-    figures = write_plots(run_dir, results)
-    examples = pick_examples(run_dir, results)
-    images = image_data_uris(results.get("dataset", {}).get("path"), {e.image_id for e in examples})
-    page = report_page(results, tables, {k: v[0] for k, v in figures.items()}, examples, images)
+    try:
+        examples = pick_examples(run_dir, results)
+        dataset = results.get("dataset", {}).get("path")
+        images = image_data_uris(dataset, {e.image_id for e in examples})
+        if examples and not images:
+            missing = (f"the dataset {dataset} is gone (pruned from the stage store, or moved), so the report shows "
+                       "no example images; rerun the same command to rebuild it")
+            log.warning(missing)
+            results["warnings"] = [*results.get("warnings", []), missing]
+        tables = write_tables(run_dir, results)
+        figures = write_plots(run_dir, results)
+        page = report_page(results, tables, {k: v[0] for k, v in figures.items()}, examples, images)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:  # a shape the schema lets through
+        raise PebenchError(f"{run_dir / 'results.json'} is not a pebench results file this version can report "
+                           f"({type(exc).__name__}: {exc})") from None
     write_text(run_dir / "report.html", page)
     return run_dir / "report.html"
 

@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import inspect
 import pkgutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -33,7 +34,13 @@ from pebench.registry import Registry
 DIRECTIONS = ("higher", "lower", "chance")  # chance: 0.5 is best (an attack that cannot tell)
 SCALES = ("percent", "unit", "p_value", "count")
 SCALE_RANGES = {"percent": "0-100", "unit": "0-1", "p_value": "p-value", "count": "count"}
-NEEDS = ("membership", "goal_member_nll")
+NEEDS = ("membership", "goal_member_nll", "one_concept", "two_concepts")
+
+
+def sample_concept(sample: dict) -> str:
+    """Which concept a sample asks about: the person (identity questions) or the event."""
+    return "person" if sample["kind"] == "identity" else "event"
+
 
 
 @dataclass(frozen=True)
@@ -45,9 +52,12 @@ class RowInputs:
     goal_member_nll: Sequence[float] | None = None
 
     def has(self, need: str) -> bool:
-        if need == "membership":
-            return any(s["set"] == "mia_member" for s in self.samples)
-        return self.goal_member_nll is not None
+        """`membership`: MIA records; `one_concept` / `two_concepts`: their forget identities are
+        of one concept, or persons and events (scenario both); `goal_member_nll`: the Goal's losses."""
+        if need == "goal_member_nll":
+            return self.goal_member_nll is not None
+        concepts = len({sample_concept(s) for s in self.samples if s["set"] == "mia_member"})
+        return {"membership": concepts > 0, "one_concept": concepts == 1, "two_concepts": concepts == 2}[need]
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,16 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric")
 
 
+PLUGIN_SOURCES: dict[str, str] = {}  # metric name -> the file outside pebench that registered it
+
+
 def register(metric: Metric) -> Metric:
-    """Add `metric` to the registry (an error if another metric has its name)."""
+    """Add `metric` to the registry (an error if another metric has its name). A metric
+    registered from outside pebench (a `--method-file`) has its file noted, column or row
+    metric alike: its source enters the evaluation key (`evaluation_code`)."""
+    caller = sys._getframe(1).f_globals
+    if not str(caller.get("__name__", "")).startswith("pebench.") and caller.get("__file__"):
+        PLUGIN_SOURCES[metric.name] = caller["__file__"]
     return METRICS.register(metric.name)(metric)
 
 
@@ -121,8 +139,9 @@ def evaluation_code() -> str:
     """What the evaluation stages' keys take as their code: the "eval" source component
     (every built-in metric) and the source files of metrics registered from outside pebench
     (a `--method-file`), so that editing either recomputes the evaluations."""
-    files = sorted({inspect.getfile(m.compute) for m in METRICS.values()
-                    if m.compute is not None and not m.compute.__module__.startswith("pebench.")})
+    files = sorted({*PLUGIN_SOURCES.values(),
+                    *(inspect.getfile(m.compute) for m in METRICS.values()
+                      if m.compute is not None and not m.compute.__module__.startswith("pebench."))})
     if not files:
         return component_hash("eval")
     digest = hashlib.sha256()
