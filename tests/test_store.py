@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pebench.io import link
+from pebench.io import link, write_json
 from pebench.store import StageStore, stage_record
 
 STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}
@@ -97,13 +97,21 @@ def test_a_link_replaces_a_stale_directory(tmp_path):
     assert path.resolve() == remade.resolve()
 
 
+def _age(store: StageStore, key: str, seconds: float) -> None:
+    """Make stage `key` look last used `seconds` ago (its files and its use record)."""
+    stale = time.time() - seconds
+    for path in store.root.glob(f"*/{key}*"):
+        os.utime(path, (stale, stale))
+    write_json(store.root / "uses" / f"{key}.json", {"last_use": stale, "users": {}})
+
+
 def test_prune_by_age_and_all(tmp_path):
     store = StageStore(tmp_path / "store")
     for key in ("old", "new"):
         stage_record(store, tmp_path / f"{key}.json", key, lambda k=key: ({"key": k}, "s\n"))
-    stale = time.time() - 3 * 86400
-    for path in (tmp_path / "store").glob("*/old.*"):
-        os.utime(path, (stale, stale))
+    _age(store, "old", 3 * 86400)
+    assert [(e.kind, e.key) for e in store.prune(older_than_s=86400, dry_run=True)] == [("stages", "old"), ("samples", "old")]
+    assert store.read("old") is not None  # a dry run deletes nothing
     removed = store.prune(older_than_s=86400)
     assert sorted((e.kind, e.key) for e in removed) == [("samples", "old"), ("stages", "old")]
     assert store.read("new") is not None and store.read("old") is None

@@ -1,6 +1,7 @@
 """Source fingerprints: what a cached stage's key includes so that editing the code a stage runs
-(a built-in method, a `--method-file`, the training loop, a metric) recomputes that stage, even
-without a version bump. Each component hashes only its own source files."""
+(a built-in method, a `--method-file`, the training loop, a metric) or the data files it reads
+(`pebench_pools.json`: jobs, cities, the event keywords the judge uses) recomputes that stage,
+even without a version bump. Each component hashes only its own files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import inspect
 from functools import lru_cache
 from pathlib import Path
 
-# What each kind of stage runs, by module or package (packages: every .py file under them).
+# What each kind of stage runs, by module or package (packages: every .py and .json file under them).
 COMPONENTS = {
     "data": ("pebench.data",),
     "training": ("pebench.train", "pebench.models", "pebench.methods.base", "pebench.methods.finetune",
@@ -23,16 +24,19 @@ COMPONENTS = {
 }
 
 
+SOURCE_SUFFIXES = (".py", ".json")  # code, and the data files packaged beside it
+
+
 def _files(module_name: str) -> list[Path]:
     module = importlib.import_module(module_name)
     if hasattr(module, "__path__"):  # a package, regular or namespace
-        return sorted(f for root in module.__path__ for f in Path(root).rglob("*.py"))
+        return sorted(f for root in module.__path__ for suffix in SOURCE_SUFFIXES for f in Path(root).rglob(f"*{suffix}"))
     return [Path(inspect.getfile(module))]
 
 
 @lru_cache(maxsize=None)
 def source_hash(*module_names: str) -> str:
-    """SHA-256 (16 hex digits) of the source files of the given modules / packages."""
+    """SHA-256 (16 hex digits) of the source and data files of the given modules / packages."""
     digest = hashlib.sha256()
     for name in module_names:
         for file in _files(name):

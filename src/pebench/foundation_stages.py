@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pebench import distributed
+from pebench import distributed, stage_keys
 from pebench.data.build import build_dataset, load_dataset_dir, planned_images
 from pebench.data.qa import foundation_qas, text_corpus
+from pebench.environment import compute_environment, provenance
 from pebench.eval.judges import make_judge
 from pebench.fingerprint import component_hash
 from pebench.io import dir_fingerprint, link, read_json
@@ -18,7 +19,7 @@ from pebench.models import VLM, build_model
 from pebench.models.builders import base_fingerprint, starts_pretrained
 from pebench.pretrain.tasks import replay_samples
 from pebench.progress import progress_callback
-from pebench.run_support import Encoder, content_key
+from pebench.run_support import Encoder
 from pebench.train import Stream
 
 REPLAY_POOL = 2048  # pretraining examples replayed by fine-tunes of the shipped base
@@ -35,7 +36,7 @@ class FoundationStages:
         its content key, and the event judge."""
         if self.data_dir is None:
             self.data_dir = self.out / "dataset"
-            key = content_key("dataset", self.cfg.data.model_dump(), component_hash("data"))
+            key = stage_keys.dataset_key(self.cfg)
             home = self.store.dataset_dir(key) or self.data_dir
             with self.store.lock(key):
                 if distributed.from_main(lambda: self.fresh or not self._current(home)):
@@ -44,10 +45,12 @@ class FoundationStages:
                         self._timed("data", lambda: build_dataset(self.cfg.data, home, progress_callback(task)))
             if home != self.data_dir:
                 distributed.from_main(lambda: link(self.data_dir, home))
+            if self.main:
+                self.store.touch(key, self.data_dir)
         self.data = self._preloaded or self._timed("data load", lambda: load_dataset_dir(self.data_dir))
         # A dataset built here is described by its build.json (config, data-code hash, counts); one
         # given with --data may have been edited in place, so its files are fingerprinted too.
-        self.data_key = content_key(self.data.build, dir_fingerprint(self.data_dir) if self._external_data else None)
+        self.data_key = stage_keys.data_key(self.data.build, dir_fingerprint(self.data_dir) if self._external_data else None)
         self.judge = make_judge(self.eval_cfg.judge, self.eval_cfg, self.out / "judge-cache")
 
     def _current(self, dataset: Path) -> bool:
@@ -60,14 +63,15 @@ class FoundationStages:
         """The model every fine-tune starts from: the shipped pretrained base (default), a local
         checkpoint (`model.path`), or a builder's model trained here on the foundation data."""
         cfg = self.cfg
+        # Every fine-tune's, evaluation's and probe's key chains from this one (data, seed, environment).
+        device = distributed.device(cfg.model.device)
+        self.environment = compute_environment(device, cfg.model.dtype)
+        self.provenance = provenance(device, cfg.model.dtype)
         if starts_pretrained(cfg.model):
             vlm = build_model(cfg.model, [], cfg.seed)
-            # The data and seed enter here too: every fine-tune's key chains from this one.
-            self.foundation_key = content_key("base", self.data_key, cfg.model.model_dump(), base_fingerprint(cfg.model),
-                                              cfg.seed, component_hash("training"))
+            self.foundation_key = stage_keys.foundation_key(cfg, self.data_key, base_fingerprint(cfg.model), self.environment)
         else:
-            self.foundation_key = content_key("foundation", self.data_key, cfg.model.model_dump(),
-                                              cfg.foundation.model_dump(), cfg.seed, component_hash("training"))
+            self.foundation_key = stage_keys.foundation_key(cfg, self.data_key, None, self.environment)
             vlm = self._stage_model("foundation", self.foundation_key, lambda: self._train_foundation())
         self.encoder = Encoder(vlm, self.data)
         self.foundation_examples = self._replay_examples(vlm)

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from pebench import __version__, distributed
+from pebench import __version__, distributed, stage_keys
 from pebench.config import RunConfig
 from pebench.data.build import PebenchData
 from pebench.eval.metrics import evaluation_code
@@ -27,6 +27,7 @@ from pebench.foundation_stages import FoundationStages
 from pebench.io import dir_fingerprint, write_json
 from pebench.methods import make_method
 from pebench.methods.base import METHODS
+from pebench.methods.overrides import check_overrides
 from pebench.models import VLM
 from pebench.models.lifecycle import model_lifecycle
 from pebench.probe_stages import ProbeStages
@@ -60,6 +61,8 @@ class Pipeline(FoundationStages, TrainingStages, ProbeStages, StageIO):
         self._retain_cache: dict[tuple[str, ...], list[dict]] = {}
         self._query_cache: dict[tuple[str, int], list] = {}
         self.training: dict[str, Any] = {}
+        self.provenance: dict[str, Any] = {}  # this run's environment (set with the foundation)
+        self.stage_provenance: dict[str, dict | None] = {}  # each stage's, as computed
         self.lifecycle = model_lifecycle(cfg.model)  # full copies or LoRA adapters: the stages never branch on it
         self.main = distributed.is_main()  # only the main process writes under a multi-process launch
 
@@ -68,6 +71,11 @@ class Pipeline(FoundationStages, TrainingStages, ProbeStages, StageIO):
         """Where a split's stages live: the scenario name, under seed-<s>/ for extra seeds."""
         return split.scenario if split.seed == self.cfg.seed else f"seed-{split.seed}/{split.scenario}"
 
+    def evaluation_key(self, split: Split) -> str:
+        """The key every row of `split` is evaluated under (`stage_keys.evaluation_key`)."""
+        external = [dir_fingerprint(d) for d in (self.eval_cfg.pope_dir, self.eval_cfg.real_dir) if d]
+        return stage_keys.evaluation_key(self.cfg, self.eval_cfg, split, self.data_key, evaluation_code(), external)
+
     def scenario(self, scenario: str, seed: int, foundation: VLM, finetuned: VLM) -> dict:
         """Split, Goal, every method and their evaluations for one scenario and seed."""
         cfg = self.cfg
@@ -75,28 +83,29 @@ class Pipeline(FoundationStages, TrainingStages, ProbeStages, StageIO):
         tag = self._tag(split)
         self.rep.info(f"scenario {tag}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
                       f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
-        eval_key = content_key(self.eval_cfg.model_dump(), split.summary(), self.data_key, evaluation_code(),
-                               [dir_fingerprint(d) for d in (self.eval_cfg.pope_dir, self.eval_cfg.real_dir) if d])
+        eval_key = self.evaluation_key(split)
         goal_vlm, goal_key = self.goal(foundation, split)
-        goal = self._stage_eval(tag, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)
+        goal_row = stage_keys.goal_row_key(eval_key, goal_key)
+        goal = self._stage_eval(tag, "goal", goal_row, lambda: goal_vlm, split)
         ref = goal.get("member_nll")
         entry: dict[str, Any] = {"split": split.summary(), "forget": split.forget_names(self.data)}
-        finetuned_key = content_key(eval_key, self.finetuned_key, goal_key)
+        finetuned_key = stage_keys.finetuned_row_key(eval_key, self.finetuned_key, goal_key)
         rows = {"finetuned": self._stage_eval(tag, "finetuned", finetuned_key, lambda: finetuned, split, ref)}
         probes = {"finetuned": self.probe_row(tag, "finetuned", finetuned_key, lambda: finetuned, split),
-                  "goal": self.probe_row(tag, "goal", content_key(eval_key, goal_key), lambda: goal_vlm, split)}
+                  "goal": self.probe_row(tag, "goal", goal_row, lambda: goal_vlm, split)}
         methods, probes["methods"], trajectory = {}, {}, self.trajectory_settings(split)
         for name in cfg.methods:
-            if METHODS.get(name).balance_concepts and scenario != "both":
+            method = METHODS.get(name)
+            if method.balance_concepts and scenario != "both":
                 continue  # balancing needs both concepts; elsewhere it equals its base method
-            key = content_key(eval_key, self.finetuned_key, goal_key, name, self.method_settings(name), seed,
-                              METHODS.get(name).defaults, object_source_hash(METHODS.get(name)), trajectory)
+            key = stage_keys.method_row_key(eval_key, self.finetuned_key, goal_key, name, self.method_settings(name), seed,
+                                            method.defaults, object_source_hash(method), trajectory)
             unlearned = Lazy(lambda n=name: self.unlearn(  # made only if a stage needs it
                 n, finetuned, split, lambda vlm: self.subset_columns(vlm, split), trajectory[0] if trajectory else 0))
             methods[name] = self._stage_eval(tag, name, key, unlearned, split, ref)
             probes["methods"][name] = self.probe_row(tag, name, key, unlearned, split)
             if unlearned.made:
-                self._release_unlearned(unlearned(), tag, name)
+                self._release_unlearned(unlearned(), split, name)
         if probes["goal"] is not None:
             entry["robustness"] = probes
             if trajectory:
@@ -108,8 +117,9 @@ class Pipeline(FoundationStages, TrainingStages, ProbeStages, StageIO):
     def run(self) -> dict:
         cfg = self.cfg
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // distributed.world_size()))
+        check_overrides(cfg.unlearn.overrides)  # fail before any work on a bad override (NPO.bta, lr: -1)
         for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
-            make_method(name, self.method_settings(name)[1])  # fail before any work on a bad name or NPO.bta
+            make_method(name, self.method_settings(name)[1])
         started = time.perf_counter()
         self.rep.info(f"pebench {__version__}: run directory {self.out}")
         for warning in fallback_warnings(cfg):
@@ -122,7 +132,7 @@ class Pipeline(FoundationStages, TrainingStages, ProbeStages, StageIO):
         per_seed = {seed: {sc: self.scenario(sc, seed, foundation, finetuned) for sc in cfg.scenarios} for seed in seeds}
         sequential = self.sequential(foundation, finetuned)
         results = results_record(cfg, self.data_dir, self.data, per_seed, sequential, self.timings, self.training,
-                                 finetuned.device)
+                                 finetuned.device, {"run": self.provenance, "stages": self.stage_provenance})
         if not self.main:
             distributed.barrier()  # wait until the main process has written results and report
             return results

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
+from pebench import stage_keys
 from pebench.eval.evaluate import build_queries
-from pebench.eval.metrics import evaluation_code
-from pebench.fingerprint import component_hash, object_source_hash
+from pebench.fingerprint import object_source_hash
 from pebench.methods.base import METHODS
 from pebench.models import VLM
 from pebench.probes.measure import forget_columns
@@ -20,12 +20,9 @@ from pebench.probes.relearn import attack_examples, halves, relearned
 from pebench.probes.sequential import efficacy_of, requests
 from pebench.probes.text_only import text_only_columns
 from pebench.probes.trajectory import SUBSET_SETS, chosen_checkpoint, subset_queries
-from pebench.run_support import content_key
 from pebench.splits import Split, make_split
-from pebench.store import stage_record
 
 FORGET_SETS = ("f_train", "f_test")
-ROW_SETTINGS_EXCLUDE = {"scenarios", "sequential", "sequential_methods"}  # which rows are probed, and the separate sequential stage
 
 
 class ProbeStages:
@@ -66,7 +63,7 @@ class ProbeStages:
         pc = self.cfg.probes
         if not self.probed(split):
             return None
-        key = content_key(row_key, pc.model_dump(exclude=ROW_SETTINGS_EXCLUDE), component_hash("probes"))
+        key = stage_keys.probe_key(self.cfg, row_key)
 
         def compute() -> tuple[dict, None]:
             vlm = model()
@@ -75,8 +72,7 @@ class ProbeStages:
                 probes = self._timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
             return {"key": key, "probes": probes}, None
 
-        path = self.out / "stages" / tag / f"{row}.probes.json"
-        return stage_record(self.store, path, key, compute, self.fresh, self.main)["probes"]
+        return self.record(self.out / "stages" / tag / f"{row}.probes.json", key, compute)["probes"]
 
     def _probes(self, vlm: VLM, split: Split, seed: str, advance: Callable[[], None]) -> dict:
         pc = self.cfg.probes
@@ -116,27 +112,25 @@ class ProbeStages:
         if not self.cfg.probes.sequential or "both" not in self.cfg.scenarios:
             return None
         both = make_split(self.data, "both", self.cfg.split, self.cfg.seed)
-        goal, _ = self.goal(foundation, both)
+        goal, goal_key = self.goal(foundation, both)
         out: dict[str, Any] = {"requests": [label for label, _ in requests(self.data, both)],
                                "goal": self.sequential_reference(goal, both), "methods": {}}
-        base_key = content_key("sequential", self.finetuned_key, self.eval_cfg.model_dump(), self.data_key,
-                               evaluation_code(), self.cfg.seed)
+        evaluation = self.evaluation_key(both)
         for name in self.cfg.probes.sequential_methods or self.cfg.methods:
             method = METHODS.get(name)
             if not method.balance_concepts:
-                key = content_key(base_key, name, self.method_settings(name), method.defaults, object_source_hash(method))
+                key = stage_keys.sequential_key(self.cfg, evaluation, self.finetuned_key, goal_key, name,
+                                                self.method_settings(name), method.defaults, object_source_hash(method))
                 out["methods"][name] = self.sequential_probe(name, finetuned, both, key)
         return out
 
     def sequential_probe(self, name: str, finetuned: VLM, both: Split, key: str) -> list[dict]:
         """Method `name` given the sequential requests in turn (stored or computed)."""
-        key = content_key(key, component_hash("probes"))
 
         def compute() -> tuple[dict, None]:
             return {"key": key, "after": self._timed(f"sequential {name}", lambda: self._sequential(name, finetuned, both))}, None
 
-        path = self.out / "stages" / "sequential" / f"{name}.json"
-        return stage_record(self.store, path, key, compute, self.fresh, self.main)["after"]
+        return self.record(self.out / "stages" / "sequential" / f"{name}.json", key, compute)["after"]
 
     def sequential_models(self, name: str, finetuned: VLM, both: Split) -> Iterator[tuple[str, Split, VLM]]:
         """(request, its split, the model after it) for each request in turn: each request is

@@ -19,6 +19,7 @@ from pebench import __version__, distributed
 from pebench.config import EvalConfig, RunConfig
 from pebench.data.build import PebenchData
 from pebench.data.qa import QA, REFUSALS
+from pebench.environment import mixed_environment_warnings
 from pebench.errors import PebenchError
 from pebench.io import read_json, write_json
 from pebench.models import VLM
@@ -121,10 +122,17 @@ def aggregate_seeds(runs: list[dict[str, dict]]) -> dict[str, dict]:
     return out
 
 
+RUN_FOLDERS = ("stages", "samples", "models", "plots")  # where a run writes, besides its top level
+
+
 def remove_stale_temporaries(out: Path) -> None:
     """Delete the temporaries (`.<name>.<random>.tmp`, `.<name>.old`) that a killed run left
-    in its run directory; they were never renamed into place, so nothing reads them."""
-    for path in sorted(out.rglob(".*"), reverse=True):
+    in its run directory; they were never renamed into place, so nothing reads them. Only
+    where pebench writes (the top level and `RUN_FOLDERS`, not following links), so a user's
+    own hidden files elsewhere below the directory are never touched."""
+    found = [*out.glob(".*"), *(p for f in RUN_FOLDERS if (out / f).is_dir() and not (out / f).is_symlink()
+                                for p in (out / f).rglob(".*"))]
+    for path in sorted(found, reverse=True):
         if path.name.endswith(".link.tmp") and path.is_symlink():
             path.unlink()
         elif path.name.endswith((".tmp", ".old")) and path.is_dir():
@@ -144,7 +152,8 @@ def check_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
         raise PebenchError(f"--out {out} is not empty and is not a pebench run; pass --force or choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(out)
+        if cfg_file.is_file():  # a pebench run: its own killed writes may lie there
+            remove_stale_temporaries(out)
         probe = out / ".write-test"
         probe.write_text("ok")
         probe.unlink()
@@ -200,17 +209,21 @@ def scenario_tables(rows: dict[str, dict], methods: dict[str, dict]) -> dict:
 
 
 def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: dict[int, dict], sequential: dict | None,
-                   timings: dict, training: dict, device: torch.device) -> dict:
-    """results.json: config, versions, dataset, the scenarios (mean ± std over seeds), warnings and costs."""
+                   timings: dict, training: dict, device: torch.device, provenance: dict | None = None) -> dict:
+    """results.json: config, versions, dataset, the scenarios (mean ± std over seeds), warnings, costs
+    and `provenance` ({"run": this run's environment, "stages": each stage's}: see `pebench.environment`)."""
     seeds = list(per_seed)
+    provenance = provenance or {"run": {}, "stages": {}}
+    mixed = mixed_environment_warnings(provenance["run"], provenance["stages"]) if provenance["run"] else []
     results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed, "seeds": seeds,
                "config": cfg.model_dump(mode="json"),
-               "dataset": {"path": str(data_dir), "build_config": data.build["config"], **data.build["counts"]},
+               "dataset": {"path": os.path.abspath(data_dir), "build_config": data.build["config"], **data.build["counts"]},
                "scenarios": aggregate_seeds(list(per_seed.values())),
                **({"sequential": sequential} if sequential else {}), "timings_s": timings,
                "training": {k: v["final"] for k, v in training.items()},
                "world_size": distributed.world_size(), "distributed": distributed.describe(),
-               "warnings": fallback_warnings(cfg) + unlearnt_warnings(per_seed),
+               "warnings": fallback_warnings(cfg) + unlearnt_warnings(per_seed) + mixed,
+               "provenance": {**provenance, "mixed": bool(mixed)},
                "hardware": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}}
     if len(seeds) > 1:
         results["per_seed"] = {str(s): v for s, v in per_seed.items()}

@@ -17,7 +17,7 @@ from pebench.models import VLM
 from pebench.models.builders import load_model_dir
 from pebench.models.lifecycle import FullCopies, Sharded
 from pebench.splits import Split
-from pebench.store import stage_record
+from pebench.store import run_name, stage_record
 
 
 class StageIO:
@@ -28,6 +28,8 @@ class StageIO:
     timings: dict[str, float]
     training: dict[str, Any]
     lifecycle: FullCopies | Sharded
+    provenance: dict[str, Any]
+    stage_provenance: dict[str, dict | None]
 
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -48,10 +50,13 @@ class StageIO:
             stored = self._stored_model(path, key)
             if stored is not None:
                 self.rep.info(f"[dim]reusing {name} (cached)[/dim]")
+                self.stage_provenance[name] = stored.get("provenance")
+                if self.main:
+                    self.store.touch(key, path)
                 if "training" in stored:
                     self.training[name] = stored["training"]
                 if base is not None:
-                    return lifecycle.load(base, path)
+                    return lifecycle.load(base, path, name)
                 loaded = load_model_dir(path, self.cfg.model)
                 return self.encoder.vlm.with_model(loaded.model) if hasattr(self, "encoder") else loaded
             self.store.remove_temporaries(key)
@@ -59,11 +64,14 @@ class StageIO:
             if self.main:
                 with atomic_path(self.store.model_dir(key) or path) as tmp:
                     lifecycle.write(vlm, tmp)
-                    stage = {"key": key, "name": name, **({"training": self.training[name]} if name in self.training else {})}
+                    stage = {"key": key, "name": name, "provenance": self.provenance,
+                             **({"training": self.training[name]} if name in self.training else {})}
                     (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
                 if self.store.model_dir(key):
                     link(path, self.store.model_dir(key))
-        return lifecycle.finish(vlm)
+                self.store.touch(key, path)
+            self.stage_provenance[name] = self.provenance
+        return lifecycle.finish(vlm, name)
 
     def _stored_model(self, path: Path, key: str) -> dict | None:
         """stage.json of model stage `key` if the run directory holds it (directly or linked),
@@ -100,10 +108,18 @@ class StageIO:
                       **({"training": self.training[label]} if label in self.training else {})}
             return record, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
 
-        stored = stage_record(self.store, self.out / "stages" / tag / f"{row}.json", key, compute, self.fresh,
-                              self.main, self.out / "samples" / tag / f"{row}.jsonl")
+        stored = self.record(self.out / "stages" / tag / f"{row}.json", key, compute,
+                             self.out / "samples" / tag / f"{row}.jsonl")
         if "training" in stored:
             self.training[label] = stored["training"]
+        return stored
+
+    def record(self, path: Path, key: str, compute: Callable[[], tuple[dict, str | None]],
+               samples_path: Path | None = None) -> dict:
+        """`store.stage_record` for this run: the record carries the environment it was computed
+        in, and the run notes it (results.json warns when reused stages' environments differ)."""
+        stored = stage_record(self.store, path, key, compute, self.fresh, self.main, samples_path, self.provenance)
+        self.stage_provenance[run_name(path)] = stored.get("provenance")
         return stored
 
     def _queries(self, split: Split) -> list:

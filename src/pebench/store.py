@@ -9,6 +9,12 @@ directory reuses every stage another run finished, and a changed input or code m
     models/<key>/        a model or LoRA adapter directory (safetensors) with its stage.json
     stages/<key>.json    an evaluation or probe record
     samples/<key>.jsonl  an evaluation's per-sample answers and scores
+    uses/<key>.json      when the stage was last used, and by which run directories
+
+Every use refreshes the stage's last use, whether the stage is read from the store or from a
+run directory that holds (or links) it, so `pebench cache prune --older-than 30d` keeps what a
+daily rerun uses. A stage's files go together: prune deletes a record with its samples (the
+record first), never one without the other.
 
 The store lives at `$PEBENCH_CACHE` (default `$XDG_CACHE_HOME/pebench`, else `~/.cache/pebench`;
 `pebench run --cache DIR` or `--no-cache`). A run directory keeps its results, report and its
@@ -37,6 +43,7 @@ from pebench.errors import PebenchError
 from pebench.io import read_json, write_json, write_text
 
 KINDS = ("datasets", "models", "stages", "samples")
+USES = "uses"
 
 
 def default_root() -> Path:
@@ -48,8 +55,9 @@ def default_root() -> Path:
 
 @dataclass(frozen=True)
 class Entry:
-    """One stored stage: its kind (datasets, models, stages, samples), key, size in bytes, last
-    use, and what it is (the run directory's name for it: `finetuned`, `person/GA`)."""
+    """One stored file or directory of a stage: its kind (datasets, models, stages, samples),
+    key, size in bytes, the stage's last use, what it is (the run directory's name for it:
+    `finetuned`, `person/GA`) and the run directories that used it."""
 
     kind: str
     key: str
@@ -57,6 +65,7 @@ class Entry:
     mtime: float
     path: Path
     label: str = ""
+    users: tuple[str, ...] = ()
 
 
 def _label(kind: str, path: Path) -> str:
@@ -71,7 +80,7 @@ def _label(kind: str, path: Path) -> str:
     return stored.get("name") or stored.get("label") or ""
 
 
-def _run_name(path: Path) -> str:
+def run_name(path: Path) -> str:
     """A record's name in its run directory: its path under `stages/` (`person/GA`,
     `seed-1/person/goal`), else its file name."""
     parts = path.with_suffix("").parts
@@ -94,7 +103,7 @@ class StageStore:
         self.locking = locking
         if self.root is not None:
             try:
-                for kind in (*KINDS, "locks"):
+                for kind in (*KINDS, USES, "locks"):
                     (self.root / kind).mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise PebenchError(f"cannot use the stage store {self.root}: {exc.strerror or exc}") from None
@@ -120,6 +129,31 @@ class StageStore:
                 if path.name.endswith((".tmp", ".old")):
                     shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
+    # ---- last use ------------------------------------------------------------------------
+    def touch(self, key: str, used_at: Path | None = None) -> None:
+        """Record a use of stage `key` now, by the run directory holding `used_at` (a file or
+        directory of the run: its `stages/...`, `models/<name>` or `dataset`)."""
+        if self.root is None:
+            return
+        path = self.root / USES / f"{key}.json"
+        try:
+            uses = read_json(path) if path.is_file() else {}
+        except PebenchError:
+            uses = {}
+        users = dict(uses.get("users", {}))
+        if used_at is not None:
+            users[str(run_directory(Path(used_at)))] = time.time()
+        write_json(path, {"last_use": time.time(), "users": users})
+
+    def uses(self, key: str) -> dict:
+        """{"last_use": seconds since the epoch (0 if never recorded), "users": {run directory: time}}."""
+        path = None if self.root is None else self.root / USES / f"{key}.json"
+        try:
+            stored = read_json(path) if path is not None and path.is_file() else {}
+        except PebenchError:
+            stored = {}
+        return {"last_use": float(stored.get("last_use", 0.0)), "users": dict(stored.get("users", {}))}
+
     # ---- datasets and models -------------------------------------------------------------
     def dataset_dir(self, key: str) -> Path | None:
         """Where dataset stage `key` is (or goes); None without a store."""
@@ -132,10 +166,7 @@ class StageStore:
     def has_model(self, key: str) -> bool:
         path = self.model_dir(key)
         meta = None if path is None else path / "stage.json"
-        if meta is None or not meta.is_file() or read_json(meta).get("key") != key:
-            return False
-        os.utime(path)  # last use, for `pebench cache prune --older-than`
-        return True
+        return meta is not None and meta.is_file() and read_json(meta).get("key") == key
 
     # ---- records -----------------------------------------------------------------------
     def read(self, key: str) -> dict | None:
@@ -143,7 +174,6 @@ class StageStore:
         path = None if self.root is None else self.root / "stages" / f"{key}.json"
         if path is None or not path.is_file():
             return None
-        os.utime(path)  # last use, for `pebench cache prune --older-than`
         return read_json(path)
 
     def samples(self, key: str) -> str | None:
@@ -161,49 +191,88 @@ class StageStore:
 
     # ---- inspection --------------------------------------------------------------------
     def entries(self) -> list[Entry]:
-        """Every stored stage, newest use first."""
+        """Every stored stage file or directory, most recently used stage first."""
         if self.root is None:
             return []
-        out = []
+        out, uses = [], {}
         for kind in KINDS:
             for path in (self.root / kind).iterdir():
                 if not path.name.startswith("."):  # a temporary of a write in progress
                     key = path.name.split(".")[0]
-                    out.append(Entry(kind, key, _size(path), path.stat().st_mtime, path, _label(kind, path)))
-        return sorted(out, key=lambda e: (-e.mtime, e.kind, e.key))
+                    used = uses.setdefault(key, self.uses(key))
+                    last = max(path.stat().st_mtime, used["last_use"])
+                    out.append(Entry(kind, key, _size(path), last, path, _label(kind, path),
+                                     tuple(sorted(u for u in used["users"] if Path(u).is_dir()))))
+        last_use = {}
+        for e in out:  # a stage's files share its last use
+            last_use[e.key] = max(last_use.get(e.key, 0.0), e.mtime)
+        out = [Entry(e.kind, e.key, e.bytes, last_use[e.key], e.path, e.label, e.users) for e in out]
+        return sorted(out, key=lambda e: (-e.mtime, e.key, KINDS.index(e.kind)))
 
-    def prune(self, older_than_s: float | None = None) -> list[Entry]:
-        """Delete the stages not used for `older_than_s` seconds (None: all), each under its lock."""
+    def prune(self, older_than_s: float | None = None, dry_run: bool = False) -> list[Entry]:
+        """Delete the stages not used for `older_than_s` seconds (None: all), each whole under its
+        lock: the record before its samples, so no record is ever left without them. `dry_run`:
+        only say what would go."""
         now, removed = time.time(), []
+        by_key: dict[str, list[Entry]] = {}
         for entry in self.entries():
-            if older_than_s is not None and now - entry.mtime < older_than_s:
-                continue
-            with self.lock(entry.key):
-                shutil.rmtree(entry.path) if entry.path.is_dir() else entry.path.unlink(missing_ok=True)
-            removed.append(entry)
+            if older_than_s is None or now - entry.mtime >= older_than_s:
+                by_key.setdefault(entry.key, []).append(entry)
+        for key, entries in by_key.items():
+            if not dry_run:
+                with self.lock(key):
+                    for entry in sorted(entries, key=lambda e: PRUNE_ORDER.index(e.kind)):
+                        shutil.rmtree(entry.path) if entry.path.is_dir() else entry.path.unlink(missing_ok=True)
+                    (self.root / USES / f"{key}.json").unlink(missing_ok=True)
+            removed.extend(entries)
         return removed
 
 
+PRUNE_ORDER = ("stages", "samples", "models", "datasets")
+
+
+def run_directory(path: Path) -> Path:
+    """The run directory a file of a run belongs to: the parent of the `stages/`, `samples/` or
+    `models/` folder it is in (at most four levels up: `stages/seed-1/person/goal.json`), else
+    the folder holding it (`RUN/dataset`)."""
+    parts = Path(os.path.abspath(path)).parts
+    for i in range(len(parts) - 2, max(0, len(parts) - 5), -1):
+        if parts[i] in ("stages", "samples", "models"):
+            return Path(*parts[:i])
+    return Path(*parts[:-1])
+
+
 def stage_record(store: StageStore, path: Path, key: str, compute: Callable[[], tuple[dict, str | None]],
-                 fresh: bool = False, write: bool = True, samples_path: Path | None = None) -> dict:
+                 fresh: bool = False, write: bool = True, samples_path: Path | None = None,
+                 provenance: dict | None = None) -> dict:
     """Record stage `key` (a dict with "key"): from the run directory's `path` if its key
-    matches, else from the store (copied to `path`), else `compute()` -> (record, samples text),
-    written to the store and to `path` (and the samples to `samples_path`). `fresh`: compute
-    whatever is stored; `write` False: read only (a launch's other processes)."""
-    if not fresh and path.is_file():
+    matches (and its samples are there, when it has any), else from the store (copied to
+    `path`), else `compute()` -> (record, samples text), written to the store and to `path`
+    (and the samples to `samples_path`) with `provenance` (the environment it was computed in).
+    A stored record whose samples are gone counts as missing. `fresh`: compute whatever is
+    stored; `write` False: read only (a launch's other processes)."""
+    wants_samples = samples_path is not None
+    if not fresh and path.is_file() and (not wants_samples or samples_path.is_file()):
         stored = read_json(path)
         if stored.get("key") == key:
+            if write:
+                store.touch(key, path)
             return stored
     with store.lock(key):
         record = None if fresh else store.read(key)
         samples = None if record is None else store.samples(key)
+        if record is not None and wants_samples and samples is None:
+            record = None  # its samples were pruned: a run directory must not get a record without them
         if record is None:
             store.remove_temporaries(key)
             record, samples = compute()
-            record["label"] = _run_name(path)  # `pebench cache ls` shows it
+            record["label"] = run_name(path)  # `pebench cache ls` shows it
+            if provenance is not None:
+                record["provenance"] = provenance
             if write:
                 store.write(key, record, samples)
         if write:
+            store.touch(key, path)
             if samples_path is not None and samples is not None:
                 write_text(samples_path, samples)
             write_json(path, record)

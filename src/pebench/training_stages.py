@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from pebench import stage_keys
 from pebench.config import TrainConfig
 from pebench.data.qa import pebench_qas, profile_qas
 from pebench.methods import make_method
 from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
+from pebench.methods.overrides import check_overrides
 from pebench.models import VLM
 from pebench.models.lifecycle import FullCopies, Sharded
 from pebench.progress import log
-from pebench.run_support import content_key
 from pebench.splits import Split, forget_qas
 from pebench.train import Stream, train
 
@@ -86,11 +87,11 @@ class TrainingStages:
 
     def finetuned(self, foundation: VLM) -> VLM:
         ids = sorted(r.image_id for r in self.data.of_kind("pebench"))
-        self.finetuned_key = content_key("finetuned", self.foundation_key, self.cfg.finetune.model_dump())
+        self.finetuned_key = stage_keys.finetuned_key(self.cfg, self.foundation_key)
         return self._sft_model("finetuned", foundation, ids, self.finetuned_key)
 
     def goal(self, foundation: VLM, split: Split) -> tuple[VLM, str]:
-        key = content_key("goal", self.foundation_key, self.cfg.finetune.model_dump(), sorted(split.retain))
+        key = stage_keys.goal_key(self.cfg, self.foundation_key, split)
         name = f"goal-{split.scenario}" + ("" if split.seed == self.cfg.seed else f"-seed{split.seed}")
         return self._sft_model(name, foundation, sorted(split.retain), key), key
 
@@ -108,7 +109,7 @@ class TrainingStages:
     def method_settings(self, name: str) -> tuple[dict, dict]:
         """(training settings, hyperparameter overrides) of method `name` after config overrides."""
         uc = self.cfg.unlearn
-        override = dict(uc.overrides.get(name, {}))
+        override = dict(check_overrides(uc.overrides).get(name, {}))
         tc = {"steps": override.pop("steps", uc.steps), "lr": override.pop("lr", uc.lr), "grad_clip": uc.grad_clip,
               "batch_size": override.pop("batch_size", uc.batch_size)}
         return tc, override
@@ -145,7 +146,9 @@ class TrainingStages:
         with self.lifecycle.snapshot(vlm) as whole:
             return checkpoint(whole)
 
-    def _release_unlearned(self, vlm: VLM, tag: str, name: str) -> None:
+    def _release_unlearned(self, vlm: VLM, split: Split, name: str) -> None:
         """Done with an evaluated method's model (under LoRA: its adapter saved under
-        models/<tag>/<method> by the main process, and taken off the Finetuned model)."""
-        self.lifecycle.release(vlm, self.out / "models" / tag / name if self.main else None)
+        models/<tag>/<method> by the main process, with a model card, and taken off the Finetuned model)."""
+        tag = self._tag(split)
+        card = {"method": name, "scenario": tag, "forget": split.forget_names(self.data)}
+        self.lifecycle.release(vlm, self.out / "models" / tag / name if self.main else None, card)

@@ -32,6 +32,13 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def process_seed(seed: int) -> int:
+    """The global RNG seed of this process's training: `seed` offset by the process rank, so that
+    under a launch each process draws its own dropout masks for its own share of the batch, as
+    one process draws a mask per example (one process: `seed` itself)."""
+    return seed + distributed.rank()
+
+
 def train(model: torch.nn.Module, objective: Objective, streams: dict[str, Stream], *, steps: int, lr: float,
           warmup: int = 0, weight_decay: float = 0.0, grad_clip: float = 1.0, seed: int = 0,
           on_step: Callable[[int, dict[str, float]], None] | None = None, log_every: int = 10) -> TrainResult:
@@ -42,7 +49,7 @@ def train(model: torch.nn.Module, objective: Objective, streams: dict[str, Strea
     after every step; the history keeps every `log_every`-th step's logs. Under a multi-process
     launch, streams yield each process's share of the batch and gradients are averaged.
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(process_seed(seed))
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise PebenchError("the model has no trainable parameters")
