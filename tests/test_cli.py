@@ -161,7 +161,7 @@ def test_a_misspelled_method_hyperparameter_fails_before_any_work(tmp_path, monk
     out = tmp_path / "out"
     _one_line_error(pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--config", str(cfg), "--out", str(out),
                                  "--methods", "GA,NPO"),
-                    "method NPO: unknown hyperparameter(s) bta")
+                    "unlearn.overrides.NPO.bta: NPO has no setting 'bta'")
     assert not (out / "dataset").exists() and not (out / "models").exists()
 
 

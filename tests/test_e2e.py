@@ -110,6 +110,29 @@ def test_a_new_run_directory_takes_every_stage_from_the_store(tiny_run, tmp_path
     assert (new / "dataset").is_symlink() and (new / "dataset").resolve() == (out / "dataset").resolve()
     assert (new / "table.md").read_text() == (out / "table.md").read_text()
     assert (new / "models" / "finetuned").is_symlink() and (new / "samples" / "person" / "GA.jsonl").is_file()
+    # every reused stage carries the environment it was computed in, the same as this run's
+    provenance = after["provenance"]
+    assert provenance["run"]["torch"] and provenance["run"]["device"] == "cpu" and not provenance["mixed"]
+    assert provenance["stages"]["finetuned"] == provenance["run"] == provenance["stages"]["person/GA"]
+    assert Path(after["dataset"]["path"]).is_absolute() and Path(after["dataset"]["path"]).parent == new
+
+
+def test_a_run_reusing_stages_from_another_environment_says_so(tiny_run, tmp_path):
+    """The thread count is provenance, not key: a one-thread run reuses the module run's stages
+    (computed with all cores) and says so in results.json, its tables and its report."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("the module run used one thread already")
+    new = tmp_path / "run"
+    (tmp_path / "run.yaml").write_text(RUN_CONFIG + "threads: 1\n")
+    result = _run(new, *_run_args(new))
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = json.loads((new / "results.json").read_text())
+    assert not [k for k in after["timings_s"] if k.split()[0] in ("finetuned", "unlearn", "eval")]
+    assert after["provenance"]["mixed"] and after["provenance"]["run"]["threads"] == 1
+    warning = next(w for w in after["warnings"] if "computed with threads" in w)
+    assert "computed with threads 2, this run has 1" in warning
+    assert after["provenance"]["stages"]["finetuned"]["threads"] == 2
+    assert "computed with threads" in (new / "table.md").read_text() and "computed with threads" in (new / "report.html").read_text()
 
 
 def test_robustness_probes_reach_results_and_tables(tiny_run):
@@ -546,7 +569,8 @@ def test_embedding_judge_end_to_end(tiny_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     event = json.loads((out / "results.json").read_text())["scenarios"]["event"]
     keywords = json.loads((tiny_run[0] / "results.json").read_text())["scenarios"]["event"]
-    assert 0 <= event["goal"]["efficacy"] <= 1 and event["finetuned"]["retain"] > 0.9
+    # the Finetuned model's answers about events it learnt score above the Goal's about events it never saw
+    assert 0 <= event["goal"]["efficacy"] < event["finetuned"]["retain"] <= 1
     assert event["goal"]["efficacy"] != keywords["goal"]["efficacy"]  # another judge, another score
     assert event["finetuned"]["scope"] == keywords["finetuned"]["scope"]  # the answers themselves are unchanged
 
@@ -597,3 +621,19 @@ def test_evaluating_during_unlearning_leaves_the_unlearnt_models_unchanged(tiny_
     assert {k for k in after["timings_s"] if k.startswith("unlearn person/")} == {"unlearn person/GA", "unlearn person/NPO"}
     assert after["scenarios"]["person"]["methods"] == before["scenarios"]["person"]["methods"]
     assert "trajectory" in before["scenarios"]["person"] and "trajectory" not in after["scenarios"]["person"]
+
+
+def test_report_says_so_when_the_dataset_is_gone(tiny_run, tmp_path):
+    """A run whose dataset was pruned from the store: the report warns instead of silently
+    dropping every example image."""
+    import shutil
+
+    from pebench.report import write_report
+
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_run[0], out, ignore=shutil.ignore_patterns("models", "dataset"))
+    results = json.loads((out / "results.json").read_text())
+    results["dataset"]["path"] = str(tmp_path / "pruned")
+    (out / "results.json").write_text(json.dumps(results))
+    html = write_report(out).read_text()
+    assert "is gone (pruned from the stage store" in html and 'src="data:image/png;base64,iVBOR' not in html.split("Examples")[-1]

@@ -90,3 +90,20 @@ def test_a_plugin_metric_enters_the_evaluation_key(monkeypatch, tmp_path):
     with_plugin = evaluation_code()
     plugin.write_text("def spread(inputs):\n    return 1.0\n")
     assert before != with_plugin != evaluation_code() and with_plugin.startswith(before)
+
+
+def test_a_plugin_column_metric_enters_the_evaluation_key(monkeypatch, tmp_path):
+    """A column metric (a cell, no compute) registered from a --method-file: editing it re-evaluates."""
+    from pebench.eval import metrics
+
+    monkeypatch.setattr(METRICS, "_items", dict(METRICS._items))
+    monkeypatch.setattr(metrics, "PLUGIN_SOURCES", {})
+    plugin = tmp_path / "my_column.py"
+    plugin.write_text("from pebench.eval.cells import Cell\nfrom pebench.eval.metrics import Metric, register\n"
+                      "register(Metric('person_echo', 'Echo', 'percent', 'higher', 'm', 'a', concept='person',\n"
+                      "                cell=Cell('f_train', 'identity', True, lambda s: 1.0, 'person_id')))\n")
+    before = evaluation_code()
+    exec(compile(plugin.read_text(), str(plugin), "exec"), {"__name__": "my_column", "__file__": str(plugin)})
+    with_plugin = evaluation_code()
+    plugin.write_text(plugin.read_text().replace("1.0", "0.5"))
+    assert before != with_plugin != evaluation_code() and with_plugin.startswith(before)

@@ -129,7 +129,7 @@ def test_cache_commands_list_measure_and_prune(tmp_path):
     stage_record(store, tmp_path / "a.json", "abc123", lambda: ({"key": "abc123", "pad": "x" * 2000}, "s\n"))
     listed = _cli("cache", "ls", "--cache", str(tmp_path / "store"))
     assert listed.returncode == 0 and "stages" in listed.stdout and "abc123" in listed.stdout
-    assert listed.stdout.splitlines()[0].endswith(" ago  a")  # what the stage is: its name in the run directory
+    assert " ago  a  (used by " in listed.stdout.splitlines()[0]  # what the stage is, and which run directory uses it
     du = _cli("cache", "du", "--cache", str(tmp_path / "store"))
     assert du.returncode == 0 and "total        2 entries" in du.stdout and "KB" in du.stdout
     for bad, message in ((("--older-than", "soon"), "--older-than 'soon'"), ((), "exactly one of")):
@@ -139,8 +139,11 @@ def test_cache_commands_list_measure_and_prune(tmp_path):
     assert store.read("abc123") is not None  # refused: nothing removed
     kept = _cli("cache", "prune", "--cache", str(tmp_path / "store"), "--older-than", "1d")
     assert kept.returncode == 0 and "removed 0 stages" in kept.stdout
+    dry = _cli("cache", "prune", "--cache", str(tmp_path / "store"), "--all", "--dry-run")
+    assert dry.returncode == 0 and "would remove 1 stage (" in dry.stdout and "would remove stages   abc123" in dry.stdout
+    assert store.read("abc123") is not None
     gone = _cli("cache", "prune", "--cache", str(tmp_path / "store"), "--all")
-    assert gone.returncode == 0 and "removed 2 stages" in gone.stdout and store.entries() == []
+    assert gone.returncode == 0 and "removed 1 stage (" in gone.stdout and store.entries() == []
     missing = _cli("cache", "ls", "--cache", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "no stage store at" in missing.stderr
 

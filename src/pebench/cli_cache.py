@@ -52,10 +52,12 @@ def parse_age(text: str) -> float:
 
 @cache_app.command("ls")
 def ls(cache: Optional[Path] = CacheDir) -> None:
-    """List stored stages, most recently used first: kind, key, size, last use, what it is."""
+    """List stored stages, most recently used first: kind, key, size, last use, what it is, and
+    the run directories that use it (those still on disk)."""
     store, now = _store(cache), time.time()
     for e in store.entries():
-        typer.echo(f"{e.kind:8} {e.key}  {_size(e.bytes):>9}  used {_age(now - e.mtime):>6} ago  {e.label}".rstrip())
+        users = f"  (used by {', '.join(e.users)})" if e.users else ""
+        typer.echo(f"{e.kind:8} {e.key}  {_size(e.bytes):>9}  used {_age(now - e.mtime):>6} ago  {e.label}{users}".rstrip())
 
 
 @cache_app.command("du")
@@ -63,7 +65,7 @@ def du(cache: Optional[Path] = CacheDir) -> None:
     """Disk use of the store by kind, and in total."""
     store = _store(cache)
     entries = store.entries()
-    for kind in ("models", "stages", "samples"):
+    for kind in ("datasets", "models", "stages", "samples"):
         mine = [e for e in entries if e.kind == kind]
         typer.echo(f"{kind:8} {len(mine):5} entries  {_size(sum(e.bytes for e in mine)):>9}")
     typer.echo(f"{'total':8} {len(entries):5} entries  {_size(sum(e.bytes for e in entries)):>9}  ({store.root})")
@@ -72,11 +74,17 @@ def du(cache: Optional[Path] = CacheDir) -> None:
 @cache_app.command("prune")
 def prune(cache: Optional[Path] = CacheDir,
           older_than: Optional[str] = typer.Option(None, "--older-than", help="only stages unused this long (30d, 12h)"),
-          all_: bool = typer.Option(False, "--all", help="every stage")) -> None:
-    """Delete stored stages unused for --older-than, or --all. Runs that linked a pruned model
-    recompute it when rerun."""
+          all_: bool = typer.Option(False, "--all", help="every stage"),
+          dry_run: bool = typer.Option(False, "--dry-run", help="only list what would be deleted")) -> None:
+    """Delete stored stages unused for --older-than, or --all (every use counts, from the store
+    or through a run directory). Runs that linked a pruned stage recompute it when rerun."""
     if (older_than is None) == (not all_):
         raise PebenchError("pass exactly one of --older-than AGE or --all")
     store = _store(cache)
-    removed = store.prune(None if all_ else parse_age(older_than))
-    typer.echo(f"removed {len(removed)} stages ({_size(sum(e.bytes for e in removed))}) from {store.root}")
+    removed = store.prune(None if all_ else parse_age(older_than), dry_run=dry_run)
+    if dry_run:
+        for e in removed:
+            typer.echo(f"would remove {e.kind:8} {e.key}  {_size(e.bytes):>9}  {e.label}".rstrip())
+    verb = "would remove" if dry_run else "removed"
+    count = len({e.key for e in removed})
+    typer.echo(f"{verb} {count} stage{'' if count == 1 else 's'} ({_size(sum(e.bytes for e in removed))}) from {store.root}")

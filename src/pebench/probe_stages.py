@@ -31,17 +31,13 @@ class ProbeStages:
     cfg: Any
 
     def probed(self, split: Split) -> bool:
-        pc = self.cfg.probes
-        return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every or pc.paraphrase
-                                                       or self._text_only(split))
+        return stage_keys.probed(self.cfg, split)
 
     def _text_only(self, split: Split) -> bool:
         return self.cfg.probes.text_only and bool(split.forget_persons)
 
     def trajectory_settings(self, split: Split) -> tuple[int, int] | None:
-        """What evaluation during unlearning adds to a method's key (it runs inside unlearning)."""
-        pc = self.cfg.probes
-        return (pc.every, pc.subset) if self.probed(split) and pc.every else None
+        return stage_keys.trajectory_settings(self.cfg, split)
 
     def subset_columns(self, vlm: VLM, split: Split) -> dict[str, float]:
         """Efficacy and Retain on the split's fixed subset (evaluation during unlearning)."""

@@ -83,6 +83,18 @@ def method_row_key(evaluation: str, finetuned: str, goal: str, method: str, sett
     return content_key(evaluation, finetuned, goal, method, settings, seed, dict(defaults), source, trajectory)
 
 
+def probed(cfg: RunConfig, split: Split) -> bool:
+    """Whether the rows of `split` are probed (its scenario listed, some probe on)."""
+    pc = cfg.probes
+    text_only = pc.text_only and bool(split.forget_persons)
+    return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every or pc.paraphrase or text_only)
+
+
+def trajectory_settings(cfg: RunConfig, split: Split) -> tuple[int, int] | None:
+    """What evaluation during unlearning adds to a method's key (it runs inside unlearning)."""
+    return (cfg.probes.every, cfg.probes.subset) if probed(cfg, split) and cfg.probes.every else None
+
+
 def probe_key(cfg: RunConfig, row: str) -> str:
     return content_key(row, cfg.probes.model_dump(exclude=PROBE_SETTINGS_EXCLUDE), component_hash("probes"))
 

@@ -12,7 +12,7 @@ from pebench.data.qa import pebench_qas, profile_qas
 from pebench.methods import make_method
 from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
-from pebench.methods.overrides import check_overrides
+from pebench.methods.overrides import method_settings
 from pebench.models import VLM
 from pebench.models.lifecycle import FullCopies, Sharded
 from pebench.progress import log
@@ -108,11 +108,7 @@ class TrainingStages:
 
     def method_settings(self, name: str) -> tuple[dict, dict]:
         """(training settings, hyperparameter overrides) of method `name` after config overrides."""
-        uc = self.cfg.unlearn
-        override = dict(check_overrides(uc.overrides).get(name, {}))
-        tc = {"steps": override.pop("steps", uc.steps), "lr": override.pop("lr", uc.lr), "grad_clip": uc.grad_clip,
-              "batch_size": override.pop("batch_size", uc.batch_size)}
-        return tc, override
+        return method_settings(self.cfg.unlearn, name)
 
     def unlearn(self, name: str, finetuned: VLM, split: Split, checkpoint: Callable[[VLM], dict] | None = None,
                 every: int = 0, tag: str | None = None) -> VLM:

@@ -70,3 +70,12 @@ def check_overrides(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, dic
                 _in_range(typed, bounds, where)
             out[name][key] = typed
     return out
+
+
+def method_settings(unlearn: Any, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(training settings, hyperparameter overrides) of method `name` under the `unlearn`
+    config section: its overrides, typed, over the shared steps, lr, grad_clip and batch size."""
+    override = dict(check_overrides(unlearn.overrides).get(name, {}))
+    tc = {"steps": override.pop("steps", unlearn.steps), "lr": override.pop("lr", unlearn.lr),
+          "grad_clip": unlearn.grad_clip, "batch_size": override.pop("batch_size", unlearn.batch_size)}
+    return tc, override
