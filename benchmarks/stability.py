@@ -55,6 +55,12 @@ def summarise(per_seed: dict[str, dict]) -> dict:
                           "median_std_person_retain": person["median_std"]["retain"],
                           "kendall_tau": person["kendall_tau"], "mean_kendall_tau": sum(person["kendall_tau"]) / len(person["kendall_tau"]),
                           "mean_kendall_tau_all_scenarios": sum(taus) / len(taus)}
+    event = out["per_scenario"].get("event", {}).get("all")
+    if person and event:  # the event scenario beside the person one
+        out["summary"] |= {"median_std_event_efficacy": event["median_std"]["efficacy"],
+                           "median_std_event_retain": event["median_std"]["retain"],
+                           "event_kendall_tau": event["kendall_tau"],
+                           "mean_event_kendall_tau": sum(event["kendall_tau"]) / len(event["kendall_tau"])}
     return out
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pebench.report import in_config_order
 from readme_robustness import robustness_section
-from pebench.eval.metrics import column_metric
-from pebench.report.tables import privacy_tables, table1, table2, to_markdown
+from pebench.eval.metrics import column_metric, table_metrics
+from pebench.report.tables import TABLE1_COLUMNS, privacy_tables, table1, table2, to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results" / "results.json"
@@ -86,12 +86,25 @@ def power_lines(results: dict) -> str:
         cells = ", ".join(f"{k} {v['questions']} questions / {v['targets']} targets" for k, v in sorted(counts.items()))
         out.append(f"* `{scenario}`: forgets {len(forget.get('persons', []))} persons and "
                    f"{len(forget.get('events', []))} events; {cells}.")
-        rows = [sc["finetuned"], *sc["methods"].values(), sc["goal"]]
-        constant = [k for k in sorted(sc["finetuned"]) if not k.startswith(("world_", "mia_", "forget_"))
-                    and all(isinstance(r.get(k), float) for r in rows) and len({round(r[k], 6) for r in rows}) == 1]
+        constant = constant_columns(sc, scenario)
         if constant:
-            out.append(f"  Constant over every row: {', '.join(constant)}.")
+            out.append(f"  The same for every method (so it cannot rank them): "
+                       f"{', '.join(f'{k} {v:.3g}' for k, v in constant.items())}.")
     return "\n".join(out) + "\n"
+
+
+def constant_columns(sc: dict, scenario: str) -> dict[str, float]:
+    """The Table 1/2 and privacy columns of a scenario whose value is the same for every method
+    row, with that value."""
+    concepts = ("person_", "event_") if scenario == "both" else ("",)
+    keys = [f"{c}{col}" for c in concepts for col in TABLE1_COLUMNS]
+    keys += [m.name for m in table_metrics("privacy") if m.compute is not None]
+    out = {}
+    for key in keys:
+        values = [row[key] for row in sc["methods"].values() if isinstance(row.get(key), float)]
+        if len(values) > 1 and len({round(v, 6) for v in values}) == 1:
+            out[key] = values[0]
+    return out
 
 
 def stability_lines(stability: dict | None) -> str:
@@ -102,7 +115,18 @@ def stability_lines(stability: dict | None) -> str:
             f"median std over methods of person Efficacy {s['median_std_person_efficacy']:.2f} and person Retain "
             f"{s['median_std_person_retain']:.2f} points (target ≤ 5); Kendall τ of the method ranking by "
             f"(Efficacy + Retain) / 2 between seeds: {', '.join(f'{t:.2f}' for t in s['kendall_tau'])} "
-            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6). {_retain_spread(stability)}\n")
+            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6). {_event_stability(stability)}{_retain_spread(stability)}\n")
+
+
+def _event_stability(stability: dict) -> str:
+    """The event scenario's std and rank agreement beside the person one's (0-1 judge scores)."""
+    event = stability.get("per_scenario", {}).get("event", {}).get("all")
+    if not event:
+        return ""
+    taus = event["kendall_tau"]
+    return (f"Event scenario: median std over methods of event Efficacy {event['median_std']['efficacy']:.3f} and event "
+            f"Retain {event['median_std']['retain']:.3f} (0-1 scale); Kendall τ between seeds: "
+            f"{', '.join(f'{t:.2f}' for t in taus)} (mean {sum(taus) / len(taus):.2f}). ")
 
 
 def _retain_spread(stability: dict) -> str:

@@ -30,3 +30,19 @@ def test_a_hand_edit_of_a_results_table_is_caught(tmp_path, monkeypatch):
     row = readme.index("| Finetuned |", begin)
     edited = readme[:row] + "| Finetuned | 99.99 " + readme[row + len("| Finetuned | "):]
     assert readme_results.render(edited, results, stability) != edited
+
+
+
+def test_columns_that_cannot_rank_the_methods_are_named():
+    """Issue 27: a column that reads the same for every method is listed in the README's Power
+    section (generated), so a reader never takes it for a ranking."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_results import constant_columns
+
+    results = json.loads((ROOT / "docs" / "results" / "results.json").read_text(encoding="utf-8"))
+    person = results["scenarios"]["person"]
+    assert "mia_loss_auc" not in constant_columns(person, "person")
+    person["methods"] = {m: {**row, "mia_loss_auc": 1.0} for m, row in person["methods"].items()}
+    assert constant_columns(person, "person")["mia_loss_auc"] == 1.0

@@ -72,6 +72,8 @@ def _candidates(path: tuple, value, annotation) -> list:
         return [{**value, "GA": {"lr": 5e-4}}]
     if path[-1] == "device":
         return [d for d in ("cpu", "cuda:1") if d != value]
+    if value is None and float in typing.get_args(annotation):
+        return [0.5]
     if isinstance(value, bool):
         return [not value]
     if isinstance(value, int):

@@ -174,20 +174,25 @@ def test_the_report_checks_the_shape_of_results_json_everywhere_it_reads():
     from pebench.report.schema import checked_results
 
     results = json.loads(RESULTS.read_text())
-    paths = [p for p in _paths(results) if p and (len(p) <= 3 or random.Random(str(p)).random() < 0.05)]
+    paths = [p for p in _paths(results) if p and (len(p) <= 3 or random.Random(str(p)).random() < 0.02)]
     assert len(paths) > 100
     refused = 0
     for path in paths:
+        parent = results
+        for part in path[:-1]:
+            parent = parent[part]
+        kept = parent[path[-1]]
         for bad in ("text", [], {}, None, -1):
+            parent[path[-1]] = bad  # mutated in place, restored below (a copy per case is slow)
             try:
-                in_config_order(checked_results(_mutated(results, path, bad), "results.json"))
+                in_config_order(checked_results(results, "results.json"))
             except PebenchError as exc:
                 assert "\n" not in str(exc) and str(exc).startswith("results.json is not a pebench results file")
                 refused += 1
+        parent[path[-1]] = kept
     assert refused > 200
 
 
-@pytest.mark.slow
 def test_report_on_a_results_file_of_the_wrong_shape_is_one_error_line(monkeypatch, capsys, tmp_path):
     results = json.loads(RESULTS.read_text())
     for i, (path, bad) in enumerate([(("scenarios", "person", "methods", "GA"), [1]), (("scenarios",), []),

@@ -41,7 +41,8 @@ class DataConfig(_Strict):
     """What `pebench data build` generates."""
 
     persons: int = Field(50, ge=2, le=3200, description="fictitious PEBench persons")
-    events: int = Field(20, ge=2, le=40, description="events used, the first N of the paper's 40")
+    events: int = Field(20, ge=2, le=40, description="events used, the first N of the paper's 40 (the next "
+                                                     "`holdout_events` are never trained on)")
     renders_per_pair: int = Field(1, ge=1, le=16, description="images per (person, event) pair")
     image_size: int = Field(128, ge=32, le=1024, description="rendered image side in pixels")
     renderer: str = Field("procedural", description="procedural (CPU, default) | flux (diffusers, GPU) | any registered")
@@ -67,13 +68,15 @@ class DataConfig(_Strict):
 class SplitConfig(_Strict):
     """How forget targets and their images are chosen (SPEC §2)."""
 
-    forget_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of persons/events forgotten")
+    forget_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of persons (and events) forgotten")
+    event_forget_fraction: float | None = Field(None, gt=0, lt=1, description="fraction of events forgotten, when it "
+                                                "should differ from forget_fraction (e.g. 1/3 of 30 events: 10)")
     test_fraction: float = Field(0.5, gt=0, lt=1, description="fraction of a target's images in D_f_test")
 
-    @field_validator("forget_fraction", "test_fraction")
+    @field_validator("forget_fraction", "event_forget_fraction", "test_fraction")
     @classmethod
-    def _finite(cls, v: float) -> float:
-        if v != v:  # NaN
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and v != v:  # NaN
             raise ValueError("must be a number")
         return v
 

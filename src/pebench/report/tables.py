@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+from pebench.report.resolution import resolution_note
 from pebench.eval.metrics import DIRECTIONS, METRICS, SCALE_RANGES, Metric, column_metric, rank, table_metrics
 
 TABLE1_COLUMNS = ("efficacy", "generality", "retain", "scope", "real", "world")  # the paper's layouts
@@ -196,7 +197,7 @@ def privacy_tables(results: dict) -> list[Table]:
             continue
         body = [(name, [metric_cell(m, row.get(k), std=stds.get(name, {}).get(k)) for k, _, m in columns])
                 for name, row in rows]
-        note = metrics_note([(h, m) for _, h, m in columns])
+        note = " ".join(filter(None, [metrics_note([(h, m) for _, h, m in columns]), resolution_note(rows)]))
         tables.append(Table(f"Privacy and World: {scenario}", ["Method", *(h for _, h, _ in columns)], body, note,
                             label=f"tab:privacy-{scenario}").mark_best())
     return tables

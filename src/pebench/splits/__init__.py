@@ -64,7 +64,8 @@ def make_split(data: PebenchData, scenario: str, cfg: SplitConfig, seed: int) ->
     person_ids = sorted(p.person_id for p in data.persons)
     event_ids = sorted(e.event_id for e in data.events)
     fp = _pick(person_rng, person_ids, cfg.forget_fraction, "persons") if scenario in ("person", "both") else []
-    fe = _pick(event_rng, event_ids, cfg.forget_fraction, "events") if scenario in ("event", "both") else []
+    event_fraction = cfg.event_forget_fraction or cfg.forget_fraction
+    fe = _pick(event_rng, event_ids, event_fraction, "events") if scenario in ("event", "both") else []
     images = data.of_kind("pebench")
     test_events = {p: _test_part(person_rng, sorted({r.event_id for r in images if r.person_id == p}), cfg.test_fraction)
                    for p in fp}

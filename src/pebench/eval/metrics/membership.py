@@ -37,3 +37,7 @@ for _side_name, _set in (("members", "mia_member"), ("nonmembers", "mia_nonmembe
     register(Metric(f"mia_{_side_name}", f"MIA {_side_name}", "count", "higher", f"identities in {_set}",
                     "count of identities", needs=("membership",),
                     compute=lambda inputs, _set=_set: float(len(_side(inputs, _set, "nll")))))
+    for _concept in ("person", "event"):  # what the per-concept AUCs of scenario both rest on
+        register(Metric(f"{_concept}_mia_{_side_name}", f"MIA {_concept} {_side_name}", "count", "higher",
+                        f"{_concept} identities in {_set}", "count of identities", needs=("membership", "two_concepts"),
+                        compute=lambda inputs, _set=_set, _c=_concept: float(len(_side(inputs, _set, "nll", _c)))))
