@@ -35,7 +35,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -135,15 +135,10 @@ class StageStore:
         directory of the run: its `stages/...`, `models/<name>` or `dataset`)."""
         if self.root is None:
             return
-        path = self.root / USES / f"{key}.json"
-        try:
-            uses = read_json(path) if path.is_file() else {}
-        except PebenchError:
-            uses = {}
-        users = dict(uses.get("users", {}))
+        users = self.uses(key)["users"]
         if used_at is not None:
             users[str(run_directory(Path(used_at)))] = time.time()
-        write_json(path, {"last_use": time.time(), "users": users})
+        write_json(self.root / USES / f"{key}.json", {"last_use": time.time(), "users": users})
 
     def uses(self, key: str) -> dict:
         """{"last_use": seconds since the epoch (0 if never recorded), "users": {run directory: time}}."""
@@ -203,10 +198,10 @@ class StageStore:
                     last = max(path.stat().st_mtime, used["last_use"])
                     out.append(Entry(kind, key, _size(path), last, path, _label(kind, path),
                                      tuple(sorted(u for u in used["users"] if Path(u).is_dir()))))
-        last_use = {}
+        last_use: dict[str, float] = {}
         for e in out:  # a stage's files share its last use
             last_use[e.key] = max(last_use.get(e.key, 0.0), e.mtime)
-        out = [Entry(e.kind, e.key, e.bytes, last_use[e.key], e.path, e.label, e.users) for e in out]
+        out = [replace(e, mtime=last_use[e.key]) for e in out]
         return sorted(out, key=lambda e: (-e.mtime, e.key, KINDS.index(e.kind)))
 
     def prune(self, older_than_s: float | None = None, dry_run: bool = False) -> list[Entry]:
