@@ -40,7 +40,7 @@ def main() -> None:
     from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
-    from pebench.data.qa import text_corpus
+    from pebench.data.corpus import text_corpus
     from pebench.eval.evaluate import answer_queries, build_queries, token_limit
     from pebench.models import build_model, load_vlm
     from pebench.splits import make_split

@@ -28,7 +28,8 @@ def main() -> None:
     from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
-    from pebench.data.qa import pebench_qas, text_corpus
+    from pebench.data.corpus import text_corpus
+    from pebench.data.qa import pebench_qas
     from pebench.eval.evaluate import build_queries, evaluate
     from pebench.eval.judges import make_judge
     from pebench.models import build_model

@@ -35,7 +35,8 @@ def main() -> None:
     from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
-    from pebench.data.qa import pebench_qas, text_corpus
+    from pebench.data.corpus import text_corpus
+    from pebench.data.qa import pebench_qas
     from pebench.methods.finetune import Finetune
     from pebench.models import build_model
     from pebench.train import train

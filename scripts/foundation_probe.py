@@ -30,7 +30,8 @@ def main() -> None:
     from pebench.cli_common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
-    from pebench.data.qa import foundation_qas, identity_qa, scene_qa, text_corpus, world_eval_qas
+    from pebench.data.corpus import text_corpus
+    from pebench.data.qa import foundation_qas, identity_qa, scene_qa, world_eval_qas
     from pebench.eval.text import names_person, pope_scores, rouge_l
     from pebench.methods.finetune import Finetune
     from pebench.models import build_model

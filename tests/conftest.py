@@ -32,7 +32,7 @@ def tiny_data(tiny_data_dir):
 
 @pytest.fixture(scope="session")
 def corpus(tiny_data):
-    from pebench.data.qa import text_corpus
+    from pebench.data.corpus import text_corpus
 
     return text_corpus(tiny_data)
 

@@ -6,7 +6,8 @@ import torch
 from pebench import distributed
 from pebench.config import load_config
 from pebench.data.build import load_dataset_dir
-from pebench.data.qa import pebench_qas, text_corpus
+from pebench.data.corpus import text_corpus
+from pebench.data.qa import pebench_qas
 from pebench.models import build_model
 
 

@@ -9,14 +9,16 @@ from typing import Any
 
 from pebench import distributed, stage_keys
 from pebench.data.build import build_dataset, load_dataset_dir, planned_images
-from pebench.data.qa import foundation_qas, text_corpus
+from pebench.data.corpus import text_corpus
+from pebench.data.qa import foundation_qas
 from pebench.environment import compute_environment, provenance
 from pebench.eval.judges import make_judge
 from pebench.fingerprint import component_hash
 from pebench.io import dir_fingerprint, link, read_json
 from pebench.methods.finetune import Finetune
 from pebench.models import VLM, build_model
-from pebench.models.builders import base_fingerprint, starts_pretrained
+from pebench.models.builders import starts_pretrained
+from pebench.models.shipped import base_fingerprint
 from pebench.pretrain.tasks import replay_samples
 from pebench.progress import progress_callback
 from pebench.run_support import Encoder

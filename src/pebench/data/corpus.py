@@ -37,3 +37,10 @@ def generic_corpus() -> list[str]:
         texts += [person_description(look), scene_caption(random_backdrop(rng)[1], look)]
     texts += [e.description for e in all_events()] + [s.description for s in FOUNDATION_SCENES]
     return texts
+
+
+def text_corpus(data=None) -> list[str]:
+    """The tokenizer corpus of models built from a config: the generic corpus, the same whatever
+    persons a run samples, so forget and held-out names cost the same tokens. `data` (a run's
+    dataset) is accepted for compatibility and not used."""
+    return generic_corpus()

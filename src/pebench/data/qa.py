@@ -173,12 +173,3 @@ def world_eval_qas(data: PebenchData, seed: int, setting: str = "random") -> lis
     if setting not in rankers:
         raise ValueError(f"unknown POPE setting {setting!r}")
     return [q for rec in data.of_kind("world", "eval") for q in pope_qas(rec, rng, rankers[setting](rec))]
-
-
-def text_corpus(data: PebenchData | None = None) -> list[str]:
-    """The tokenizer corpus of models built from a config: the generic corpus
-    (`pebench.data.corpus`), the same whatever persons a run samples, so forget and held-out
-    names cost the same tokens. `data` is accepted for compatibility and not used."""
-    from pebench.data.corpus import generic_corpus
-
-    return generic_corpus()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -21,22 +20,10 @@ from PIL import Image
 from pebench import distributed
 from pebench.errors import PebenchError
 from pebench.io import atomic_path
+from pebench.models.encoded import Encoded
 from pebench.models.prefix_generation import SHARED_PREFIX_MODELS, generate_shared, shared_prefix_length
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-@dataclass
-class Encoded:
-    """One tokenised example: ids, labels (-100 outside the answer) and vision tensors."""
-
-    input_ids: list[int]
-    labels: list[int]
-    vision: dict[str, torch.Tensor]
-    # Per-token modality ids (0 = text) for models that need them (Qwen2-VL's M-RoPE).
-    token_types: list[int] | None = None
-    # Which image it shows: questions about one image share its prompt prefix in generation.
-    image_key: str | None = None
 
 
 def _pad(seq: list[int], value: int, n: int, left: bool) -> list[int]:

@@ -122,15 +122,6 @@ def starts_pretrained(cfg: ModelConfig) -> bool:
     return bool(cfg.path) or getattr(MODEL_BUILDERS.get(cfg.name), "pretrained", False)
 
 
-def base_fingerprint(cfg: ModelConfig) -> str:
-    """What a pretrained starting point's cached stages depend on: the shipped base's checksum,
-    or a content fingerprint of the local checkpoint directory."""
-    from pebench.io import dir_fingerprint
-    from pebench.models.shipped import verify_base
-
-    return dir_fingerprint(cfg.path) if cfg.path else verify_base()
-
-
 def build_model(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
     """The foundation model to start from: a local directory if `cfg.path`, else a registered builder."""
     if cfg.path:

@@ -16,13 +16,23 @@ does a batch in which every image is asked once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Protocol, Sequence
 
 import torch
 import transformers.generation.utils as generation_utils
 
-if TYPE_CHECKING:
-    from pebench.models.adapter import VLM, Encoded
+from pebench.models.encoded import Encoded
+
+
+class VLM(Protocol):
+    """What generation needs of `pebench.models.adapter.VLM` (named here, not imported: the
+    adapter imports this module)."""
+
+    model: Any
+    tokenizer: Any
+    device: torch.device
+
+    def to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
 
 SHARED_PREFIX_MODELS = frozenset({"llava", "llava_next"})
 # transformers renamed generate's `past_key_values` to `cache` (the old name warns until 6.0).

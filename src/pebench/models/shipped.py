@@ -64,3 +64,11 @@ def load_shipped_base(cfg: ModelConfig, corpus: list[str], seed: int) -> VLM:
 
 
 load_shipped_base.pretrained = True  # type: ignore[attr-defined]  # no foundation stage: it arrives pretrained
+
+
+def base_fingerprint(cfg: ModelConfig) -> str:
+    """What a pretrained starting point's cached stages depend on: the shipped base's checksum,
+    or a content fingerprint of the local checkpoint directory."""
+    from pebench.io import dir_fingerprint
+
+    return dir_fingerprint(cfg.path) if cfg.path else verify_base()
