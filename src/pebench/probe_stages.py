@@ -34,7 +34,7 @@ class ProbeStages:
         return stage_keys.probed(self.cfg, split)
 
     def _text_only(self, split: Split) -> bool:
-        return self.cfg.probes.text_only and bool(split.forget_persons)
+        return stage_keys.text_only_probed(self.cfg, split)
 
     def trajectory_settings(self, split: Split) -> tuple[int, int] | None:
         return stage_keys.trajectory_settings(self.cfg, split)

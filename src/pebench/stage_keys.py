@@ -86,8 +86,13 @@ def method_row_key(evaluation: str, finetuned: str, goal: str, method: str, sett
 def probed(cfg: RunConfig, split: Split) -> bool:
     """Whether the rows of `split` are probed (its scenario listed, some probe on)."""
     pc = cfg.probes
-    text_only = pc.text_only and bool(split.forget_persons)
-    return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every or pc.paraphrase or text_only)
+    return split.scenario in pc.scenarios and bool(pc.quant_bits or pc.relearn_steps or pc.every or pc.paraphrase
+                                                   or text_only_probed(cfg, split))
+
+
+def text_only_probed(cfg: RunConfig, split: Split) -> bool:
+    """Whether the text-only probe runs: it asks about forget persons, so only where there are some."""
+    return cfg.probes.text_only and bool(split.forget_persons)
 
 
 def trajectory_settings(cfg: RunConfig, split: Split) -> tuple[int, int] | None:
