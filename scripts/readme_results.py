@@ -1,11 +1,12 @@
-"""Generate the README's results section from a run's files; `--check` fails on any difference.
+"""Generate the results blocks of the README and the docs from a run's files; `--check` fails on any difference.
 
-    python scripts/readme_results.py --run RUN_DIR [--stability FILE]   # store the run, rewrite README
+    python scripts/readme_results.py --run RUN_DIR [--stability FILE]   # store the run, rewrite the pages
     python scripts/readme_results.py --check                            # what CI runs (tests/test_readme.py)
 
 The reference files live in docs/results/ (results.json of the default run, and the stability
-benchmark's JSON); every number between the README's GENERATED markers is computed from them
-here, so a hand edit of a results table fails CI.
+benchmark's JSON); every number between a page's GENERATED markers is computed from them here
+(README.md: `front`; docs/results.md: `results`; docs/probes.md: `robustness`; docs/base.md:
+`base`), so a hand edit of a results table fails CI.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results" / "results.json"
 STABILITY = ROOT / "docs" / "results" / "stability.json"
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+# Which generated blocks each page holds.
+PAGES = {README: ("front",), DOCS / "results.md": ("results",), DOCS / "probes.md": ("robustness",), DOCS / "base.md": ("base",)}
 BASE = ROOT / "src" / "pebench" / "assets" / "tiny-base"
 BASE_PROBE = ROOT / "docs" / "results" / "base_probe.json"
 FULL = ROOT / "docs" / "results" / "full.json"
@@ -263,19 +267,43 @@ def base_section() -> str:
         _base_probe_sentence(), "", end])
 
 
-def _replace(readme: str, begin: str, end: str, text: str) -> str:
-    if begin not in readme or end not in readme:
-        raise SystemExit(f"error: README.md has no {begin!r} … {end!r} markers")
-    head, rest = readme.split(begin, 1)
-    return head + text + rest.split(end, 1)[1]
+def front_section(results: dict) -> str:
+    """The README's one table: Table 1 of the reference run, with the run it comes from."""
+    results = in_config_order(results)
+    met = sum(_ok(_get(results, path), op, bound) for _, path, op, bound in TARGETS)
+    begin, end = markers("front")
+    return "\n".join([
+        begin, "",
+        f"`pebench run` (seed {results['seed']}, {results['dataset']['persons']} persons × {results['dataset']['events']} "
+        f"events, {results.get('hardware', {}).get('cpus', '?')} CPU cores, cold wall time "
+        f"{results.get('wall_s', float('nan')) / 60:.1f} min; the instrument's targets met: {met} of {len(TARGETS)}). "
+        "Brackets: 95% bootstrap intervals over forget targets.", "",
+        "**Table 1** (forgetting persons or events)", "", to_markdown(table1(results)), end])
 
 
-def render(readme: str, results: dict, stability: dict | None) -> str:
-    readme = _replace(readme, BEGIN, END, section(results, stability))
-    full = json.loads(FULL.read_text(encoding="utf-8")) if FULL.is_file() else None
+def blocks(results: dict, stability: dict | None, full: dict | None) -> dict[str, str]:
+    """Every generated block, markers included, by name."""
     begin, end = markers("robustness")
-    readme = _replace(readme, begin, end, "\n".join([begin, "", robustness_section(results, full), end]))
-    return _replace(readme, *markers("base"), base_section())
+    return {"front": front_section(results), "results": section(results, stability),
+            "robustness": "\n".join([begin, "", robustness_section(results, full), end]), "base": base_section()}
+
+
+def render(page: str, names: tuple[str, ...], generated: dict[str, str]) -> str:
+    """`page` with each named block replaced by its generated text."""
+    for name in names:
+        begin, end = markers(name)
+        if begin not in page or end not in page:
+            raise SystemExit(f"error: a page has no {begin!r} … {end!r} markers")
+        head, rest = page.split(begin, 1)
+        page = head + generated[name] + rest.split(end, 1)[1]
+    return page
+
+
+def load_reference() -> dict[str, str]:
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    stability = json.loads(STABILITY.read_text(encoding="utf-8")) if STABILITY.is_file() else None
+    full = json.loads(FULL.read_text(encoding="utf-8")) if FULL.is_file() else None
+    return blocks(results, stability, full)
 
 
 def main() -> int:
@@ -283,7 +311,7 @@ def main() -> int:
     parser.add_argument("--run", type=Path, help="a finished run directory to store as the reference run")
     parser.add_argument("--stability", type=Path, help="benchmarks/stability.py output to store")
     parser.add_argument("--full", type=Path, help="a finished `--preset full` run directory to store (sequential requests)")
-    parser.add_argument("--check", action="store_true", help="fail if README.md differs from what the files give")
+    parser.add_argument("--check", action="store_true", help="fail if a page differs from what the files give")
     args = parser.parse_args()
     if args.run:
         shutil.copyfile(args.run / "results.json", RESULTS)
@@ -291,17 +319,20 @@ def main() -> int:
         shutil.copyfile(args.stability, STABILITY)
     if args.full:
         shutil.copyfile(args.full / "results.json", FULL)
-    results = json.loads(RESULTS.read_text(encoding="utf-8"))
-    stability = json.loads(STABILITY.read_text(encoding="utf-8")) if STABILITY.is_file() else None
-    readme = README.read_text(encoding="utf-8")
-    expected = render(readme, results, stability)
-    if args.check:
-        if expected != readme:
-            print("error: README.md results differ from docs/results/ (run scripts/readme_results.py)", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(expected, encoding="utf-8")
-    print(f"wrote {README}")
+    generated = load_reference()
+    stale = []
+    for page, names in PAGES.items():
+        text = page.read_text(encoding="utf-8")
+        expected = render(text, names, generated)
+        if expected == text:
+            continue
+        stale.append(page.relative_to(ROOT))
+        if not args.check:
+            page.write_text(expected, encoding="utf-8")
+            print(f"wrote {page}")
+    if args.check and stale:
+        print(f"error: {', '.join(map(str, stale))} differ from docs/results/ (run scripts/readme_results.py)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -238,13 +238,13 @@ def test_bgd_raises_both_concepts_losses_in_the_both_scenario(setup, tiny_data):
 
 
 def test_readme_user_method_example_registers_and_trains(setup, tmp_path):
-    """The worked example in the README, loaded the way `--method-file` loads it."""
+    """The worked example of the methods page, loaded the way `--method-file` loads it."""
     import re
     from pathlib import Path
 
     from pebench.methods import load_method_file
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[1] / "docs" / "methods.md").read_text()
     code = re.search(r"```python\n(# my_method.py\n.*?)```", readme, re.S).group(1)
     (tmp_path / "my_method.py").write_text(code)
     load_method_file(tmp_path / "my_method.py")

@@ -17,20 +17,27 @@ def test_readme_results_match_the_stored_run():
     assert result.returncode == 0, result.stderr
 
 
-def test_a_hand_edit_of_a_results_table_is_caught(tmp_path, monkeypatch):
+def test_a_hand_edit_of_a_results_table_is_caught():
     sys.path.insert(0, str(ROOT / "scripts"))
     import readme_results
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    results = readme_results.json.loads(readme_results.RESULTS.read_text(encoding="utf-8"))
-    stability = (readme_results.json.loads(readme_results.STABILITY.read_text(encoding="utf-8"))
-                 if readme_results.STABILITY.is_file() else None)
-    assert readme_results.render(readme, results, stability) == readme
-    begin = readme.index(readme_results.BEGIN)
-    row = readme.index("| Finetuned |", begin)
-    edited = readme[:row] + "| Finetuned | 99.99 " + readme[row + len("| Finetuned | "):]
-    assert readme_results.render(edited, results, stability) != edited
+    generated = readme_results.load_reference()
+    for page, names in readme_results.PAGES.items():
+        text = page.read_text(encoding="utf-8")
+        assert readme_results.render(text, names, generated) == text, page
+        begin = text.index(readme_results.markers(names[0])[0])
+        row = text.index("| ", text.index("\n| ", begin) + 1)  # the first cell of a generated table
+        edited = text[:row] + "| 99.99 " + text[row + 2:]
+        assert readme_results.render(edited, names, generated) != edited, page
 
+
+def test_the_front_page_is_short_with_the_two_commands_on_top():
+    """Issue 26: the README is a front page (about 250 lines at most); the two commands come first."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    first_blocks = readme.split("```bash\n")[1:3]
+    assert "pebench run" in first_blocks[0] and "python -m pytest tests" in first_blocks[1]
+    assert readme.index("```bash") < readme.index("<!-- BEGIN GENERATED: front")
 
 
 def test_columns_that_cannot_rank_the_methods_are_named():
