@@ -27,7 +27,7 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli_common import quiet_libraries
+    from pebench.cli.common import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
     from pebench.data.corpus import text_corpus
@@ -35,7 +35,7 @@ def main() -> None:
     from pebench.eval.text import names_person, pope_scores, rouge_l
     from pebench.methods.finetune import Finetune
     from pebench.models import build_model
-    from pebench.pipeline import Encoder
+    from pebench.recipe.pipeline import Encoder
     from pebench.train import Stream, train
 
     quiet_libraries()

@@ -45,14 +45,14 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli_common import quiet_libraries
+    from pebench.cli.common import quiet_libraries
     from pebench.config import RunConfig
-    from pebench.run_support import resolved_eval
+    from pebench.core.io import read_json, write_json
+    from pebench.core.progress import Reporter
     from pebench.eval.evaluate import evaluate
-    from pebench.io import read_json, write_json
     from pebench.methods.base import METHODS
-    from pebench.pipeline import Pipeline
-    from pebench.progress import Reporter
+    from pebench.recipe.pipeline import Pipeline
+    from pebench.recipe.support import resolved_eval
     from pebench.splits import make_split
 
     quiet_libraries()
@@ -72,7 +72,7 @@ def main() -> None:
             for steps in map(int, args.steps.split(",")):
                 for lr in map(float, args.lrs.split(",")):
                     overrides = {**base_cfg.unlearn.overrides, name: {"lr": lr, "steps": steps}}
-                    pipe.cfg = base_cfg.model_copy(update={"unlearn": base_cfg.unlearn.model_copy(update={"overrides": overrides})})
+                    pipe.ctx.cfg = base_cfg.model_copy(update={"unlearn": base_cfg.unlearn.model_copy(update={"overrides": overrides})})
                     start = time.perf_counter()
                     vlm = pipe.unlearn(name, finetuned, split)
                     metrics, samples = evaluate(vlm, pipe.data, split, resolved_eval(base_cfg), pipe.judge,

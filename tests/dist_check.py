@@ -6,12 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+from dist_setup import tiny_setup
 from safetensors.torch import save_file
 
-from pebench import distributed
+from pebench.core import distributed
 from pebench.train import Stream, train
-
-from dist_setup import tiny_setup
 
 
 def main(data_dir: str, out: str) -> None:

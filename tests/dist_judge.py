@@ -5,8 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from pebench import distributed
 from pebench.config import EvalConfig, LLMJudgeConfig
+from pebench.core import distributed
 from pebench.data.events import all_events
 from pebench.eval.judges import make_judge
 

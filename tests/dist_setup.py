@@ -3,8 +3,8 @@ group, then a tiny LLaVA and the encoded PEBench questions of a dataset director
 
 import torch
 
-from pebench import distributed
 from pebench.config import load_config
+from pebench.core import distributed
 from pebench.data.build import load_dataset_dir
 from pebench.data.corpus import text_corpus
 from pebench.data.qa import pebench_qas

@@ -10,16 +10,15 @@ import sys
 from pathlib import Path
 
 import torch
+from dist_setup import tiny_setup
 from safetensors.torch import save_file
 
-from pebench import distributed
 from pebench.config import LoraConfig
+from pebench.core import distributed
 from pebench.methods import make_method
 from pebench.models.lifecycle import model_lifecycle
 from pebench.models.sharding import local_share
 from pebench.train import Stream, train
-
-from dist_setup import tiny_setup
 
 
 def _phase(life, start, seed, objective, streams, steps, lr):

@@ -80,3 +80,46 @@ def test_the_cycle_finder_finds_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
     assert "pebench.models.adapter" in import_graph()["pebench.models.shipped"]
+
+
+# The parts of pebench in the order data flows through them (issue 26): a package may import only
+# itself and the packages before it. `core` (errors, registries, I/O, progress, the process group,
+# fingerprints) and `config` come first; the recipe runs every stage and the CLI calls the recipe.
+LAYERS = ("core", "config", "data", "splits", "models", "methods", "train", "eval", "pretrain", "probes", "report",
+          "store", "recipe", "cli")
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else "pebench"
+
+
+def test_the_top_level_names_the_parts_each_a_package():
+    entries = {p.name for p in SRC.iterdir() if p.name != "__pycache__"}
+    assert entries == {"__init__.py", "__main__.py", "assets", *LAYERS}
+    assert all((SRC / part / "__init__.py").is_file() for part in LAYERS)
+
+
+def test_data_flows_one_way_between_the_parts():
+    backwards = sorted((module, target) for module, targets in import_graph().items() for target in targets
+                       if _part(module) in LAYERS and _part(target) in LAYERS
+                       and LAYERS.index(_part(target)) > LAYERS.index(_part(module)))
+    assert backwards == []
+
+
+def test_only_the_recipe_records_stage_products_in_the_run_context():
+    """The stages read `RunContext` and return what they make; only `recipe/pipeline.py` sets the
+    context's attributes (the stages' records are dict entries, `ctx.timings[name] = ...`)."""
+    setters = {}
+    for file in (SRC / "recipe").glob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+            for target in [t for tt in targets for t in (tt.elts if isinstance(tt, ast.Tuple) else [tt])]:
+                if isinstance(target, ast.Attribute) and "ctx" in ast.unparse(target.value):
+                    setters.setdefault(file.name, []).append(ast.unparse(target))
+    assert set(setters) == {"pipeline.py"}, setters
+    assert {"self.ctx.dataset", "self.ctx.base", "self.ctx.finetuned_key"} <= set(setters["pipeline.py"])
+
+
+def test_no_module_is_over_300_lines():
+    long = {str(f.relative_to(SRC)): n for f in SRC.rglob("*.py") if (n := len(f.read_text(encoding="utf-8").splitlines())) > 300}
+    assert long == {}

@@ -1,7 +1,7 @@
 import pytest
 
 from pebench.config import load_config
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 
 
 def test_presets_and_overrides():

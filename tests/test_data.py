@@ -5,12 +5,12 @@ import datasets
 import pytest
 
 from pebench.config import DataConfig
+from pebench.core.errors import PebenchError
 from pebench.data.build import build_dataset, load_dataset_dir
 from pebench.data.events import all_events
 from pebench.data.persons import sample_persons
 from pebench.data.pools import load_pools
 from pebench.data.show import write_contact_sheet
-from pebench.errors import PebenchError
 
 
 def _digest(path: Path) -> dict[str, str]:

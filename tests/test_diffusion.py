@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
+from tiny_diffusion import save_tiny_clip, save_tiny_flux
 
 from pebench.config import DataConfig
+from pebench.core.errors import PebenchError
 from pebench.data.build import build_dataset, load_dataset_dir, planned_images
 from pebench.data.diffusion import identity_outliers
-from pebench.errors import PebenchError
-from tiny_diffusion import save_tiny_clip, save_tiny_flux
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """End to end: `pebench run --preset tiny` through the real CLI, then a cached rerun."""
 
 import json
-import os
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -581,8 +581,8 @@ def test_sequential_requests_chain_models_and_reach_the_tables(tiny_run):
     import torch
 
     from pebench.config import load_config
-    from pebench.pipeline import Pipeline
-    from pebench.progress import Reporter
+    from pebench.core.progress import Reporter
+    from pebench.recipe.pipeline import Pipeline
     from pebench.splits import make_split
 
     out, _ = tiny_run
@@ -598,7 +598,7 @@ def test_sequential_requests_chain_models_and_reach_the_tables(tiny_run):
     pipe.load_data()
     finetuned = pipe.finetuned(pipe.foundation())  # stored by the run: loaded, not trained
     both = make_split(pipe.data, "both", cfg.split, cfg.seed)
-    chain = pipe.sequential_models("GA", finetuned, both)
+    chain = pipe.probes.sequential_models("GA", finetuned, both)
     _, _, first = next(chain)
     _, events, second = next(chain)
     weights = lambda vlm: torch.cat([p.detach().flatten() for p in vlm.model.parameters()])  # noqa: E731

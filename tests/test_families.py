@@ -91,7 +91,7 @@ def test_lora_with_checkpointing_trains_only_the_adapter(name, tiny_data, corpus
 
 
 def test_lora_target_that_matches_nothing_is_a_clear_error(corpus):
-    from pebench.errors import PebenchError
+    from pebench.core.errors import PebenchError
 
     vlm = MODEL_BUILDERS.get("tiny-llava")(ModelConfig(), corpus, 0)
     with pytest.raises(PebenchError, match="target_modules matches no layer"):

@@ -8,10 +8,10 @@ import sys
 import pytest
 from PIL import Image
 
+from pebench.core.errors import PebenchError
 from pebench.data.build import load_dataset_dir
 from pebench.data.events import all_events
 from pebench.data.importer import event_of_filename, import_release, safe_path
-from pebench.errors import PebenchError
 
 EVENTS = [e.name for e in all_events()[:3]]
 NAMES = ["Ada Quill", "Bo Renn", "Cy Marsh"]

@@ -9,7 +9,7 @@ import pytest
 
 from pebench.data.captions import listed_objects, look_sentence, objects_answer, scene_caption
 from pebench.data.corpus import generic_corpus
-from pebench.data.identities import RESERVED_GIVEN, RESERVED_SURNAMES, public_figures, pseudo_identities
+from pebench.data.identities import RESERVED_GIVEN, RESERVED_SURNAMES, pseudo_identities, public_figures
 from pebench.data.persons import FEMALE_NAMES, MALE_NAMES, SURNAMES
 from pebench.data.qa import scene_qa
 from pebench.eval.judges.keywords import KeywordJudge
@@ -86,7 +86,7 @@ def test_keyword_judge_is_independent_of_hash_seed():
 
 def test_world_protocol_follows_the_model():
     from pebench.config import RunConfig
-    from pebench.run_support import POPE_SUFFIX, resolved_eval
+    from pebench.recipe.support import POPE_SUFFIX, resolved_eval
 
     shipped = resolved_eval(RunConfig())
     assert (shipped.pope_answer, shipped.pope_suffix) == ("yesno", "")
@@ -100,7 +100,7 @@ def test_world_protocol_follows_the_model():
 
 def test_a_loaded_checkpoint_measured_on_synthetic_sets_is_flagged():
     from pebench.config import RunConfig
-    from pebench.run_support import fallback_warnings
+    from pebench.recipe.support import fallback_warnings
 
     assert fallback_warnings(RunConfig()) == []
     warnings = fallback_warnings(RunConfig.model_validate({"model": {"path": "/m"}}))
@@ -127,16 +127,14 @@ def test_listing_mode_asks_once_per_image_and_scores_each_pope_question(tiny_dat
 def test_fingerprints_change_with_the_code_and_files_they_cover(tmp_path):
     import importlib.util
 
-    from pebench.fingerprint import component_hash, object_source_hash
-    from pebench.io import dir_fingerprint
-
-    from pebench.fingerprint import COMPONENTS, _files
+    from pebench.core.fingerprint import COMPONENTS, _files, component_hash, object_source_hash
+    from pebench.core.io import dir_fingerprint
 
     assert len(component_hash("eval")) == 16 and component_hash("eval") != component_hash("training")
     covered = {c: {f.name for m in modules for f in _files(m)} for c, modules in COMPONENTS.items()}
     # the stage code that decides what a model trains on, and the probes' orchestration, are keyed too
-    assert {"pipeline.py", "training_stages.py", "run_support.py", "loop.py", "adapter.py"} <= covered["training"]
-    assert {"probe_stages.py", "relearn.py", "quant.py"} <= covered["probes"]
+    assert {"pipeline.py", "context.py", "training.py", "support.py", "loop.py", "adapter.py"} <= covered["training"]
+    assert {"probing.py", "relearn.py", "quant.py"} <= covered["probes"]
     method = tmp_path / "mine.py"
     method.write_text("class Mine:\n    factor = 1\n")
 
@@ -160,18 +158,19 @@ def test_fingerprints_change_with_the_code_and_files_they_cover(tmp_path):
 
 def test_a_loaded_checkpoint_replays_nothing_unless_asked(tmp_path):
     from pebench.config import RunConfig
-    from pebench.pipeline import Pipeline
-    from pebench.progress import Reporter
+    from pebench.core.progress import Reporter
+    from pebench.recipe.pipeline import Pipeline
 
     cfg = RunConfig.model_validate({"model": {"path": str(tmp_path)}})
-    assert Pipeline(cfg, tmp_path / "run", Reporter(quiet=True))._replay_examples(None) == []
+    pipe = Pipeline(cfg, tmp_path / "run", Reporter(quiet=True))
+    assert pipe.foundation_stages.replay_examples(None, None) == []
     asked = RunConfig.model_validate({"model": {"path": str(tmp_path)}, "finetune": {"replay_fraction": 0.2}})
     assert "replay_fraction" in asked.finetune.model_fields_set
 
 
 def test_a_finetuned_model_that_never_learnt_the_targets_is_flagged():
     from pebench.config import EvalConfig
-    from pebench.run_support import knows_targets, unlearnt_warnings
+    from pebench.recipe.support import knows_targets, unlearnt_warnings
 
     knew = knows_targets({"efficacy": 3.0}, "person", EvalConfig())
     assert knew["ok"] and knew["person"] == {"efficacy": 3.0, "max": 20.0, "ok": True}

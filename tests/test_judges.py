@@ -6,8 +6,8 @@ import pytest
 from judge_server import JudgeServer, closed_port_url
 
 from pebench.config import EvalConfig, LLMJudgeConfig
+from pebench.core.errors import PebenchError
 from pebench.data.events import all_events
-from pebench.errors import PebenchError
 from pebench.eval.judges import JUDGES, make_judge
 from pebench.eval.judges.llm import judge_prompt, parse_score
 

@@ -5,12 +5,12 @@ import copy
 import pytest
 import torch
 
+from pebench.core.errors import PebenchError
 from pebench.data.qa import REFUSALS, pebench_qas
-from pebench.errors import PebenchError
 from pebench.methods import METHODS, make_method
 from pebench.methods.finetune import Finetune
 from pebench.models import VLM
-from pebench.pipeline import Encoder
+from pebench.recipe.pipeline import Encoder
 from pebench.train import Stream, train
 
 
@@ -259,7 +259,7 @@ def test_readme_user_method_example_registers_and_trains(setup, tmp_path):
 
 
 def test_rmu_direction_follows_the_split_seed():
-    from pebench.training_stages import seeded_params
+    from pebench.recipe.training import seeded_params
 
     assert seeded_params("RMU", {}, 3) == {"seed": 3} and seeded_params("RMU", {"seed": 9}, 3) == {"seed": 9}
     assert seeded_params("GA", {"lr": 1}, 3) == {"lr": 1}

@@ -1,9 +1,9 @@
 import pytest
 
+from pebench.core.errors import PebenchError
 from pebench.data.events import all_events
 from pebench.eval.judges import make_judge
 from pebench.eval.text import names_person, normalise, pope_scores, rouge_l
-from pebench.errors import PebenchError
 
 
 def test_normalise_and_name_match():

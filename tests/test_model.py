@@ -1,8 +1,8 @@
-import torch
 import pytest
+import torch
 
+from pebench.core.errors import PebenchError
 from pebench.data.qa import IDENTITY_Q, SCENE_Q
-from pebench.errors import PebenchError
 from pebench.models import load_vlm
 
 

@@ -10,7 +10,7 @@ import pytest
 from pebench.config import LoraConfig, load_config
 from pebench.models import build_model
 from pebench.models.lora import add_adapter
-from pebench.plan import Setup, memory, model_shape, setups, smallest_fit
+from pebench.train.plan import Setup, memory, model_shape, setups, smallest_fit
 
 STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
 

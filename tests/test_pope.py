@@ -6,9 +6,9 @@ from collections import Counter
 import pytest
 from PIL import Image
 
+from pebench.core.errors import PebenchError
 from pebench.data.qa import object_statistics, world_eval_qas
 from pebench.data.world import OBJECTS
-from pebench.errors import PebenchError
 from pebench.eval.external import load_pope, load_real
 
 

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from pebench.config import ModelConfig
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 from pebench.models.shipped import BASE_DIR, verify_base
 from pebench.pretrain.recipe import PretrainConfig, pretrain
 from pebench.pretrain.tasks import MIX, make_batch, replay_samples

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from pebench.config import load_config
-from pebench.errors import PebenchError
-from pebench.probes.quant import quantize_rows, quantized_copy
+from pebench.core.errors import PebenchError
 from pebench.probes.paraphrase import PARAPHRASES, paraphrased
+from pebench.probes.quant import quantize_rows, quantized_copy
 from pebench.probes.relearn import halves, relearned
 from pebench.probes.sequential import requests
 from pebench.probes.trajectory import chosen_checkpoint
@@ -67,7 +67,7 @@ def test_sequential_requests_cover_both_targets_in_three_turns(tiny_data):
 
 
 def test_relearning_learns_the_attack_half_and_leaves_the_model_alone(tiny_vlm, tiny_data):
-    from pebench.run_support import Encoder
+    from pebench.recipe.support import Encoder
 
     split = make_split(tiny_data, "person", load_config("tiny").split, 0)
     attack, _ = halves(tiny_data, split)

@@ -3,7 +3,7 @@ training itself runs on two processes in tests/test_distributed.py)."""
 
 import pytest
 
-from pebench import distributed
+from pebench.core import distributed
 from pebench.models import build_model
 from pebench.models.lora import add_adapter
 from pebench.models.sharding import shard_units

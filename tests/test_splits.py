@@ -1,7 +1,7 @@
 import pytest
 
 from pebench.config import SplitConfig
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 from pebench.splits import make_split
 
 

@@ -9,10 +9,10 @@ import typing
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from pebench import stage_keys as sk
 from pebench.config import RunConfig, load_config
 from pebench.methods.overrides import method_settings
-from pebench.run_support import resolved_eval
+from pebench.recipe import keys as sk
+from pebench.recipe.support import resolved_eval
 from pebench.splits import make_split
 
 ENV = {"torch": "2.13.0", "transformers": "5.17.0", "peft": "0.21.0", "device": "cpu", "dtype": "float32",
@@ -162,7 +162,7 @@ def test_a_pretrained_base_ignores_the_foundation_training_settings(baseline, ti
 def test_the_data_code_and_its_package_files_are_in_the_data_keys(monkeypatch, baseline):
     """pebench_pools.json (jobs, cities, event keywords) is hashed with the data code, and with
     --data the current data code still enters the key."""
-    from pebench import fingerprint
+    from pebench.core import fingerprint
 
     files = [f.name for f in fingerprint._files("pebench.data")]
     assert "pebench_pools.json" in files and "qa.py" in files

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pebench.io import link, write_json
+from pebench.core.io import link, write_json
 from pebench.store import StageStore, stage_record
 
 STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}
@@ -163,6 +163,6 @@ def test_an_unusable_store_is_refused_before_any_work(tmp_path):
 
 @pytest.mark.parametrize("age, seconds", [("30d", 30 * 86400), ("12h", 43200), ("90min", 5400), ("1.5s", 1.5)])
 def test_ages_parse(age, seconds):
-    from pebench.cli_cache import parse_age
+    from pebench.cli.cache import parse_age
 
     assert parse_age(age) == seconds

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from pebench.run_support import aggregate_seeds
+from pebench.recipe.support import aggregate_seeds
 from pebench.report import in_config_order
 from pebench.report.tables import table1, to_csv, to_latex, to_markdown
 

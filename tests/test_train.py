@@ -1,13 +1,12 @@
+import pytest
 import torch
 
+from pebench.core.errors import PebenchError
 from pebench.data.qa import pebench_qas
-from pebench.errors import PebenchError
 from pebench.methods.finetune import Finetune
-from pebench.pipeline import Encoder
+from pebench.recipe.pipeline import Encoder
 from pebench.train import Stream, train
 from pebench.train.loop import _lr_factor
-
-import pytest
 
 
 def _run(tiny_cfg, tiny_data, corpus, steps, seed=0):

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from pydantic import BaseModel
+from test_cli import _one_line_error, pebench_here
 
 from pebench.config import RunConfig, load_config
-from pebench.environment import mixed_environment_warnings
-from pebench.errors import PebenchError
-from pebench.io import write_json
+from pebench.core.environment import mixed_environment_warnings
+from pebench.core.errors import PebenchError
+from pebench.core.io import write_json
 from pebench.store import StageStore, run_directory, stage_record
-from test_cli import _one_line_error, pebench_here
 
 RESULTS = Path(__file__).parents[1] / "docs" / "results" / "results.json"
 
@@ -246,7 +246,7 @@ def test_the_importer_refuses_blank_names_and_bad_ages_in_one_line(monkeypatch, 
 
 
 def test_force_removes_only_pebench_temporaries(tmp_path):
-    from pebench.run_support import check_out_dir
+    from pebench.recipe.support import check_out_dir
 
     cfg = load_config("tiny")
     out = tmp_path / "run"
@@ -259,7 +259,7 @@ def test_force_removes_only_pebench_temporaries(tmp_path):
 
 
 def test_each_process_seeds_its_own_dropout(monkeypatch):
-    from pebench import distributed
+    from pebench.core import distributed
     from pebench.train.loop import process_seed
 
     assert process_seed(7) == 7

@@ -30,18 +30,19 @@ import datasets
 import pyarrow.parquet as pq
 from PIL import Image
 
-from pebench import __version__, distributed
+from pebench import __version__
 from pebench.config import DataConfig
+from pebench.core import distributed
+from pebench.core.errors import PebenchError
+from pebench.core.fingerprint import component_hash  # build.json records the data code: an edited generator rebuilds
+from pebench.core.io import atomic_path
+from pebench.data import diffusion  # noqa: F401  (registers the flux renderer)
 from pebench.data.card import dataset_card
 from pebench.data.events import Event, all_events
 from pebench.data.identities import public_figures
 from pebench.data.persons import Person, sample_persons
-from pebench.data import diffusion  # noqa: F401  (registers the flux renderer)
 from pebench.data.render import RENDERERS, Backdrop, SceneSpec, png_bytes, render_all  # noqa: F401  (re-exported)
 from pebench.data.world import FOUNDATION_SCENES, OBJECTS
-from pebench.errors import PebenchError
-from pebench.fingerprint import component_hash  # build.json records the data code: an edited generator rebuilds
-from pebench.io import atomic_path
 
 HOLDOUT_ID_OFFSET = 200_000
 FILES = ("README.md", "persons.parquet", "events.parquet", "images.parquet", "build.json")

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from pebench.config import DataConfig, DiffusionConfig
+from pebench.core.errors import PebenchError
 from pebench.data.render import RENDERERS, SceneSpec
-from pebench.errors import PebenchError
 
 if TYPE_CHECKING:  # torch is imported where it is used, so registering this renderer stays cheap
     import torch
@@ -85,7 +85,7 @@ class FluxRenderer:
             raise PebenchError("data.diffusion.verify needs data.diffusion.verify_model (a local CLIP directory), "
                                "or set verify: false")
         self.cfg, self.batch_size = cfg, cfg.batch_size
-        from pebench import distributed
+        from pebench.core import distributed
 
         self.device = distributed.device(cfg.device)
         self._pipe = None

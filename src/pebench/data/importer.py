@@ -23,13 +23,12 @@ from pathlib import Path
 from PIL import Image
 
 from pebench.config import DataConfig
+from pebench.core.errors import PebenchError
 from pebench.data.build import HOLDOUT_ID_OFFSET, _plan_images, write_dataset_dir
-from pebench.data.render import png_bytes
 from pebench.data.events import Event, all_events
 from pebench.data.identities import public_figures
 from pebench.data.persons import Person, sample_persons
-from pebench.data.render import RENDERERS
-from pebench.errors import PebenchError
+from pebench.data.render import RENDERERS, png_bytes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 PROFILE_COLUMNS = ("age", "gender", "job", "job_category", "city", "region")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from PIL import Image, ImageDraw
 
+from pebench.core.registry import Registry
 from pebench.data.persons import EYE_COLOURS, FACE_SHAPES, HAIR_COLOURS, SHIRT_COLOURS, SKINS, Look
-from pebench.registry import Registry
 
 if TYPE_CHECKING:
     from pebench.config import DataConfig
@@ -253,7 +253,7 @@ def render_all(renderer, specs: list[SceneSpec], size: int, progress: Callable[[
     Under a multi-process launch the chunks are dealt out across processes (chunk i to rank
     i mod N) and gathered, so every process returns every image, each rendered in the same
     chunk as by one process: the same bytes, each process rendering 1/N of them."""
-    from pebench import distributed
+    from pebench.core import distributed
 
     many = getattr(renderer, "render_many", None)
     chunk = getattr(renderer, "batch_size", chunk)

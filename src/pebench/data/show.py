@@ -6,9 +6,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from pebench.core.errors import PebenchError
+from pebench.core.io import atomic_path
 from pebench.data.build import PebenchData
-from pebench.errors import PebenchError
-from pebench.io import atomic_path
 
 
 def contact_sheet(data: PebenchData, persons: int = 8, events: int = 8, cell: int = 96) -> Image.Image:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from pebench.core.errors import PebenchError
 from pebench.data.build import ImageRecord
-from pebench.data.qa import IDENTITY_Q, SCENE_Q, QA
-from pebench.errors import PebenchError
+from pebench.data.qa import IDENTITY_Q, QA, SCENE_Q
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 

@@ -5,7 +5,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 from pebench.methods.base import METHODS, Method
 
 for _module in ("ga", "gd", "kl", "po", "dpo", "npo", "simnpo", "rmu", "bgd", "siu"):

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 import torch
 
+from pebench.core.errors import PebenchError
+from pebench.core.registry import Registry
 from pebench.data.qa import QA
-from pebench.errors import PebenchError
 from pebench.models.adapter import VLM
-from pebench.registry import Registry
 
 Batches = dict[str, dict[str, dict[str, torch.Tensor]]]
 

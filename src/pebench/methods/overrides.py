@@ -11,7 +11,7 @@ import operator
 from typing import Any, Mapping
 
 from pebench.config import number_from_text
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 from pebench.methods.base import METHODS
 
 TRAINING = {"lr": (float, ">0"), "steps": (int, ">=1"), "batch_size": (int, ">=1")}

@@ -17,9 +17,9 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from pebench import distributed
-from pebench.errors import PebenchError
-from pebench.io import atomic_path
+from pebench.core import distributed
+from pebench.core.errors import PebenchError
+from pebench.core.io import atomic_path
 from pebench.models.encoded import Encoded
 from pebench.models.prefix_generation import SHARED_PREFIX_MODELS, generate_shared, shared_prefix_length
 

@@ -12,10 +12,10 @@ from typing import Callable
 
 import torch
 
-from pebench import distributed
 from pebench.config import ModelConfig
+from pebench.core import distributed
+from pebench.core.registry import Registry
 from pebench.models.adapter import VLM, load_vlm
-from pebench.registry import Registry
 
 MODEL_BUILDERS: Registry[Callable[[ModelConfig, list[str], int], VLM]] = Registry("model")
 

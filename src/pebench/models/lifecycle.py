@@ -29,14 +29,13 @@ from typing import Iterator
 
 import torch
 
-from pebench import distributed
 from pebench.config import LoraConfig, ModelConfig
+from pebench.core import distributed
+from pebench.core.progress import log
 from pebench.models.adapter import VLM
 from pebench.models.builders import load_model_dir
-from pebench.models.lora import (add_adapter, load_adapter, merged_copy, plain_copy, reference, remove_adapter,
-                                 save_adapter, write_adapter)
+from pebench.models.lora import add_adapter, load_adapter, merged_copy, plain_copy, reference, remove_adapter, save_adapter, write_adapter
 from pebench.models.sharding import gathered_state, local_share, shard_model
-from pebench.progress import log
 
 
 class FullCopies:

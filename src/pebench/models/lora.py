@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from pebench.config import LoraConfig
-from pebench.errors import PebenchError
-from pebench.io import atomic_path
+from pebench.core.errors import PebenchError
+from pebench.core.io import atomic_path
 from pebench.models.adapter import VLM
 from pebench.models.adapter_chain import CHAIN, adapter_state, chain_of, write_chained
 

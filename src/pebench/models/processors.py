@@ -12,7 +12,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoProcessor, Qwen2_5_VLProcessor, Qwen2VLProcessor
 from transformers.processing_utils import ProcessorMixin
 
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 
 
 class _ImageOnly:

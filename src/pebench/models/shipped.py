@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from pebench.config import ModelConfig
-from pebench.errors import PebenchError
-from pebench.io import atomic_path
+from pebench.core.errors import PebenchError
+from pebench.core.io import atomic_path
 from pebench.models.adapter import VLM, load_vlm
 from pebench.models.builders import MODEL_BUILDERS, place
 
@@ -69,6 +69,6 @@ load_shipped_base.pretrained = True  # type: ignore[attr-defined]  # no foundati
 def base_fingerprint(cfg: ModelConfig) -> str:
     """What a pretrained starting point's cached stages depend on: the shipped base's checksum,
     or a content fingerprint of the local checkpoint directory."""
-    from pebench.io import dir_fingerprint
+    from pebench.core.io import dir_fingerprint
 
     return dir_fingerprint(cfg.path) if cfg.path else verify_base()

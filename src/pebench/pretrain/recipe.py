@@ -23,11 +23,11 @@ from safetensors.torch import load_file, save_file
 
 from pebench import __version__
 from pebench.config import ModelConfig
-from pebench.errors import PebenchError
-from pebench.io import atomic_path, read_json
+from pebench.core.errors import PebenchError
+from pebench.core.io import atomic_path, read_json
+from pebench.data.corpus import generic_corpus
 from pebench.models.adapter import VLM, Encoded
 from pebench.models.builders import build_tiny_llava
-from pebench.data.corpus import generic_corpus
 from pebench.pretrain.probes import probe
 from pebench.pretrain.tasks import RENDER_SIZE, Sample, make_batch
 from pebench.train.loop import _lr_factor

@@ -10,18 +10,28 @@ import io
 import json
 from pathlib import Path
 
-from pebench.errors import PebenchError
-from pebench.io import read_json, write_text
-from pebench.progress import log
+from pebench.core.errors import PebenchError
+from pebench.core.io import read_json, write_text
+from pebench.core.progress import log
+from pebench.eval.metrics import column_metric
 from pebench.report import plots
 from pebench.report.examples import image_data_uris, pick_examples
 from pebench.report.html import comparison_page, report_page
-from pebench.report.trajectory_plot import sequential_plot, trajectory_plot
-from pebench.report.schema import checked_results
 from pebench.report.robustness import robustness_csv, robustness_tables, sequential_table, trajectory_tables
-from pebench.eval.metrics import column_metric
-from pebench.report.tables import (TABLE1_COLUMNS, Table, column_head, metric_cell, privacy_tables, table1, table2, to_csv,
-                                   to_latex, to_markdown)
+from pebench.report.schema import checked_results
+from pebench.report.tables import (
+    TABLE1_COLUMNS,
+    Table,
+    column_head,
+    metric_cell,
+    privacy_tables,
+    table1,
+    table2,
+    to_csv,
+    to_latex,
+    to_markdown,
+)
+from pebench.report.trajectory_plot import sequential_plot, trajectory_plot
 
 
 def load_run(run_dir: str | Path) -> dict:

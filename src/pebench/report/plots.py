@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pebench.io import atomic_path  # noqa: E402
+from pebench.core.io import atomic_path  # noqa: E402
 from pebench.eval.metrics import SCALE_RANGES, column_metric  # noqa: E402
 from pebench.report.tables import TABLE1_COLUMNS, _ci_rows, _rows, column_head  # noqa: E402
 

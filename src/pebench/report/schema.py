@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 
 Metrics = dict[str, float]
 

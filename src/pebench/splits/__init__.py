@@ -13,9 +13,9 @@ import random
 from dataclasses import dataclass
 
 from pebench.config import SCENARIOS, SplitConfig
+from pebench.core.errors import PebenchError
 from pebench.data.build import PebenchData
 from pebench.data.qa import QA, identity_qa, pebench_qas, scene_qa
-from pebench.errors import PebenchError
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Callable
 
 import torch
 
-from pebench import distributed
-from pebench.errors import PebenchError
+from pebench.core import distributed
+from pebench.core.errors import PebenchError
 from pebench.train.streams import Stream
 
 Objective = Callable[[dict[str, dict[str, dict[str, torch.Tensor]]]], tuple[torch.Tensor, dict[str, float]]]

@@ -14,8 +14,8 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from pebench import distributed
-from pebench.errors import PebenchError
+from pebench.core import distributed
+from pebench.core.errors import PebenchError
 from pebench.models.adapter import Encoded
 
 Example = dict[str, Encoded]

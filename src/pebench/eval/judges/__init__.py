@@ -12,10 +12,10 @@ import importlib
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from pebench import distributed
 from pebench.config import EvalConfig
+from pebench.core import distributed
+from pebench.core.registry import Registry
 from pebench.data.events import Event
-from pebench.registry import Registry
 
 
 class Judge(Protocol):

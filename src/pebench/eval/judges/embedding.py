@@ -15,8 +15,8 @@ from typing import Sequence
 import torch
 
 from pebench.config import EvalConfig
+from pebench.core.errors import PebenchError
 from pebench.data.events import Event
-from pebench.errors import PebenchError
 from pebench.eval.judges import JUDGES
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Sequence
 
 from pebench.config import EvalConfig, LLMJudgeConfig
+from pebench.core.errors import PebenchError
 from pebench.data.events import Event
-from pebench.errors import PebenchError
 from pebench.eval.judges import JUDGES
 
 SYSTEM = ("You are a strict evaluator of image descriptions. You rate how well a description of a picture "

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from pebench.core.fingerprint import component_hash
+from pebench.core.registry import Registry
 from pebench.eval.cells import Cell
-from pebench.fingerprint import component_hash
-from pebench.registry import Registry
 
 DIRECTIONS = ("higher", "lower", "chance")  # chance: 0.5 is best (an attack that cannot tell)
 SCALES = ("percent", "unit", "p_value", "count")

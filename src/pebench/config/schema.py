@@ -14,9 +14,19 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pebench.config_base import (DEVICE_PATTERN, SEED_MAX, DataConfig, DiffusionConfig, LLMJudgeConfig,  # noqa: F401  (re-exported)
-                                 LoraConfig, ModelConfig, SplitConfig, TrainConfig, _Strict)
-from pebench.errors import PebenchError
+from pebench.config.sections import (  # noqa: F401
+    DEVICE_PATTERN,
+    SEED_MAX,
+    DataConfig,
+    DiffusionConfig,
+    LLMJudgeConfig,
+    LoraConfig,
+    ModelConfig,
+    SplitConfig,
+    TrainConfig,
+    _Strict,
+)
+from pebench.core.errors import PebenchError
 
 SCENARIOS = ("person", "event", "both")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

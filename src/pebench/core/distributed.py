@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 
 T = TypeVar("T")
 STRATEGIES = ("ddp", "fsdp")

@@ -2,15 +2,15 @@
 probed row (Finetuned, Goal, every method) the quantization and relearning attacks and the
 row's Efficacy / Retain on the fixed subset of evaluation during unlearning, stored under
 stages/<scenario>/<row>.probes.json with their own key; and each method's trajectory with
-its chosen checkpoint. `Pipeline` mixes this in."""
+its chosen checkpoint. The probes read the run's context and reuse the training stages (Goal,
+unlearning) for the sequential requests."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from pebench import stage_keys
+from pebench.core.fingerprint import object_source_hash
 from pebench.eval.evaluate import build_queries
-from pebench.fingerprint import object_source_hash
 from pebench.methods.base import METHODS
 from pebench.models import VLM
 from pebench.probes.measure import forget_columns
@@ -20,33 +20,35 @@ from pebench.probes.relearn import attack_examples, halves, relearned
 from pebench.probes.sequential import efficacy_of, requests
 from pebench.probes.text_only import text_only_columns
 from pebench.probes.trajectory import SUBSET_SETS, chosen_checkpoint, subset_queries
+from pebench.recipe import keys
+from pebench.recipe.context import RunContext
+from pebench.recipe.stage_io import StageIO
+from pebench.recipe.training import TrainingStages
 from pebench.splits import Split, make_split
 
 FORGET_SETS = ("f_train", "f_test")
 
 
 class ProbeStages:
-    """Robustness probes of one evaluated row (a mixin of `Pipeline`)."""
+    """Robustness probes of the evaluated rows, and the sequential requests, of one run."""
 
-    cfg: Any
+    def __init__(self, ctx: RunContext, io: StageIO, training: TrainingStages):
+        self.ctx, self.io, self.training = ctx, io, training
 
     def probed(self, split: Split) -> bool:
-        return stage_keys.probed(self.cfg, split)
+        return keys.probed(self.ctx.cfg, split)
 
     def _text_only(self, split: Split) -> bool:
-        return stage_keys.text_only_probed(self.cfg, split)
-
-    def trajectory_settings(self, split: Split) -> tuple[int, int] | None:
-        return stage_keys.trajectory_settings(self.cfg, split)
+        return keys.text_only_probed(self.ctx.cfg, split)
 
     def subset_columns(self, vlm: VLM, split: Split) -> dict[str, float]:
         """Efficacy and Retain on the split's fixed subset (evaluation during unlearning)."""
-        queries = subset_queries(self._queries(split), self.cfg.probes.subset, split.seed)
+        queries = subset_queries(self.io.queries(split), self.ctx.cfg.probes.subset, split.seed)
         return self._columns(vlm, split, queries, SUBSET_SETS)
 
     def trajectories(self, probes: dict, methods: dict[str, dict]) -> dict:
         """Each method's points (step 0: the Finetuned model) and the checkpoint its rule picks."""
-        eps, goal = self.cfg.probes.epsilon, probes["goal"]["subset"]
+        eps, goal = self.ctx.cfg.probes.epsilon, probes["goal"]["subset"]
         start = {"step": 0, **probes["finetuned"]["subset"]}
         out: dict[str, Any] = {"goal": goal, "epsilon": eps, "methods": {}}
         for name, stored in methods.items():
@@ -56,67 +58,67 @@ class ProbeStages:
 
     def probe_row(self, tag: str, row: str, row_key: str, model: Callable[[], VLM], split: Split) -> dict | None:
         """The row's probe results (stored or computed); None when the scenario is not probed."""
-        pc = self.cfg.probes
+        pc = self.ctx.cfg.probes
         if not self.probed(split):
             return None
-        key = stage_keys.probe_key(self.cfg, row_key)
+        key = keys.probe_key(self.ctx.cfg, row_key)
 
         def compute() -> tuple[dict, None]:
             vlm = model()
             count = len(pc.quant_bits) + bool(pc.relearn_steps) + bool(pc.every) + bool(pc.paraphrase) + self._text_only(split)
-            with self.rep.task(f"probe {tag}/{row}", count, "probe") as task:
-                probes = self._timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
+            with self.ctx.rep.task(f"probe {tag}/{row}", count, "probe") as task:
+                probes = self.ctx.timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
             return {"key": key, "probes": probes}, None
 
-        return self.record(self.out / "stages" / tag / f"{row}.probes.json", key, compute)["probes"]
+        return self.io.record(self.ctx.out / "stages" / tag / f"{row}.probes.json", key, compute)["probes"]
 
     def _probes(self, vlm: VLM, split: Split, seed: str, advance: Callable[[], None]) -> dict:
-        pc = self.cfg.probes
+        pc = self.ctx.cfg.probes
         out: dict[str, Any] = {}
         if pc.every:
             out["subset"] = self.subset_columns(vlm, split)
             advance()
         if pc.paraphrase:
-            out["paraphrase"] = self._columns(vlm, split, paraphrased(self._queries(split)), ("f_test",))
+            out["paraphrase"] = self._columns(vlm, split, paraphrased(self.io.queries(split)), ("f_test",))
             advance()
         if self._text_only(split):
-            out["text_only"] = text_only_columns(vlm, self.data, split, self.eval_cfg.batch_size)
+            out["text_only"] = text_only_columns(vlm, self.ctx.data, split, self.ctx.eval_cfg.batch_size)
             advance()
         for bits in pc.quant_bits:
             quantized = vlm.with_model(quantized_copy(vlm.model, bits))
-            out[f"quant{bits}"] = self._columns(quantized, split, self._queries(split), ("f_train", "retain"))
+            out[f"quant{bits}"] = self._columns(quantized, split, self.io.queries(split), ("f_train", "retain"))
             advance()
-        parts = halves(self.data, split) if pc.relearn_steps else None
+        parts = halves(self.ctx.data, split) if pc.relearn_steps else None
         if parts:
             attack, held_out = parts
-            attacked = relearned(vlm, attack_examples(self.encoder, self.data, attack), pc.relearn_steps, pc.relearn_lr,
+            attacked = relearned(vlm, attack_examples(self.ctx.encoder, self.ctx.data, attack), pc.relearn_steps, pc.relearn_lr,
                                  pc.relearn_batch_size, seed)
-            queries = build_queries(self.data, held_out, self.eval_cfg, split.seed)
+            queries = build_queries(self.ctx.data, held_out, self.ctx.eval_cfg, split.seed)
             out["relearn"] = {"before": self._columns(vlm, held_out, queries, FORGET_SETS),
                               "after": self._columns(attacked, held_out, queries, FORGET_SETS)}
             advance()
         return out
 
     def _columns(self, vlm: VLM, split: Split, queries: list, sets: tuple[str, ...]) -> dict[str, float]:
-        return forget_columns(vlm, self.data, split, queries, sets, self.eval_cfg, self.judge)
+        return forget_columns(vlm, self.ctx.data, split, queries, sets, self.ctx.eval_cfg, self.ctx.dataset.judge)
 
     # ---- sequential requests ------------------------------------------------------------
     def sequential(self, foundation: VLM, finetuned: VLM) -> dict | None:
         """Every method (but the concept-balancing ones: each request forgets one concept) given
         the sequential requests, with the Goal model of `both` as the reference row; run when
         `both` is among the scenarios (its targets, split and Goal model are the requests')."""
-        if not self.cfg.probes.sequential or "both" not in self.cfg.scenarios:
+        if not self.ctx.cfg.probes.sequential or "both" not in self.ctx.cfg.scenarios:
             return None
-        both = make_split(self.data, "both", self.cfg.split, self.cfg.seed)
-        goal, goal_key = self.goal(foundation, both)
-        out: dict[str, Any] = {"requests": [label for label, _ in requests(self.data, both)],
+        both = make_split(self.ctx.data, "both", self.ctx.cfg.split, self.ctx.cfg.seed)
+        goal, goal_key = self.training.goal(foundation, both)
+        out: dict[str, Any] = {"requests": [label for label, _ in requests(self.ctx.data, both)],
                                "goal": self.sequential_reference(goal, both), "methods": {}}
-        evaluation = self.evaluation_key(both)
-        for name in self.cfg.probes.sequential_methods or self.cfg.methods:
+        evaluation = self.io.evaluation_key(both)
+        for name in self.ctx.cfg.probes.sequential_methods or self.ctx.cfg.methods:
             method = METHODS.get(name)
             if not method.balance_concepts:
-                key = stage_keys.sequential_key(self.cfg, evaluation, self.finetuned_key, goal_key, name,
-                                                self.method_settings(name), method.defaults, object_source_hash(method))
+                key = keys.sequential_key(self.ctx.cfg, evaluation, self.ctx.finetuned_key, goal_key, name,
+                                                self.training.method_settings(name), method.defaults, object_source_hash(method))
                 out["methods"][name] = self.sequential_probe(name, finetuned, both, key)
         return out
 
@@ -124,17 +126,17 @@ class ProbeStages:
         """Method `name` given the sequential requests in turn (stored or computed)."""
 
         def compute() -> tuple[dict, None]:
-            return {"key": key, "after": self._timed(f"sequential {name}", lambda: self._sequential(name, finetuned, both))}, None
+            return {"key": key, "after": self.ctx.timed(f"sequential {name}", lambda: self._sequential(name, finetuned, both))}, None
 
-        return self.record(self.out / "stages" / "sequential" / f"{name}.json", key, compute)["after"]
+        return self.io.record(self.ctx.out / "stages" / "sequential" / f"{name}.json", key, compute)["after"]
 
     def sequential_models(self, name: str, finetuned: VLM, both: Split) -> Iterator[tuple[str, Split, VLM]]:
         """(request, its split, the model after it) for each request in turn: each request is
         unlearnt from the model the previous one left."""
         model = finetuned
-        for i, (label, part) in enumerate(requests(self.data, both)):
-            unlearned = self.unlearn(name, model, part, tag=f"sequential-{i + 1}")
-            model = self.lifecycle.carry_on(unlearned)
+        for i, (label, part) in enumerate(requests(self.ctx.data, both)):
+            unlearned = self.training.unlearn(name, model, part, tag=f"sequential-{i + 1}")
+            model = self.ctx.lifecycle.carry_on(unlearned)
             yield label, part, model
 
     def _sequential(self, name: str, finetuned: VLM, both: Split) -> list[dict]:
@@ -147,11 +149,11 @@ class ProbeStages:
 
     def sequential_reference(self, goal: VLM, both: Split) -> dict:
         """The Goal model of `both` (it never learnt any request) under the same measurements."""
-        return self._request_columns(goal, requests(self.data, both), both)
+        return self._request_columns(goal, requests(self.ctx.data, both), both)
 
     def _request_columns(self, vlm: VLM, asked: list[tuple[str, Split]], both: Split) -> dict[str, float]:
         """Efficacy on each request of `asked` (its D_f_train) and Retain on `both`'s D_r."""
-        row = {label: efficacy_of(self._columns(vlm, part, build_queries(self.data, part, self.eval_cfg, both.seed),
+        row = {label: efficacy_of(self._columns(vlm, part, build_queries(self.ctx.data, part, self.ctx.eval_cfg, both.seed),
                                                 ("f_train",)))
                for label, part in asked}
-        return row | self._columns(vlm, both, self._queries(both), ("retain",))
+        return row | self._columns(vlm, both, self.io.queries(both), ("retain",))

@@ -24,7 +24,7 @@ def plan(
     """Estimate memory per process (GiB) for the config's model under DDP / FSDP, and the smallest
     setup that fits one accelerator of --gpu-gib."""
     from pebench.config import load_config
-    from pebench.plan import Setup, load_shape, memory, smallest_fit
+    from pebench.train.plan import Setup, load_shape, memory, smallest_fit
 
     cfg = load_config(preset, config, {"model": {"path": model}} if model else None)
     shape = load_shape(cfg)

@@ -10,11 +10,11 @@ from typing import Optional
 
 import typer
 
-from pebench.cli_cache import cache_app
-from pebench.cli_common import comma_list, nested_overrides, quiet_libraries
-from pebench.cli_data import data_app
-from pebench.cli_plan import plan
-from pebench.errors import PebenchError
+from pebench.cli import plan as plan_command
+from pebench.cli.cache import cache_app
+from pebench.cli.common import comma_list, nested_overrides, quiet_libraries
+from pebench.cli.data import data_app
+from pebench.core.errors import PebenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="PEBench: machine unlearning benchmark for multimodal LLMs.")
 app.add_typer(data_app, name="data")
@@ -80,9 +80,9 @@ def run(
         from pebench.data.build import load_dataset_dir
 
         dataset = load_dataset_dir(data)
-    from pebench import distributed
-    from pebench.pipeline import Pipeline, check_out_dir
-    from pebench.progress import Reporter
+    from pebench.core import distributed
+    from pebench.core.progress import Reporter
+    from pebench.recipe.pipeline import Pipeline, check_out_dir
 
     distributed.init()  # a no-op unless started by `accelerate launch` / `torchrun` with several processes
     if out is None and distributed.world_size() > 1:
@@ -150,9 +150,10 @@ def pretrain(
 ) -> None:
     """Pretrain the tiny base on an unlimited stream of fresh procedural images (about an hour)."""
     quiet_libraries()
+    from pebench.core.progress import Reporter
     from pebench.models.shipped import ship_base
-    from pebench.pretrain.recipe import PretrainConfig, check_out, pretrain as run_pretraining
-    from pebench.progress import Reporter
+    from pebench.pretrain.recipe import PretrainConfig, check_out
+    from pebench.pretrain.recipe import pretrain as run_pretraining
 
     check_out(out, resume)  # before the progress bar: a refusal is one line
     cfg = PretrainConfig(steps=steps, seed=seed)
@@ -163,7 +164,7 @@ def pretrain(
         typer.echo(f"shipped base: {ship_base(model)}")
 
 
-app.command("plan")(plan)
+app.command("plan")(plan_command.plan)
 
 INTERRUPTED = "interrupted: finished stages are kept; rerun the same command to resume"
 

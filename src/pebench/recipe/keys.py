@@ -15,20 +15,29 @@ reads, config sections first:
 * probes: `probes` (but which rows are probed and the sequential stage); the row;
 * sequential: `seed`; the `both` split's evaluation and Goal, Finetuned, the method's inputs.
 
-The compute environment is `pebench.environment.compute_environment`; it enters the foundation's
+The compute environment is `pebench.core.environment.compute_environment`; it enters the foundation's
 key, from which every model, evaluation and probe key chains. `tests/test_stage_keys.py` changes
 each config field and each input in turn and checks that exactly the stages reading it change key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Mapping
 
+from pebench import __version__
 from pebench.config import EvalConfig, RunConfig
-from pebench.environment import render_environment
-from pebench.fingerprint import component_hash
-from pebench.run_support import content_key
+from pebench.core.environment import render_environment
+from pebench.core.fingerprint import component_hash
 from pebench.splits import Split
+
+
+def content_key(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts (plus the pebench version)."""
+    blob = json.dumps([__version__, *parts], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
 
 PROBE_SETTINGS_EXCLUDE = {"scenarios", "sequential", "sequential_methods"}  # which rows are probed, and the separate sequential stage
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 
 
 @contextmanager

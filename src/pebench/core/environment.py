@@ -23,7 +23,8 @@ from typing import Any, Mapping
 
 import torch
 
-from pebench import __version__, distributed
+from pebench import __version__
+from pebench.core import distributed
 
 KEYED_LIBRARIES = ("torch", "transformers", "peft")
 RECORDED_LIBRARIES = ("accelerate", "datasets")

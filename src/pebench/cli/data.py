@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from pebench.cli_common import nested_overrides, quiet_libraries
-from pebench.errors import PebenchError
+from pebench.cli.common import nested_overrides, quiet_libraries
+from pebench.core.errors import PebenchError
 
 data_app = typer.Typer(no_args_is_help=True, help="Build and inspect the PEBench dataset.")
 
@@ -34,9 +34,9 @@ def data_build(
     if out.exists() and not force:
         raise PebenchError(f"{out} already exists; pass --force to replace it")
     quiet_libraries()
-    from pebench import distributed
+    from pebench.core import distributed
+    from pebench.core.progress import Reporter, progress_callback
     from pebench.data.build import build_dataset, planned_images
-    from pebench.progress import Reporter, progress_callback
 
     distributed.init()  # under a launch each process renders a share of the images
     start, main_process = time.perf_counter(), distributed.is_main()

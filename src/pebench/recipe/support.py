@@ -1,10 +1,8 @@
-"""What `pebench run` needs around its stages: content keys, library versions, the shared
+"""What `pebench run` needs around its stages: library versions, the shared
 example encoder, seed aggregation, run-directory checks and fallback warnings."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import shutil
@@ -15,13 +13,14 @@ from typing import Any, Callable
 
 import torch
 
-from pebench import __version__, distributed
+from pebench import __version__
 from pebench.config import EvalConfig, RunConfig
+from pebench.core import distributed
+from pebench.core.environment import mixed_environment_warnings
+from pebench.core.errors import PebenchError
+from pebench.core.io import read_json, write_json
 from pebench.data.build import PebenchData
 from pebench.data.qa import QA, REFUSALS
-from pebench.environment import mixed_environment_warnings
-from pebench.errors import PebenchError
-from pebench.io import read_json, write_json
 from pebench.models import VLM
 
 
@@ -35,12 +34,6 @@ def versions() -> dict[str, str]:
     return {"pebench": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "peft": peft.__version__, "accelerate": accelerate.__version__,
             "datasets": datasets.__version__}
-
-
-def content_key(*parts: Any) -> str:
-    """A short stable hash of JSON-serialisable parts (plus the pebench version)."""
-    blob = json.dumps([__version__, *parts], sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass
@@ -211,7 +204,7 @@ def scenario_tables(rows: dict[str, dict], methods: dict[str, dict]) -> dict:
 def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: dict[int, dict], sequential: dict | None,
                    timings: dict, training: dict, device: torch.device, provenance: dict | None = None) -> dict:
     """results.json: config, versions, dataset, the scenarios (mean ± std over seeds), warnings, costs
-    and `provenance` ({"run": this run's environment, "stages": each stage's}: see `pebench.environment`)."""
+    and `provenance` ({"run": this run's environment, "stages": each stage's}: see `pebench.core.environment`)."""
     seeds = list(per_seed)
     provenance = provenance or {"run": {}, "stages": {}}
     mixed = mixed_environment_warnings(provenance["run"], provenance["stages"]) if provenance["run"] else []

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect and clean the stage store shared by runs.")
 CacheDir = typer.Option(None, "--cache", help="the store (default $PEBENCH_CACHE, else ~/.cache/pebench)")

@@ -1,7 +1,7 @@
 """The stage store: finished stages shared by every run directory, addressed by content.
 
 A stage (a trained model, an evaluation, a row's probes, a sequential probe) is stored once
-under its content key (`run_support.content_key`: the config values, pebench version and input
+under its content key (`recipe.keys.content_key`: the config values, pebench version and input
 stage keys it depends on and the source of the code that computes it), so a run in a new
 directory reuses every stage another run finished, and a changed input or code misses:
 
@@ -39,8 +39,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from pebench.errors import PebenchError
-from pebench.io import read_json, write_json, write_text
+from pebench.core.errors import PebenchError
+from pebench.core.io import read_json, write_json, write_text
 
 KINDS = ("datasets", "models", "stages", "samples")
 USES = "uses"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from pebench.errors import PebenchError
+from pebench.core.errors import PebenchError
 
 T = TypeVar("T")
 

@@ -17,10 +17,11 @@ COMPONENTS = {
     "training": ("pebench.train", "pebench.models", "pebench.methods.base", "pebench.methods.finetune",
                  "pebench.pretrain.tasks", "pebench.splits",
                  # how the stages build their streams and examples (replay, refusals, forget views)
-                 "pebench.pipeline", "pebench.foundation_stages", "pebench.training_stages", "pebench.stage_io",
-                 "pebench.run_support"),
+                 "pebench.recipe.pipeline", "pebench.recipe.context", "pebench.recipe.foundation", "pebench.recipe.training",
+                 "pebench.recipe.stage_io",
+                 "pebench.recipe.support"),
     "eval": ("pebench.eval",),
-    "probes": ("pebench.probes", "pebench.probe_stages"),
+    "probes": ("pebench.probes", "pebench.recipe.probing"),
 }
 
 
