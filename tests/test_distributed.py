@@ -50,6 +50,23 @@ def test_two_process_training_matches_one_process(tiny_data_dir, tmp_path):
     assert b["answers"] == a["answers"]  # generation batches dealt out across processes, then gathered
 
 
+def test_every_method_optimises_the_same_objective_under_a_launch(tiny_data_dir, tmp_path):
+    """Issue 29: whole-batch means and process-averaged statistics (KL, SIU's masked KL, RMU's
+    scale and means, BGD's relative weights, PDU's multiplier, GRU's and MMUnlearner's gradient
+    seams, MANU's neuron statistics): 2 gloo processes give one process's losses within 1e-4."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, str(HERE / "dist_methods.py"), str(tiny_data_dir), str(one)], check=True, env=ENV,
+                   capture_output=True, timeout=600)
+    _launch(2, str(HERE / "dist_methods.py"), str(tiny_data_dir), str(two))
+    a, b = json.loads((one / "methods.json").read_text()), json.loads((two / "methods.json").read_text())
+    assert (a["world_size"], b["world_size"]) == (1, 2) and set(a["methods"]) == set(b["methods"])
+    for name, single in a["methods"].items():
+        launched = b["methods"][name]
+        assert launched["losses"] == pytest.approx(single["losses"], rel=1e-4, abs=1e-4), name
+        assert launched["prepared"] == pytest.approx(single["prepared"], rel=1e-4), name
+        assert launched["weights"] == pytest.approx(single["weights"], rel=1e-5), name
+
+
 def _run_args(out: Path, cache: Path | None = None) -> list[str]:
     short = out.parent / "short.yaml"  # evaluation equality needs trained models, not good ones
     short.write_text("foundation: {steps: 20}\nfinetune: {steps: 30}\n")

@@ -1,6 +1,7 @@
 """Each method: a finite loss, and a few steps move the model the way the method intends."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from pebench.core.errors import PebenchError
 from pebench.data.qa import REFUSALS, pebench_qas
 from pebench.methods import METHODS, make_method
 from pebench.methods.finetune import Finetune
+from pebench.methods.modality import in_modality
 from pebench.models import VLM
 from pebench.recipe.pipeline import Encoder
 from pebench.train import Stream, train
@@ -34,14 +36,23 @@ def setup(tiny_cfg, tiny_data, corpus):
 
 
 def _unlearn(setup, name, steps=5, lr=1e-3, **params):
+    """Unlearn `name` from the setup's model as the recipe does: `prepare` on streams of its own,
+    then the steps (with `on_gradients` after each backward pass) unless it takes none."""
     base, forget, retain = setup
     vlm = VLM(copy.deepcopy(base.model), base.processor)
     method = make_method(name, params)
     forget_stream = "forget_person" if method.balance_concepts else "forget"
-    streams = {forget_stream: Stream([(forget, 8)], vlm.collate, "f"), "retain": Stream([(retain, 8)], vlm.collate, "r")}
+
+    def streams(prefix):
+        return {forget_stream: Stream([(forget, 8)], vlm.collate, prefix + "f"), "retain": Stream([(retain, 8)], vlm.collate, prefix + "r")}
+
+    own = streams("prepare:")
+    method.prepare(vlm, lambda: {n: next(s) for n, s in own.items()}, base)
     losses = []
-    train(vlm.model, lambda b: method.loss(vlm, b, base), streams, steps=steps, lr=lr,
-          on_step=lambda s, logs: losses.append(logs["loss"]))
+    if method.trains:
+        hook = (lambda b: method.on_gradients(vlm, b, base)) if method.edits_gradients() else None
+        train(vlm.model, lambda b: method.loss(vlm, b, base), streams(""), steps=steps, lr=lr,
+              on_step=lambda s, logs: losses.append(logs["loss"]), after_backward=hook)
     return vlm, losses
 
 
@@ -289,3 +300,53 @@ def test_siu_keeps_the_forget_persons_facts_asked_by_name(setup, tiny_data):
         runs[with_facts] = (_mean_nll(vlm, facts), logs)
     assert runs[True][0] < runs[False][0] - 0.5
     assert runs[True][1][0]["facts_nll"] > 0 and runs[False][1][0]["facts_nll"] == 0
+
+
+# ---- the 2025 baselines (issue 29) ------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["WGA", "SatImp", "CE-U", "GRU", "MMUnlearner"])
+def test_ascent_like_methods_raise_the_forget_nll(setup, name):
+    base, forget, _ = setup
+    vlm, losses = _unlearn(setup, name, steps=8, lr=3e-3)
+    assert all(math.isfinite(v) for v in losses)
+    assert _mean_nll(vlm, forget) > _mean_nll(base, forget) + 0.1
+
+
+@pytest.mark.slow
+def test_undial_moves_away_from_the_true_answer_with_a_bounded_loss(setup):
+    base, forget, _ = setup
+    vlm, losses = _unlearn(setup, "UNDIAL", steps=8, lr=3e-3)
+    assert max(losses) < 50 and _mean_nll(vlm, forget) > _mean_nll(base, forget)
+
+
+@pytest.mark.slow
+def test_pdu_multiplier_rises_while_the_retain_constraint_is_violated(setup):
+    from pebench.methods import make_method
+
+    method = make_method("PDU", {"epsilon": 0.0, "dual_step_size": 1.0})
+    base, forget, retain = setup
+    batches = {"forget": {"answer": base.collate([e["answer"] for e in forget[:4]])},
+               "retain": {"answer": base.collate([e["answer"] for e in retain[:4]])}}
+    method.loss(base, batches, None)
+    assert method.multiplier > 1.0  # any retain NLL > 0 = ε violates the constraint
+
+
+@pytest.mark.slow
+def test_mmunlearner_moves_only_the_chosen_modality(setup):
+    base, _, _ = setup
+    vlm, _ = _unlearn(setup, "MMUnlearner", steps=3, lr=3e-3, modality="vision")
+    moved = {n for (n, p), q in zip(vlm.model.named_parameters(), base.model.parameters()) if not torch.equal(p, q)}
+    assert moved and all(in_modality(n, "vision") for n in moved)
+
+
+@pytest.mark.slow
+def test_manu_prunes_the_chosen_share_of_each_modalitys_neurons_and_trains_nothing(setup):
+    base, _, _ = setup
+    vlm, losses = _unlearn(setup, "MANU", fraction=0.1)
+    assert losses == [] and not METHODS.get("MANU").trains
+    changed = [(n, p, q) for (n, p), q in zip(vlm.model.named_parameters(), base.model.parameters()) if not torch.equal(p, q)]
+    assert changed and all(n.endswith(("down_proj.weight", "fc2.weight")) for n, _, _ in changed)
+    zero_columns = sum(int(((p == 0).all(0) & ~(q == 0).all(0)).sum()) for _, p, q in changed)
+    neurons = {m: sum(p.shape[1] for n, p in base.model.named_parameters()
+                      if n.endswith(("down_proj.weight", "fc2.weight")) and in_modality(n, m)) for m in ("vision", "language")}
+    assert zero_columns == sum(max(1, round(0.1 * n)) for n in neurons.values() if n)

@@ -132,7 +132,9 @@ def list_parts() -> None:
     from pebench.methods.base import METHODS
     from pebench.models import MODEL_BUILDERS
 
-    typer.echo(f"methods:   {', '.join(METHODS.names())}")
+    typer.echo("methods:")
+    for name in METHODS.names():
+        typer.echo(f"  {name:<12} {METHODS.get(name).source or '(no source given)'}")
     typer.echo(f"judges:    {', '.join(JUDGES.names())}")
     typer.echo(f"models:    {', '.join(MODEL_BUILDERS.names())} (or model.path: a local HF directory)")
     typer.echo(f"renderers: {', '.join(RENDERERS.names())}")

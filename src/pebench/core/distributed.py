@@ -136,6 +136,17 @@ def items_per_process(count: torch.Tensor) -> torch.Tensor | None:
     return total / world_size()
 
 
+def mean_of_processes(value: torch.Tensor) -> torch.Tensor:
+    """A detached statistic (e.g. a loss's current value, used as a weight) averaged over
+    processes, so that every process weights by the whole batch's value, as one process would.
+    With equal shares a per-process token mean (`VLM.nll`) averages to the whole batch's."""
+    if world_size() == 1:
+        return value.detach()
+    total = value.detach().float().clone()
+    dist.all_reduce(total)
+    return (total / world_size()).to(value.dtype)
+
+
 def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
     """Each logged number averaged over processes (unchanged with one process)."""
     if world_size() == 1 or not values:

@@ -14,7 +14,9 @@ from pathlib import Path
 # What each kind of stage runs, by module or package (packages: every .py and .json file under them).
 COMPONENTS = {
     "data": ("pebench.data",),
+    # (a method's own file is in its row's key; the helpers methods share are here)
     "training": ("pebench.train", "pebench.models", "pebench.methods.base", "pebench.methods.finetune",
+                 "pebench.methods.token_weighted", "pebench.methods.modality",
                  "pebench.pretrain.tasks", "pebench.splits",
                  # how the stages build their streams and examples (replay, refusals, forget views)
                  "pebench.recipe.pipeline", "pebench.recipe.context", "pebench.recipe.foundation", "pebench.recipe.training",

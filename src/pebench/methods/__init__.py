@@ -8,7 +8,8 @@ from pathlib import Path
 from pebench.core.errors import PebenchError
 from pebench.methods.base import METHODS, Method
 
-for _module in ("ga", "gd", "kl", "po", "dpo", "npo", "simnpo", "rmu", "bgd", "siu"):
+for _module in ("ga", "gd", "kl", "po", "dpo", "npo", "simnpo", "rmu", "bgd", "siu",
+                "wga", "satimp", "undial", "ceu", "pdu", "gru", "mmunlearner", "manu"):
     importlib.import_module(f"pebench.methods.{_module}")
 
 BUILTIN_METHODS = tuple(METHODS.names())

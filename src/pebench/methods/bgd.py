@@ -15,6 +15,7 @@ keeps the size it has against the retain term."""
 
 import torch
 
+from pebench.core import distributed
 from pebench.methods.base import METHODS, Method, kl_to_reference, nll, retain_nll
 
 CONCEPTS = ("person", "event")
@@ -25,8 +26,9 @@ def balanced_forget_nll(model, batches, weights: dict[str, float]) -> tuple[torc
     m = sg(mean_c NLL_c): value m, gradient m · (weighted mean of ∇ log NLL_c)."""
     terms = {c: nll(model, batches[f"forget_{c}"]["answer"]) for c in CONCEPTS if f"forget_{c}" in batches}
     total = sum(weights[c] for c in terms)
-    scale = torch.stack([t.detach() for t in terms.values()]).mean()
-    loss = scale * sum(weights[c] * terms[c] / terms[c].detach().clamp(min=1e-6) for c in terms) / total
+    current = {c: distributed.mean_of_processes(t) for c, t in terms.items()}  # the whole batch's NLL_c
+    scale = torch.stack(list(current.values())).mean()
+    loss = scale * sum(weights[c] * terms[c] / current[c].clamp(min=1e-6) for c in terms) / total
     return loss, {f"forget_nll_{c}": float(v.detach()) for c, v in terms.items()}
 
 
@@ -43,6 +45,7 @@ class BalancedGradientDifference(_Balanced):
     """loss = -m·(w_p·NLL_p/sg(NLL_p) + w_e·NLL_e/sg(NLL_e))/(w_p + w_e) + retain_weight·NLL(retain)."""
 
     name = "GD+BGD"
+    source = "Xu et al. 2025, PEBench, arXiv 2503.12545"
     defaults = {"person_weight": 1.0, "event_weight": 1.0, "retain_weight": 1.0}
     ranges = {"person_weight": ">=0", "event_weight": ">=0", "retain_weight": ">=0"}
 
@@ -57,6 +60,7 @@ class BalancedKL(_Balanced):
     """loss = -m·(w_p·NLL_p/sg(NLL_p) + w_e·NLL_e/sg(NLL_e))/(w_p + w_e) + kl_weight·KL(p_ref‖p) on retain."""
 
     name = "KL+BGD"
+    source = "Xu et al. 2025, PEBench, arXiv 2503.12545"
     defaults = {"person_weight": 1.0, "event_weight": 1.0, "kl_weight": 1.0}
     ranges = {"person_weight": ">=0", "event_weight": ">=0", "kl_weight": ">=0"}
     needs_reference = True

@@ -11,6 +11,7 @@ class DirectPreference(Method):
     + retain_weight * NLL(retain); log-probs are summed over answer tokens."""
 
     name = "DPO"
+    source = "Rafailov et al. 2023, arXiv 2305.18290"
     defaults = {"beta": 0.1, "retain_weight": 1.0}
     ranges = {"beta": ">0", "retain_weight": ">=0"}
     needs_reference = True

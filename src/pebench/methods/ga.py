@@ -8,6 +8,7 @@ class GradientAscent(Method):
     """loss = -NLL(forget). Uses no retain data."""
 
     name = "GA"
+    source = "Jang et al. 2023, arXiv 2210.01504"
     uses_retain = False
 
     def loss(self, model, batches, ref):

@@ -8,6 +8,7 @@ class GradientDifference(Method):
     """loss = -NLL(forget) + retain_weight * NLL(retain)."""
 
     name = "GD"
+    source = "Liu et al. 2022, arXiv 2203.12817 (gradient difference)"
     defaults = {"retain_weight": 1.0}
     ranges = {"retain_weight": ">=0"}
 

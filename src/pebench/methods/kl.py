@@ -8,6 +8,7 @@ class KLMinimization(Method):
     """loss = -NLL(forget) + kl_weight * KL(p_ref || p_model) on retain answer tokens."""
 
     name = "KL"
+    source = "Maini et al. 2024, TOFU, arXiv 2401.06121"
     defaults = {"kl_weight": 1.0}
     ranges = {"kl_weight": ">=0"}
     needs_reference = True

@@ -10,6 +10,7 @@ class NegativePreference(Method):
     """loss = (2/β) · mean(-log σ(-β (log π(answer) - log π_ref(answer)))) + retain_weight · NLL(retain)."""
 
     name = "NPO"
+    source = "Zhang et al. 2024, arXiv 2404.05868"
     defaults = {"beta": 0.1, "retain_weight": 1.0}
     ranges = {"beta": ">0", "retain_weight": ">=0"}
     needs_reference = True

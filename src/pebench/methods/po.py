@@ -8,6 +8,7 @@ class RefusalTuning(Method):
     """loss = NLL(refusal | forget prompt) + retain_weight * NLL(retain)."""
 
     name = "PO"
+    source = "Maini et al. 2024, TOFU, arXiv 2401.06121"
     defaults = {"retain_weight": 1.0}
     ranges = {"retain_weight": ">=0"}
 

@@ -4,7 +4,8 @@ that layer's activations on retain data where the frozen model has them."""
 
 import torch
 
-from pebench.methods.base import METHODS, Method
+from pebench.core import distributed
+from pebench.methods.base import METHODS, Method, whole_batch_mean
 
 
 def layer_activations(model, batch: dict, layer: int) -> torch.Tensor:
@@ -36,6 +37,7 @@ class RepresentationMisdirection(Method):
     the layer is counted in decoder layers (1 = after the first)."""
 
     name = "RMU"
+    source = "Li et al. 2024, WMDP, arXiv 2403.03218"
     defaults = {"layer": 1, "steering": 4.0, "alpha": 10.0, "seed": 0}
     ranges = {"layer": ">=0", "steering": ">0", "alpha": ">=0", "seed": ">=0"}
     needs_reference = True
@@ -58,11 +60,13 @@ class RepresentationMisdirection(Method):
         with torch.no_grad():
             ref_forget = layer_activations(ref, forget, layer)
             ref_retain = layer_activations(ref, retain, layer)
-            scale = (ref_forget.norm(dim=-1, keepdim=True) * f_mask).sum() / f_mask.sum()
+            # the frozen model's mean activation norm over the whole batch's content positions
+            norms = (ref_forget.norm(dim=-1, keepdim=True) * f_mask).sum()
+            scale = distributed.mean_of_processes(norms) / distributed.mean_of_processes(f_mask.sum())
         h_forget = layer_activations(model, forget, layer)
         target = self.params["steering"] * scale * self.direction(h_forget.shape[-1]).to(h_forget)
-        forget_loss = (((h_forget - target) ** 2).mean(-1, keepdim=True) * f_mask).sum() / f_mask.sum()
+        forget_loss = whole_batch_mean(((h_forget - target) ** 2).mean(-1, keepdim=True), f_mask)
         h_retain = layer_activations(model, retain, layer)
-        retain_loss = (((h_retain - ref_retain) ** 2).mean(-1, keepdim=True) * r_mask).sum() / r_mask.sum()
+        retain_loss = whole_batch_mean(((h_retain - ref_retain) ** 2).mean(-1, keepdim=True), r_mask)
         return forget_loss + self.params["alpha"] * retain_loss, {"rmu_forget": float(forget_loss.detach()),
                                                                  "rmu_retain": float(retain_loss.detach())}

@@ -12,6 +12,7 @@ class SimpleNPO(Method):
     where |y| is the number of answer tokens. No reference model."""
 
     name = "SimNPO"
+    source = "Fan et al. 2024, arXiv 2410.07163"
     defaults = {"beta": 2.5, "gamma": 0.0, "retain_weight": 1.0}
     ranges = {"beta": ">0", "gamma": ">=0", "retain_weight": ">=0"}
 

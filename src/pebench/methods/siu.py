@@ -25,7 +25,7 @@ import torch
 
 from pebench.data.captions import PERSON_Q
 from pebench.data.qa import QA
-from pebench.methods.base import METHODS, Method, nll, retain_nll
+from pebench.methods.base import METHODS, Method, nll, retain_nll, whole_batch_mean
 
 # Invented names and a scene that appear nowhere in the dataset: the "unseen concepts".
 UNSEEN_NAMES = ("Quorin Vasteldt", "Elspeth Marrowind", "Tobiah Quellmoor", "Ysabeau Tarnhollow",
@@ -66,7 +66,7 @@ def masked_kl(ref_logits: torch.Tensor, logits: torch.Tensor, mask: torch.Tensor
     ref_lp = torch.log_softmax(ref_logits.masked_fill(vocab_mask, float("-inf")), -1)
     lp = torch.log_softmax(logits.masked_fill(vocab_mask, float("-inf")), -1)
     kl = torch.where(vocab_mask, torch.zeros_like(ref_lp), ref_lp.exp() * (ref_lp - lp)).sum(-1)
-    return (kl * keep).sum() / keep.sum().clamp(min=1)
+    return whole_batch_mean(kl, keep)
 
 
 def dual_masked_kl(model, ref, new: dict, answer: dict) -> torch.Tensor:
@@ -84,6 +84,7 @@ class SingleImageUnlearning(Method):
     + facts_weight · NLL(facts, target 3) + retain_weight · NLL(retain)."""
 
     name = "SIU"
+    source = "Li et al., NeurIPS 2024, arXiv 2405.12523"
     defaults = {"dmk_weight": 1.0, "facts_weight": 1.0, "retain_weight": 1.0}
     ranges = {"dmk_weight": ">=0", "facts_weight": ">=0", "retain_weight": ">=0"}
     needs_reference = True

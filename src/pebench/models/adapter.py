@@ -165,7 +165,7 @@ class VLM:
         return {k: v.to(param.device, dtype=param.dtype) if v.is_floating_point() else v.to(param.device)
                 for k, v in batch.items()}
 
-    def _answer_logits(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def answer_logits(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(logits [N, V], targets [N], mask [B, T-1]) at the N positions that predict an answer token.
 
         The vocabulary projection runs only at those positions (`logits_to_keep` as a boolean
@@ -185,7 +185,7 @@ class VLM:
         """Mean negative log-likelihood over the answer tokens of `batch` (under a multi-process
         launch: normalised by the mean token count per process, so averaged gradients are those
         of the whole batch's token mean)."""
-        logits, targets, mask = self._answer_logits(batch)
+        logits, targets, mask = self.answer_logits(batch)
         total = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
         per_process = distributed.items_per_process(mask.sum())
         return total / (mask.sum().clamp(min=1) if per_process is None else per_process)
@@ -196,7 +196,7 @@ class VLM:
         Returns (logps [B, T-1], mask [B, T-1], logits [B, T-1, V]) aligned with next-token
         targets; positions outside the answer have mask 0, log-prob 0 and logits 0.
         """
-        answer_logits, targets, mask = self._answer_logits(batch)
+        answer_logits, targets, mask = self.answer_logits(batch)
         answer_logps = torch.log_softmax(answer_logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         logps = answer_logps.new_zeros(mask.shape).masked_scatter(mask, answer_logps)
         logits = answer_logits.new_zeros((*mask.shape, answer_logits.shape[-1]))

@@ -24,6 +24,7 @@ from pebench import __version__
 from pebench.config import RunConfig
 from pebench.core import distributed
 from pebench.core.environment import provenance
+from pebench.core.errors import PebenchError
 from pebench.core.fingerprint import object_source_hash
 from pebench.core.io import write_json
 from pebench.core.progress import Reporter, log
@@ -147,6 +148,10 @@ class Pipeline:
         check_overrides(cfg.unlearn.overrides)  # fail before any work on a bad override (NPO.bta, lr: -1)
         for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
             make_method(name, self.training.method_settings(name)[1])
+            if cfg.model.lora.enabled and not METHODS.get(name).supports_lora:
+                raise PebenchError(f"method {name} edits weights in a way a LoRA adapter cannot hold; run it without --lora")
+            if distributed.strategy() == "fsdp" and not METHODS.get(name).supports_sharding:
+                raise PebenchError(f"method {name} needs whole gradients or activations; run it in one process or under DDP, not FSDP")
         started = time.perf_counter()
         ctx.rep.info(f"pebench {__version__}: run directory {ctx.out}")
         for warning in fallback_warnings(cfg):

@@ -58,7 +58,8 @@ class TrainingStages:
                 result = train(vlm.model, lambda b: method.loss(vlm, b, ref), streams, steps=tc["steps"],
                                lr=tc["lr"], warmup=tc.get("warmup", 0), weight_decay=tc.get("weight_decay", 0.0),
                                grad_clip=tc["grad_clip"], seed=seed, on_step=lambda s, logs: on_step(s, logs, task),
-                               log_every=max(1, tc["steps"] // 100))
+                               log_every=max(1, tc["steps"] // 100),
+                               after_backward=(lambda b: method.on_gradients(vlm, b, ref)) if method.edits_gradients() else None)
         finally:
             if checkpointing:
                 vlm.model.gradient_checkpointing_disable()
@@ -123,23 +124,45 @@ class TrainingStages:
         seed = f"{tag}:{name}:{split.seed}"
         vlm = self.ctx.lifecycle.trainable(finetuned, seed)
         ref = self.ctx.lifecycle.reference(vlm, finetuned) if method.needs_reference else None
+        streams = self._unlearning_streams(method, split, tc["batch_size"], vlm, seed)
+        label = f"{self.ctx.tag(split) if tag == split.scenario else tag}/{name}"
+        hook = (lambda: self._checkpoint(checkpoint, vlm)) if checkpoint and every else None
+        self.ctx.timed(f"unlearn {label}", lambda: self._unlearn(label, vlm, method, streams, tc, ref, split, hook, every, seed))
+        return self.ctx.lifecycle.trained(vlm)
+
+    def _unlearning_streams(self, method: Method, split: Split, batch_size: int, vlm: VLM, seed: str) -> dict[str, Stream]:
+        """The batches a method trains on: its forget views (one mixed stream, or one per concept
+        for a balancing method), D_r unless it ignores it, and the forget persons' facts."""
         groups = {c: self.ctx.encoder.examples(qas, refusal=True, extra=method.extra_views)
                   for c, qas in forget_qas(self.ctx.data, split, method.single_image).items()}
         if method.balance_concepts:
-            share = max(1, tc["batch_size"] // len(groups))
+            share = max(1, batch_size // len(groups))
             streams = {f"forget_{c}": Stream([(ex, share)], vlm.collate, f"forget_{c}:{seed}") for c, ex in groups.items()}
         else:
             mixed = [ex for c in sorted(groups) for ex in groups[c]]
-            streams = {"forget": Stream([(mixed, tc["batch_size"])], vlm.collate, "forget:" + seed)}
+            streams = {"forget": Stream([(mixed, batch_size)], vlm.collate, "forget:" + seed)}
         if method.uses_retain:
-            streams["retain"] = Stream([(self.retain_examples(split), tc["batch_size"])], vlm.collate, "retain:" + seed)
+            streams["retain"] = Stream([(self.retain_examples(split), batch_size)], vlm.collate, "retain:" + seed)
         facts = self.forget_facts(split) if method.keeps_facts else []
         if facts:
-            streams["facts"] = Stream([(self.ctx.encoder.examples(facts), tc["batch_size"])], vlm.collate, "facts:" + seed)
-        label = f"{self.ctx.tag(split) if tag == split.scenario else tag}/{name}"
-        hook = (lambda: self._checkpoint(checkpoint, vlm)) if checkpoint and every else None
-        self.ctx.timed(f"unlearn {label}", lambda: self.fit(label, vlm, method, streams, tc, ref, split.seed, hook, every))
-        return self.ctx.lifecycle.trained(vlm)
+            streams["facts"] = Stream([(self.ctx.encoder.examples(facts), batch_size)], vlm.collate, "facts:" + seed)
+        return streams
+
+    def _unlearn(self, label: str, vlm: VLM, method: Method, streams: dict[str, Stream], tc: dict, ref: VLM | None,
+                 split: Split, hook: Callable[[], dict] | None, every: int, seed: str) -> None:
+        """The method's `prepare` (on streams of its own: the steps draw the same batches as
+        without it), then its steps unless it takes none."""
+        prepared: dict[str, float] = {}
+        if type(method).prepare is not Method.prepare:
+            own = self._unlearning_streams(method, split, tc["batch_size"], vlm, "prepare:" + seed)
+            prepared = method.prepare(vlm, lambda: {name: next(s) for name, s in own.items()}, ref)
+            log.info("%s prepared: %s", label, " ".join(f"{k}={v:.4g}" for k, v in prepared.items()))
+        if not method.trains:
+            self.ctx.training[label] = {"final": {"step": 0, **prepared}, "history": [{"step": 0, **prepared}]}
+            return
+        self.fit(label, vlm, method, streams, tc, ref, split.seed, hook, every)
+        if prepared:
+            self.ctx.training[label]["prepared"] = prepared
 
     def _checkpoint(self, checkpoint: Callable[[VLM], dict], vlm: VLM) -> dict:
         with self.ctx.lifecycle.snapshot(vlm) as whole:

@@ -41,13 +41,16 @@ def process_seed(seed: int) -> int:
 
 def train(model: torch.nn.Module, objective: Objective, streams: dict[str, Stream], *, steps: int, lr: float,
           warmup: int = 0, weight_decay: float = 0.0, grad_clip: float = 1.0, seed: int = 0,
-          on_step: Callable[[int, dict[str, float]], None] | None = None, log_every: int = 10) -> TrainResult:
+          on_step: Callable[[int, dict[str, float]], None] | None = None, log_every: int = 10,
+          after_backward: Callable[[dict], dict[str, float]] | None = None) -> TrainResult:
     """Run `steps` optimizer steps of `objective` on batches drawn from `streams`.
 
     Each step draws one item from every stream and calls objective({name: item}). A loss
     that is not finite stops training with a PebenchError. `on_step(step, logs)` is called
     after every step; the history keeps every `log_every`-th step's logs. Under a multi-process
     launch, streams yield each process's share of the batch and gradients are averaged.
+    `after_backward(batches)` runs after the gradients are averaged, before clipping (a method's
+    `on_gradients`), and its numbers are logged with the loss.
     """
     torch.manual_seed(process_seed(seed))
     params = [p for p in model.parameters() if p.requires_grad]
@@ -66,6 +69,8 @@ def train(model: torch.nn.Module, objective: Objective, streams: dict[str, Strea
         opt.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients(params)
+        if after_backward:
+            logs = {**logs, **after_backward(batches)}
         torch.nn.utils.clip_grad_norm_(params, grad_clip)
         opt.step()
         sched.step()

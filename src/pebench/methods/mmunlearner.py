@@ -1,0 +1,73 @@
+"""MMUnlearner (Huo et al., ACL 2025 Findings, "MMUnlearner: Reformulating Multimodal Machine
+Unlearning in the Era of Multimodal Large Language Models", arXiv 2502.11051): gradient ascent
+restricted to the parameters a weight-saliency map marks as more important to the forget data
+than to the retained data, per modality."""
+
+from __future__ import annotations
+
+import torch
+
+from pebench.core import distributed
+from pebench.core.errors import PebenchError
+from pebench.methods.base import METHODS, Method, nll, retain_nll
+from pebench.methods.modality import in_modality
+
+def saliency_mask(forget_fisher: torch.Tensor, retain_fisher: torch.Tensor, threshold: float) -> torch.Tensor:
+    """1 where (F_f + 1e-15) / (F_r + 1e-15) ≥ threshold: the parameter matters more to the
+    forget data than to the retained data (F: mean squared gradient, a diagonal Fisher)."""
+    return ((forget_fisher + 1e-15) / (retain_fisher + 1e-15) >= threshold).float()
+
+
+@METHODS.register("MMUnlearner")
+class MMUnlearner(Method):
+    """Before the first step, for each trainable parameter of the chosen `modality`:
+    F_f = mean over `saliency_batches` forget batches of (∇NLL(forget))², F_r likewise on retain
+    batches, both at the Finetuned model; mask m = 1[F_f / F_r ≥ threshold] (0 for the other
+    modality's parameters). Then loss = −NLL(forget) + retain_weight · NLL(retain) with every
+    gradient multiplied by m, so only the salient parameters move."""
+
+    name = "MMUnlearner"
+    source = "Huo et al., ACL 2025 Findings, arXiv 2502.11051"
+    supports_sharding = False  # whole gradients / activations (one process or DDP)
+    defaults = {"modality": "both", "threshold": 1.0, "saliency_batches": 4, "retain_weight": 1.0}
+    ranges = {"threshold": ">0", "saliency_batches": ">=1", "retain_weight": ">=0"}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.params["modality"] not in ("vision", "language", "both"):
+            raise PebenchError(f"method MMUnlearner: modality must be vision, language or both, not {self.params['modality']!r}")
+        self.masks: dict[str, torch.Tensor] = {}
+
+    def _fisher(self, model, params: dict[str, torch.nn.Parameter], draw, part: str) -> dict[str, torch.Tensor]:
+        fisher = {name: torch.zeros_like(p) for name, p in params.items()}
+        for _ in range(int(self.params["saliency_batches"])):
+            for p in params.values():
+                p.grad = None
+            batches = draw()
+            (nll(model, batches["forget"]["answer"]) if part == "forget" else retain_nll(model, batches)).backward()
+            distributed.average_gradients(list(params.values()))
+            for name, p in params.items():
+                if p.grad is not None:
+                    fisher[name] += p.grad.detach() ** 2 / self.params["saliency_batches"]
+        for p in params.values():
+            p.grad = None
+        return fisher
+
+    def prepare(self, model, draw, ref):
+        params = {n: p for n, p in model.model.named_parameters() if p.requires_grad}
+        forget, retain = self._fisher(model, params, draw, "forget"), self._fisher(model, params, draw, "retain")
+        self.masks = {n: saliency_mask(forget[n], retain[n], self.params["threshold"])
+                      if in_modality(n, self.params["modality"]) else torch.zeros_like(p) for n, p in params.items()}
+        kept = sum(float(m.sum()) for m in self.masks.values()) / max(1, sum(m.numel() for m in self.masks.values()))
+        return {"salient_share": kept}
+
+    def loss(self, model, batches, ref):
+        forget = nll(model, batches["forget"]["answer"])
+        retain = retain_nll(model, batches)
+        return -forget + self.params["retain_weight"] * retain, {"forget_nll": float(forget.detach()), "retain_nll": float(retain.detach())}
+
+    def on_gradients(self, model, batches, ref):
+        for name, p in model.model.named_parameters():
+            if p.grad is not None and name in self.masks:
+                p.grad.mul_(self.masks[name])
+        return {}

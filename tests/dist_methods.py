@@ -1,0 +1,66 @@
+"""Run by tests/test_distributed.py under 1 and 2 processes: every built-in unlearning method
+takes a few steps (its `prepare` and `on_gradients` included) from the same tiny model on the
+same batches; the main process writes each method's loss history and a checksum of its weights,
+so the test can check that a launch optimises the same objective as one process."""
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+from dist_setup import tiny_setup
+
+from pebench.core import distributed
+from pebench.data.build import load_dataset_dir
+from pebench.data.qa import pebench_qas
+from pebench.methods import METHODS, make_method
+from pebench.models import VLM
+from pebench.recipe.support import Encoder
+from pebench.splits import forget_qas, make_split
+from pebench.train import Stream, train
+
+STEPS = 3
+
+
+def streams(method, vlm, encoder, data, split, prefix: str) -> dict[str, Stream]:
+    """Forget (mixed, or one stream per concept for a balancing method) and retain streams of 8."""
+    groups = {c: encoder.examples(qas, refusal=True, extra=method.extra_views)
+              for c, qas in forget_qas(data, split, method.single_image).items()}
+    out = ({f"forget_{c}": Stream([(ex, 4)], vlm.collate, f"{prefix}f{c}") for c, ex in groups.items()}
+           if method.balance_concepts else
+           {"forget": Stream([([e for c in sorted(groups) for e in groups[c]], 8)], vlm.collate, prefix + "f")})
+    out["retain"] = Stream([(encoder.examples(pebench_qas(data, sorted(split.retain))), 8)], vlm.collate, prefix + "r")
+    return out
+
+
+def run(name: str, base: VLM, encoder, data, split) -> dict:
+    vlm = VLM(copy.deepcopy(base.model), base.processor)
+    method = make_method(name, {})
+    own = streams(method, vlm, encoder, data, split, "prepare:")
+    prepared = method.prepare(vlm, lambda: {n: next(s) for n, s in own.items()}, base)
+    losses = []
+    if method.trains:
+        hook = (lambda b: method.on_gradients(vlm, b, base)) if method.edits_gradients() else None
+        losses = [h["loss"] for h in train(vlm.model, lambda b: method.loss(vlm, b, base), streams(method, vlm, encoder, data, split, ""),
+                                           steps=STEPS, lr=1e-3, log_every=1, after_backward=hook).history]
+    weights = float(sum(p.detach().double().abs().sum() for p in vlm.model.parameters()))
+    return {"losses": losses, "prepared": prepared, "weights": weights}
+
+
+def main(data_dir: str, out: str) -> None:
+    cfg, vlm, _, _, _ = tiny_setup(data_dir)
+    data = load_dataset_dir(data_dir)
+    split = make_split(data, "both", cfg.split, 0)
+    encoder = Encoder(vlm, data)
+    built_in = [name for name in METHODS.names() if METHODS.get(name).__module__.startswith("pebench.")]
+    results = {name: run(name, vlm, encoder, data, split) for name in built_in}
+    if distributed.is_main():
+        Path(out).mkdir(parents=True, exist_ok=True)
+        Path(out, "methods.json").write_text(json.dumps({"world_size": distributed.world_size(), "methods": results}))
+
+
+if __name__ == "__main__":
+    try:
+        main(*sys.argv[1:])
+    finally:
+        distributed.shutdown()
