@@ -14,18 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pebench.config.sections import (  # noqa: F401
-    DEVICE_PATTERN,
-    SEED_MAX,
-    DataConfig,
-    DiffusionConfig,
-    LLMJudgeConfig,
-    LoraConfig,
-    ModelConfig,
-    SplitConfig,
-    TrainConfig,
-    _Strict,
-)
+from pebench.config.sections import SEED_MAX, DataConfig, LLMJudgeConfig, ModelConfig, SplitConfig, TrainConfig, _Strict
 from pebench.core.errors import PebenchError
 
 SCENARIOS = ("person", "event", "both")
