@@ -23,7 +23,7 @@ class CrossEntropyUnlearning(Method):
 
     def loss(self, model, batches, ref):
         logits, targets, rows = answer_logits(model, batches["forget"]["answer"])
-        keep = after_first_answer_tokens(targets, rows, int(self.params["skip_first"]))
+        keep = after_first_answer_tokens(rows, int(self.params["skip_first"]))
         forget = soft_cross_entropy(logits[keep], ceu_targets(logits[keep], targets[keep]))
         retain = retain_nll(model, batches) if self.params["retain_weight"] else torch.zeros(())
         return forget + self.params["retain_weight"] * retain, {"ceu": float(forget.detach()), "retain_nll": float(retain.detach())}

@@ -18,6 +18,11 @@ def rectify(forget: torch.Tensor, retain: torch.Tensor) -> torch.Tensor:
     return forget - dot / torch.dot(retain, retain) * retain
 
 
+def _flat_gradient(params: list[torch.nn.Parameter]) -> torch.Tensor:
+    """The parameters' gradients as one flat vector (zeros where a parameter has none)."""
+    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+
+
 @METHODS.register("GRU")
 class GradientRectifiedUnlearning(Method):
     """loss = −NLL(forget) (gradient ascent); after each backward pass the update is rectified:
@@ -41,12 +46,12 @@ class GradientRectifiedUnlearning(Method):
 
     def on_gradients(self, model, batches, ref):
         params = [p for p in model.model.parameters() if p.requires_grad]
-        forget = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        forget = _flat_gradient(params)
         for p in params:
             p.grad = None
         retain_nll(model, batches).backward()
         distributed.average_gradients(params)
-        retain = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        retain = _flat_gradient(params)
         previous = torch.zeros_like(retain) if self._retain_average is None else self._retain_average
         self._retain_average = self.params["gamma"] * retain + (1 - self.params["gamma"]) * previous
         rectified = rectify(forget, self._retain_average)

@@ -50,11 +50,8 @@ def ceu_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.detach().scatter(-1, targets.unsqueeze(-1), float("-inf")), -1)
 
 
-def after_first_answer_tokens(targets: torch.Tensor, per_row: torch.Tensor, n: int) -> torch.Tensor:
+def after_first_answer_tokens(per_row: torch.Tensor, n: int) -> torch.Tensor:
     """[N] mask that leaves out the first `n` answer tokens of each row (`per_row`: each answer
-    token's row index, in order), as CE-U does for the tokens that start every answer."""
-    position = torch.zeros_like(per_row)
-    for row in per_row.unique():
-        where = per_row == row
-        position[where] = torch.arange(int(where.sum()), device=per_row.device)
+    token's row index, ascending as the tokens come), as CE-U does for the tokens that start every answer."""
+    position = torch.arange(len(per_row), device=per_row.device) - torch.searchsorted(per_row, per_row)
     return position >= n
