@@ -105,3 +105,9 @@ def test_every_pebench_command_in_the_docs_names_real_commands_options_and_files
                     assert (ROOT / value).is_file(), f"{page.name}: {value} does not exist"
             seen += 1
     assert seen >= 5
+
+
+def test_the_family_table_is_written_from_the_registry():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "family_table.py"), "--check"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

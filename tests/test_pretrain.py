@@ -88,7 +88,7 @@ def test_the_probe_lets_the_longest_reserved_name_finish():
     """A token limit below the longest "This is <name>." cuts correct answers off (it did: the
     pretraining probes of the shipped base read 65 where the base names every figure)."""
     from pebench.data.identities import pseudo_identities, public_figures
-    from pebench.models.adapter import load_vlm
+    from pebench.models.loading import load_vlm
     from pebench.pretrain.probes import NAME_TOKENS
 
     vlm = load_vlm(BASE_DIR)

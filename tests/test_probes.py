@@ -184,7 +184,7 @@ def test_the_probe_lets_the_longest_profile_answer_finish():
     from pebench.data.persons import FEMALE_NAMES, MALE_NAMES, SURNAMES
     from pebench.data.pools import load_pools
     from pebench.data.qa import PROFILE
-    from pebench.models.adapter import load_vlm
+    from pebench.models.loading import load_vlm
     from pebench.models.shipped import BASE_DIR
     from pebench.probes.text_only import PROFILE_TOKENS
 

@@ -66,7 +66,7 @@ def run(
     check_overrides(cfg.unlearn.overrides)
     JUDGES.get(cfg.eval.judge)
     if cfg.model.path:
-        from pebench.models.adapter import check_model_dir
+        from pebench.models.loading import check_model_dir
 
         check_model_dir(Path(cfg.model.path), cfg.model.allow_pickle)
     if no_cache and cache:

@@ -91,10 +91,9 @@ class LoraConfig(_Strict):
     r: int = Field(16, ge=1, le=1024, description="adapter rank")
     alpha: float = Field(32.0, gt=0, description="scaling numerator (scale = alpha / r)")
     dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: str | list[str] = Field(
-        r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
-        description="module names or one regex; the default adapts the language model's linear layers only "
-                    "(vision tower and projector frozen)")
+    target_modules: str | list[str] | None = Field(
+        None, description="module names or one regex; unset: the model family's default, the language model's "
+                          "attention and MLP projections (vision tower and projector frozen)")
     save_merged: bool = Field(False, description="also save each unlearned model with its adapter merged "
                                                  "(full HF model; adapters are always saved)")
 

@@ -12,7 +12,7 @@ from pebench.methods.base import METHODS, Method
 from pebench.methods.modality import in_modality
 
 # The output projection of an MLP block: its input columns are the block's neurons.
-DOWN_PROJECTIONS = ("down_proj", "fc2")
+DOWN_PROJECTIONS = ("down_proj", "fc2", "linear_fc2")  # Llama / Gemma, CLIP / SigLIP / InternViT, Qwen3-VL
 STATISTICS = ("absolute", "frequency", "variance", "rms")
 
 

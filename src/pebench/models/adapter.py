@@ -9,6 +9,7 @@ same code.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from pathlib import Path
@@ -21,9 +22,20 @@ from pebench.core import distributed
 from pebench.core.errors import PebenchError
 from pebench.core.io import atomic_path
 from pebench.models.encoded import Encoded
-from pebench.models.prefix_generation import SHARED_PREFIX_MODELS, generate_shared, shared_prefix_length
+from pebench.models.family import base_model
+from pebench.models.turns import stop_at_turn_end
+from pebench.models.prefix_generation import generate_shared, shared_prefix_length, shares_prefixes
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+TOKEN_TYPE_KEYS = ("mm_token_type_ids", "token_type_ids")
+
+
+@functools.lru_cache(maxsize=None)
+def _types_key(model_class: type) -> str | None:
+    params = inspect.signature(model_class.forward).parameters
+    return next((k for k in TOKEN_TYPE_KEYS if k in params), None)
 
 
 def _pad(seq: list[int], value: int, n: int, left: bool) -> list[int]:
@@ -32,6 +44,10 @@ def _pad(seq: list[int], value: int, n: int, left: bool) -> list[int]:
 
 class VLM:
     """A model + processor pair with the operations pebench needs."""
+
+    # Passed to every chat template that reads them: hybrid thinking models (Qwen3.5) answer
+    # directly, as the reference answers are written.
+    TEMPLATE_KWARGS = {"enable_thinking": False}
 
     def __init__(self, model, processor):
         self.model = model
@@ -42,6 +58,7 @@ class VLM:
         self._prompt_cache: dict[tuple, tuple[list[int], list[int] | None]] = {}
         self._vision_cache: dict[str, dict[str, torch.Tensor]] = {}
         self.share_image_prefix = True  # off: every prompt runs whole (benchmarks/generation.py compares)
+        stop_at_turn_end(self)
 
     def with_model(self, model) -> "VLM":
         """A VLM over `model` that shares this one's processor and encoding caches (the
@@ -69,32 +86,41 @@ class VLM:
             msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
         return msgs
 
+    def _template_kwargs(self) -> dict:
+        """TEMPLATE_KWARGS that the chat template reads (others would reach the processor)."""
+        template = str(getattr(self.processor, "chat_template", "") or "")
+        return {k: v for k, v in self.TEMPLATE_KWARGS.items() if k in template}
+
     def prompt_text(self, question: str, image: bool = True) -> str:
         """The chat-templated prompt for one image (or none) and `question`, ending where the answer starts."""
         return self.processor.apply_chat_template(self._messages(question, image=image), add_generation_prompt=True,
-                                                  tokenize=False)
+                                                  tokenize=False, **self._template_kwargs())
 
     def end_ids(self) -> set[int]:
         """Token ids that end an answer: the generation config's eos ids and the tokenizer's."""
-        ids = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids = getattr(getattr(base_model(self.model), "generation_config", None), "eos_token_id", None)
         ids = set(ids if isinstance(ids, (list, tuple)) else [] if ids is None else [ids])
         return ids | ({self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set())
 
-    def answer_ids(self, question: str, answer: str, image: bool = True) -> list[int]:
-        """Token ids of `answer` as the template continues the prompt, ending with end-of-turn.
+    def templated_answer_ids(self, question: str, answer: str, image: bool = True) -> list[int]:
+        """Token ids of `answer` and the turn end as the template continues the prompt.
 
         The answer is tokenised *in context* (the full templated text, minus the prompt's tokens),
-        so a SentencePiece tokenizer gives the same ids as it does for the whole conversation.
-        Templates that end the assistant turn without an end-of-sequence token (llava-hf's
-        LLaVA-1.5 / 1.6 end it with a space) get one appended: else a model trained on these
-        labels never learns to stop."""
+        so a SentencePiece tokenizer gives the same ids as it does for the whole conversation."""
         prompt = self.prompt_text(question, image)
-        full = self.processor.apply_chat_template(self._messages(question, answer, image), tokenize=False)
+        full = self.processor.apply_chat_template(self._messages(question, answer, image), tokenize=False,
+                                                  **self._template_kwargs())
         if not full.startswith(prompt):
             raise PebenchError("the chat template does not extend the generation prompt with the answer")
         encode = lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
         prompt_ids, full_ids = encode(prompt), encode(full.rstrip())
-        ids = full_ids[len(prompt_ids):] if full_ids[: len(prompt_ids)] == prompt_ids else encode(full[len(prompt):].rstrip())
+        return full_ids[len(prompt_ids):] if full_ids[: len(prompt_ids)] == prompt_ids else encode(full[len(prompt):].rstrip())
+
+    def answer_ids(self, question: str, answer: str, image: bool = True) -> list[int]:
+        """`templated_answer_ids`, ending with a token generation stops at. Templates that end
+        the assistant turn without one (llava-hf's LLaVA-1.5 / 1.6 end it with a space) get the
+        EOS appended: else a model trained on these labels never learns to stop."""
+        ids = self.templated_answer_ids(question, answer, image)
         ends = self.end_ids()
         if ends and (not ids or ids[-1] not in ends):
             eos = self.tokenizer.eos_token_id
@@ -107,10 +133,9 @@ class VLM:
         key = (question, image.size)
         prompt = self._prompt_cache.get(key)
         if vision is None or prompt is None:
-            enc = self.processor(images=[image], text=[self.prompt_text(question)], return_tensors="pt")
-            types = enc.get("mm_token_type_ids")
-            prompt = (enc["input_ids"][0].tolist(), None if types is None else types[0].tolist())
-            vision = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")}
+            enc = self._process(self.prompt_text(question), [image])
+            prompt = (enc["input_ids"][0].tolist(), self._types(enc))
+            vision = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", *TOKEN_TYPE_KEYS)}
             self._vision_cache[image_id] = vision
             self._prompt_cache[key] = prompt
         return vision, prompt
@@ -118,10 +143,28 @@ class VLM:
     def _text_prompt(self, question: str) -> tuple[list[int], list[int] | None]:
         key = (question, None)
         if key not in self._prompt_cache:
-            enc = self.processor(text=[self.prompt_text(question, image=False)], return_tensors="pt")
-            types = enc.get("mm_token_type_ids")
-            self._prompt_cache[key] = (enc["input_ids"][0].tolist(), None if types is None else types[0].tolist())
+            enc = self._process(self.prompt_text(question, image=False))
+            self._prompt_cache[key] = (enc["input_ids"][0].tolist(), self._types(enc))
         return self._prompt_cache[key]
+
+    def _process(self, prompt: str, images: list | None = None):
+        """The processor's tensors for one templated prompt; a template that writes the BOS
+        itself (Gemma's) is tokenised without a second one."""
+        bos = self.tokenizer.bos_token
+        kwargs = {"add_special_tokens": False} if bos and prompt.startswith(bos) else {}
+        return self.processor(**({"images": images} if images else {}), text=[prompt], return_tensors="pt", **kwargs)
+
+    @property
+    def types_key(self) -> str | None:
+        """The name under which the model reads per-token modality ids (Qwen-VL, Gemma 4:
+        `mm_token_type_ids`; Gemma 3: `token_type_ids`, image tokens attending both ways)."""
+        return _types_key(type(base_model(self.model)))
+
+    def _types(self, enc) -> list[int] | None:
+        """Per-token modality ids of a processed prompt, where the model reads them (the
+        processor may name them either way)."""
+        value = next((enc[k] for k in TOKEN_TYPE_KEYS if k in enc), None)
+        return None if value is None or self.types_key is None else value[0].tolist()
 
     def encode(self, image_id: str, image: Image.Image | None, question: str, answer: str | None = None) -> Encoded:
         """Encode one example (`image` None: a text-only prompt, no vision tensors); vision
@@ -146,7 +189,7 @@ class VLM:
             labels.append(_pad(e.labels, -100, n, left_pad))
         batch = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
         if items[0].token_types is not None:
-            batch["mm_token_type_ids"] = torch.tensor(
+            batch[self.types_key] = torch.tensor(
                 [_pad(e.token_types, 0, width - len(e.token_types), left_pad) for e in items])
         for key in dict.fromkeys(k for e in items for k in e.vision):  # text-only items add no pixels
             batch[key] = torch.cat([e.vision[key] for e in items if key in e.vision], dim=0)
@@ -156,8 +199,7 @@ class VLM:
     @property
     def _keeps_logits(self) -> bool:
         """Whether the model's forward takes `logits_to_keep` (every transformers 5 VLM does)."""
-        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        return "logits_to_keep" in inspect.signature(base.forward).parameters
+        return "logits_to_keep" in inspect.signature(base_model(self.model).forward).parameters
 
     def to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The batch on the model's device, floating tensors (pixels) in the model's dtype."""
@@ -237,7 +279,7 @@ class VLM:
 
     @property
     def _shares_prefixes(self) -> bool:
-        return self.share_image_prefix and self.model.config.model_type in SHARED_PREFIX_MODELS
+        return self.share_image_prefix and shares_prefixes(self.model)
 
     def _generate_batch(self, items: Sequence[Encoded], max_new_tokens: int) -> list[str]:
         prefix = shared_prefix_length(self, items) if self._shares_prefixes else 0
@@ -248,37 +290,3 @@ class VLM:
         gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                   pad_token_id=self.tokenizer.pad_token_id)
         return [t.strip() for t in self.tokenizer.batch_decode(gen[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)]
-
-
-def check_model_dir(path: Path, allow_pickle: bool = False) -> bool:
-    """Raise a PebenchError unless `path` is a model directory pebench may load; returns
-    whether its weights are safetensors."""
-    if not path.is_dir():
-        raise PebenchError(f"model directory {path} does not exist")
-    safetensors = any(path.glob("*.safetensors"))
-    if not safetensors and not allow_pickle:
-        raise PebenchError(f"model directory {path} has no .safetensors weights; pickle checkpoints are refused "
-                           "(set model.allow_pickle: true only for a checkpoint you trust)")
-    return safetensors
-
-
-def load_vlm(path: str | Path, trust_remote_code: bool = False, dtype: torch.dtype | None = None,
-             allow_pickle: bool = False) -> VLM:
-    """Load a saved model directory with AutoModelForImageTextToText / AutoProcessor.
-
-    Only safetensors weights are accepted unless `allow_pickle` (a pickle checkpoint can run
-    arbitrary code when loaded: only for files you trust); nothing is downloaded.
-    """
-    from transformers import AutoModelForImageTextToText
-
-    from pebench.models.processors import load_processor
-
-    path = Path(path)
-    safetensors = check_model_dir(path, allow_pickle)
-    try:
-        model = AutoModelForImageTextToText.from_pretrained(
-            path, local_files_only=True, use_safetensors=safetensors, trust_remote_code=trust_remote_code,
-            **({"dtype": dtype} if dtype else {}))
-    except (OSError, ValueError) as exc:
-        raise PebenchError(f"cannot load model from {path}: {str(exc).splitlines()[0]}") from None
-    return VLM(model, load_processor(path, trust_remote_code))

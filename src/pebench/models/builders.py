@@ -15,7 +15,8 @@ import torch
 from pebench.config import ModelConfig
 from pebench.core import distributed
 from pebench.core.registry import Registry
-from pebench.models.adapter import VLM, load_vlm
+from pebench.models.adapter import VLM
+from pebench.models.loading import load_vlm
 
 MODEL_BUILDERS: Registry[Callable[[ModelConfig, list[str], int], VLM]] = Registry("model")
 
@@ -31,8 +32,9 @@ LLAVA_TEMPLATE = (
 )
 
 
-def train_tokenizer(corpus: list[str], vocab_size: int):
-    """A byte-level BPE tokenizer trained on `corpus` (deterministic), as a HF fast tokenizer."""
+def train_tokenizer(corpus: list[str], vocab_size: int, named: dict[str, str] | None = None):
+    """A byte-level BPE tokenizer trained on `corpus` (deterministic), as a HF fast tokenizer;
+    `named`: extra special tokens the family's processor reads by name (`image_token`: ...)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -45,7 +47,8 @@ def train_tokenizer(corpus: list[str], vocab_size: int):
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B",
                                                        special_tokens=[("<s>", tok.token_to_id("<s>"))])
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                 pad_token="<pad>", model_input_names=["input_ids", "attention_mask"])
+                                 pad_token="<pad>", model_input_names=["input_ids", "attention_mask"],
+                                 **({"extra_special_tokens": named} if named else {}))
     hf.add_special_tokens({"additional_special_tokens": ["<image>"]})
     return hf
 
@@ -69,8 +72,8 @@ def clip_vision_config(cfg: ModelConfig, image_size: int):
                             image_size=image_size, patch_size=cfg.patch_size, projection_dim=cfg.vision_hidden)
 
 
-def set_generation_ids(model, tok, eos: int | None = None) -> None:
-    """Make `generate` use the tokenizer's pad / bos / eos ids."""
+def set_generation_ids(model, tok, eos: int | list[int] | None = None) -> None:
+    """Make `generate` use the tokenizer's pad / bos ids and stop at `eos` (default: the tokenizer's)."""
     gen = model.generation_config
     gen.pad_token_id, gen.bos_token_id = tok.pad_token_id, tok.bos_token_id
     gen.eos_token_id = tok.eos_token_id if eos is None else eos

@@ -35,7 +35,7 @@ from pebench.core.progress import log
 from pebench.models.adapter import VLM
 from pebench.models.builders import load_model_dir
 from pebench.models.lora import add_adapter, load_adapter, merged_copy, plain_copy, reference, remove_adapter, save_adapter, write_adapter
-from pebench.models.sharding import gathered_state, local_share, shard_model
+from pebench.models.sharding import copy_gathered, local_share, shard_model
 
 
 class FullCopies:
@@ -179,9 +179,7 @@ class Sharded:
         the twin's trained weights, gathered from every process (frozen ones equal `base`'s)."""
         trained = {name for name, p in twin.model.named_parameters() if p.requires_grad}
         whole = self.inner.trainable(base, seed)
-        unexpected = whole.model.load_state_dict(gathered_state(twin.model, trained), strict=False).unexpected_keys
-        if unexpected:  # the twin and the whole model would not be the same architecture
-            raise RuntimeError(f"gathered weights the whole model does not have: {unexpected[:3]}")
+        copy_gathered(twin.model, whole.model, trained)
         return whole
 
 

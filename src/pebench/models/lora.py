@@ -14,6 +14,16 @@ from pebench.core.errors import PebenchError
 from pebench.core.io import atomic_path
 from pebench.models.adapter import VLM
 from pebench.models.adapter_chain import CHAIN, adapter_state, chain_of, write_chained
+from pebench.models.family import LORA_LAYERS, family_of
+
+
+def lora_targets(model: torch.nn.Module, cfg: LoraConfig) -> str | list[str]:
+    """`cfg.target_modules`, or when unset the model family's default (for a model of no
+    registered family: the projections of any module named `language_model`)."""
+    if cfg.target_modules is not None:
+        return cfg.target_modules
+    family = family_of(model)
+    return family.lora_targets if family else rf".*language_model\..*\.({LORA_LAYERS})"
 
 
 def add_adapter(vlm: VLM, cfg: LoraConfig) -> VLM:
@@ -25,7 +35,7 @@ def add_adapter(vlm: VLM, cfg: LoraConfig) -> VLM:
     from peft import get_peft_model
 
     peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                              target_modules=cfg.target_modules, bias="none")
+                              target_modules=lora_targets(vlm.model, cfg), bias="none")
     try:
         model = get_peft_model(vlm.model, peft_cfg)
     except ValueError as exc:

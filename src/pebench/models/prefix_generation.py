@@ -9,9 +9,10 @@ follow the prefix after masked padding (padding in the middle, not on the left);
 takes positions from the attention mask, so each question sees exactly the positions and
 context of the left-padded batch and the answers are the same (tested).
 
-Only families with 1-D positions share prefixes (`SHARED_PREFIX_MODELS`); Qwen2-VL's M-RoPE
-keeps per-batch position offsets from the prefill, so it takes the plain left-padded path, as
-does a batch in which every image is asked once.
+Only families with an image-first template and 1-D positions share prefixes (their fact
+`shares_prefix`); Qwen-VL's M-RoPE keeps per-batch position offsets from the prefill, and
+Gemma's image tokens attend to each other both ways (token types), so those take the plain
+left-padded path, as does a batch in which every image is asked once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 import transformers.generation.utils as generation_utils
 
 from pebench.models.encoded import Encoded
+from pebench.models.family import family_of
 
 
 class VLM(Protocol):
@@ -34,9 +36,14 @@ class VLM(Protocol):
 
     def to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
 
-SHARED_PREFIX_MODELS = frozenset({"llava", "llava_next"})
 # transformers renamed generate's `past_key_values` to `cache` (the old name warns until 6.0).
 _CACHE_KWARG = "cache" if "cache" in getattr(generation_utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
+
+
+def shares_prefixes(model) -> bool:
+    """Whether `model`'s family can share an image's prompt prefix between questions."""
+    family = family_of(model)
+    return family is not None and family.shares_prefix
 
 
 def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
@@ -53,7 +60,7 @@ def shared_prefix_length(vlm: VLM, items: Sequence[Encoded]) -> int:
         return 0
     config = vlm.model.config
     image_token = getattr(config, "image_token_id", getattr(config, "image_token_index", None))
-    if config.model_type not in SHARED_PREFIX_MODELS or image_token is None or items[0].token_types is not None:
+    if not shares_prefixes(vlm.model) or image_token is None or items[0].token_types is not None:
         return 0
     length = _common_prefix([e.input_ids for e in items])
     length = min(length, min(len(e.input_ids) for e in items) - 1)  # generation needs one uncached token

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-VISION_TOWERS = ("vision_tower", "visual")  # LLaVA-family, Qwen2-VL
+from pebench.models.family import family_of
 
 
 def _inner(model: torch.nn.Module) -> torch.nn.Module:
@@ -22,20 +22,26 @@ def _inner(model: torch.nn.Module) -> torch.nn.Module:
     return base.model
 
 
-def vision_unit(inner: torch.nn.Module) -> torch.nn.Module | None:
-    """The vision tower's sharding unit: the tower (Qwen2-VL's `visual`), or for CLIP / SigLIP
-    towers their encoder, which holds all but the patch embedding and two layer norms (those
-    join the root unit): wrapping the CLIP tower module itself loses the hidden states that
-    transformers records from its layers and LLaVA reads."""
-    tower = next((getattr(inner, name) for name in VISION_TOWERS if getattr(inner, name, None) is not None), None)
-    return getattr(tower, "encoder", tower)
+def vision_unit(tower: torch.nn.Module | None) -> torch.nn.Module | None:
+    """The vision tower's sharding unit: the tower (Qwen-VL's `visual`), or for CLIP / SigLIP /
+    InternViT towers their encoder, which holds all but the patch embedding and a few norms
+    (those join the root unit): wrapping the CLIP tower module itself loses the hidden states
+    that transformers records from its layers and LLaVA reads."""
+    if tower is None:
+        return None
+    inner = getattr(tower, "vision_model", tower)  # SigLIP / Idefics3 towers wrap a transformer
+    return getattr(inner, "encoder", tower)
 
 
 def shard_units(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The modules sharded as units before the root: the vision tower, then each decoder layer."""
+    """The modules sharded as units before the root: the vision tower, then each decoder layer
+    (where the model's family says they are; LLaVA's names for a model of no registered family)."""
     inner = _inner(model)
-    vision = vision_unit(inner)
-    return [*([vision] if vision is not None else []), *inner.language_model.layers]
+    family = family_of(model)
+    tower = getattr(inner, family.vision if family else "vision_tower", None)
+    language = getattr(inner, family.language if family else "language_model")
+    vision = vision_unit(tower)
+    return [*([vision] if vision is not None else []), *language.layers]
 
 
 def shard_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -56,11 +62,18 @@ def local_share(model: torch.nn.Module) -> float:
     return local / sum(p.numel() for p in model.parameters())
 
 
-def gathered_state(model: torch.nn.Module, keys: set[str] | None = None) -> dict[str, torch.Tensor]:
-    """The full (unsharded) tensors of `model`'s state dict, on every process (each DTensor is
-    all-gathered in the state dict's order, which is the same on every process); only `keys`
-    when given."""
+def copy_gathered(sharded: torch.nn.Module, whole: torch.nn.Module, keys: set[str]) -> None:
+    """Copy the full tensors of `sharded`'s state named `keys` into `whole`'s, one tensor at a
+    time: each is all-gathered (in the state dict's order, the same on every process), copied
+    and freed before the next, so no second whole copy of the weights is ever held. Raises if
+    `whole` lacks one of them (the two would not be the same architecture)."""
     from torch.distributed.tensor import DTensor
 
-    return {k: v.full_tensor() if isinstance(v, DTensor) else v for k, v in model.state_dict().items()
-            if keys is None or k in keys}
+    target = whole.state_dict()
+    for name, value in sharded.state_dict().items():
+        if name not in keys:
+            continue
+        if name not in target:
+            raise RuntimeError(f"gathered a weight the whole model does not have: {name}")
+        with torch.no_grad():
+            target[name].copy_(value.full_tensor() if isinstance(value, DTensor) else value)

@@ -16,7 +16,8 @@ import torch
 from pebench.config import ModelConfig
 from pebench.core.errors import PebenchError
 from pebench.core.io import atomic_path
-from pebench.models.adapter import VLM, load_vlm
+from pebench.models.adapter import VLM
+from pebench.models.loading import load_vlm
 from pebench.models.builders import MODEL_BUILDERS, place
 
 BASE_DIR = Path(__file__).resolve().parent.parent / "assets" / "tiny-base"

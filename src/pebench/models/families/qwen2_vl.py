@@ -1,6 +1,7 @@
-"""`tiny-qwen2-vl` and `tiny-qwen2.5-vl`: real `Qwen2VLForConditionalGeneration` /
-`Qwen2_5_VLForConditionalGeneration` models (ViT with 2x2 patch merging + Qwen2 text model
-with multimodal RoPE) built from configs, with Qwen's chat template, for tests and CPU runs."""
+"""Qwen2-VL and Qwen2.5-VL: the family's facts, and `tiny-qwen2-vl` / `tiny-qwen2.5-vl`, real
+`Qwen2VLForConditionalGeneration` / `Qwen2_5_VLForConditionalGeneration` models (ViT with 2x2
+patch merging + Qwen2 text model with multimodal RoPE) built from configs, with Qwen's chat
+template, for tests and CPU runs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ import torch
 from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
 from pebench.models.builders import MODEL_BUILDERS, set_generation_ids, train_tokenizer
-from pebench.models.processors import ImageOnlyQwen2_5_VLProcessor, ImageOnlyQwen2VLProcessor
+from pebench.models.family import Family, register_family
+from pebench.models.processors import image_only
+
+register_family(Family(
+    "qwen2-vl", ("qwen2_vl",), "Qwen2VLForConditionalGeneration", "Qwen2VLProcessor", vision="visual",
+    projector="visual.merger", decoder_layer="Qwen2VLDecoderLayer", tiny=("tiny-qwen2-vl",),
+    image_tokens="one <|image_pad|> per 2x2 merged patches at the image's own resolution (min/max pixels)",
+    differences="M-RoPE (3-D positions): no shared-prefix generation; video processor needs torchvision "
+                "(image-only variant without it); turns end with <|im_end|>"))
+register_family(Family(
+    "qwen2.5-vl", ("qwen2_5_vl",), "Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLProcessor", vision="visual",
+    projector="visual.merger", decoder_layer="Qwen2_5_VLDecoderLayer", tiny=("tiny-qwen2.5-vl",),
+    image_tokens="as Qwen2-VL; windowed attention in the vision tower",
+    differences="as Qwen2-VL"))
 
 QWEN_SPECIALS = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 # Qwen2-VL's chat template without the system prompt and video branches.
@@ -31,8 +45,8 @@ def _qwen_tokenizer(corpus: list[str], vocab_size: int):
 
 
 def _build(cfg: ModelConfig, corpus: list[str], seed: int, version: str) -> VLM:
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLConfig,
-                              Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil)
+    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2VLConfig,
+                              Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil, Qwen2VLProcessor)
 
     tok = _qwen_tokenizer(corpus, cfg.vocab_size)
     ids = tok.convert_tokens_to_ids
@@ -51,12 +65,12 @@ def _build(cfg: ModelConfig, corpus: list[str], seed: int, version: str) -> VLM:
     if version == "2":
         vision.update(embed_dim=cfg.vision_hidden, hidden_size=cfg.text_hidden, mlp_ratio=4)
         config, model_cls, proc_cls = Qwen2VLConfig(text_config=text, vision_config=vision, **tokens), \
-            Qwen2VLForConditionalGeneration, ImageOnlyQwen2VLProcessor
+            Qwen2VLForConditionalGeneration, image_only(Qwen2VLProcessor)
     else:
         vision.update(intermediate_size=4 * cfg.vision_hidden, out_hidden_size=cfg.text_hidden,
                       fullatt_block_indexes=[cfg.vision_layers - 1], window_size=4 * cfg.patch_size * merge)
         config, model_cls, proc_cls = Qwen2_5_VLConfig(text_config=text, vision_config=vision, **tokens), \
-            Qwen2_5_VLForConditionalGeneration, ImageOnlyQwen2_5_VLProcessor
+            Qwen2_5_VLForConditionalGeneration, image_only(Qwen2_5_VLProcessor)
     torch.manual_seed(seed)
     model = model_cls(config)
     set_generation_ids(model, tok, eos=ids("<|im_end|>"))

@@ -1,5 +1,6 @@
-"""`tiny-llava-next`: a real `LlavaNextForConditionalGeneration` (LLaVA-1.6: CLIP vision tower
-with any-resolution tiling + Llama) built from a config, for tests and CPU runs."""
+"""LLaVA-NeXT (LLaVA-1.6): the family's facts, and `tiny-llava-next`, a real
+`LlavaNextForConditionalGeneration` (CLIP vision tower with any-resolution tiling + Llama)
+built from a config, for tests and CPU runs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
 from pebench.models.builders import (LLAVA_TEMPLATE, MODEL_BUILDERS, clip_vision_config, llama_text_config,
                                      set_generation_ids, train_tokenizer)
+from pebench.models.family import Family, register_family
+
+register_family(Family(
+    "llava-next", ("llava_next",), "LlavaNextForConditionalGeneration", "LlavaNextProcessor", vision="vision_tower",
+    decoder_layer="LlamaDecoderLayer / MistralDecoderLayer", shares_prefix=True, tiny=("tiny-llava-next",),
+    image_tokens="<image> expanded to a base view plus any-resolution tiles, with a newline per tile row",
+    differences="llava-hf templates end the assistant turn with a space: pebench appends the EOS to the labels"))
 
 
 @MODEL_BUILDERS.register("tiny-llava-next")

@@ -1,0 +1,61 @@
+"""Write the model-family table of docs/real-models.md from the family registry
+(`pebench.models.family.FAMILIES`): family, transformers class, tiny builder, how images become
+tokens and what differs from LLaVA. `--check` fails when the page differs (tests run it).
+
+    python scripts/family_table.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "real-models.md"
+BEGIN = "<!-- BEGIN GENERATED: families (scripts/family_table.py) -->"
+END = "<!-- END GENERATED: families -->"
+
+
+def cell(text: str) -> str:
+    """A table cell: special tokens as code, their pipes escaped (they would split the row)."""
+    return re.sub(r"<[^<>\s]+>", lambda m: "`" + m.group(0).replace("|", "\\|") + "`", text)
+
+
+def table() -> str:
+    from pebench.models.family import FAMILIES
+
+    rows = ["| family | class (`model_type`) | tiny builder | image tokens | known differences |", "|---|---|---|---|---|"]
+    for family in sorted(FAMILIES.values(), key=lambda f: f.name):
+        types = ", ".join(f"`{t}`" for t in family.model_types)
+        builders = ", ".join(f"`{b}`" for b in family.tiny)
+        rows.append(f"| {family.name} | `{family.model_class}` ({types}) | {builders} | {cell(family.image_tokens)} | "
+                    f"{cell(family.differences)} |")
+    return "\n".join([BEGIN, "", *rows, "", END])
+
+
+def render(page: str) -> str:
+    if BEGIN not in page or END not in page:
+        raise SystemExit(f"error: {PAGE} has no {BEGIN!r} … {END!r} markers")
+    head, rest = page.split(BEGIN, 1)
+    return head + table() + rest.split(END, 1)[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the page differs from the registry")
+    args = parser.parse_args()
+    text = PAGE.read_text(encoding="utf-8")
+    expected = render(text)
+    if expected == text:
+        return 0
+    if args.check:
+        print(f"error: {PAGE.name} differs from the family registry (run scripts/family_table.py)", file=sys.stderr)
+        return 1
+    PAGE.write_text(expected, encoding="utf-8")
+    print(f"wrote {PAGE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
