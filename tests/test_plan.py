@@ -49,6 +49,9 @@ def test_terms_equal_hand_computed_bytes(tiny):
     text_ckpt = 2 * s * 12 * 128 * 2 + s * 12 * 128 * (34 + 5 * 4 * s / 128)
     vision_ckpt = 2 * 16 * 12 * 64 * 2 + 16 * 12 * 64 * (34 + 5 * 4 * 16 / 64)
     assert sharded["activations"] == pytest.approx(text_ckpt + vision_ckpt)
+    assert sharded["gathered"] == 2 * p and full["gathered"] == 0  # FSDP checkpoints gather a whole copy
+    held = sharded["start"] + sharded["trained"] + sharded["gradients"] + sharded["optimizer"]
+    assert sharded["total"] == pytest.approx(held + max(sharded["activations"], 2 * p))  # never both at once
 
 
 def test_lora_counts_what_peft_trains(tiny):
@@ -59,6 +62,7 @@ def test_lora_counts_what_peft_trains(tiny):
     assert lora["gradients"] == 4 * shape.lora_parameters and lora["trained"] == 0  # the adapter sits on the start
     sharded = memory(shape, Setup(2, "fsdp", True, "float32", False), cfg)
     assert sharded["trained"] == 4 * shape.parameters / 2  # a sharded copy of the start, with the adapter
+    assert sharded["gathered"] == 0  # the adapter goes on the start itself
 
 
 def test_the_smallest_fit_is_the_first_setup_that_fits(tiny):
@@ -78,3 +82,13 @@ def test_plan_command_prints_the_table_and_the_fit():
                             capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| 2 × FSDP |" in result.stdout and "Smallest setup within 80 GiB" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_gpu_check_refuses_in_one_line_without_a_gpu():
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 2 and result.stderr.strip().startswith("error:") and len(result.stderr.splitlines()) == 1

@@ -15,6 +15,13 @@ moments in the parameters' dtype):
                                   start) and P·d / N with FSDP (a sharded copy, frozen part included)
 * gradients   T·d                 (FSDP: / N)
 * AdamW       2·T·d               (FSDP: / N)
+* gathered    P·d                 FSDP, full fine-tuning only: when training ends and at each
+                                  evaluation checkpoint during unlearning, the trained weights
+                                  are gathered into a whole copy of the start (one tensor at a
+                                  time, so nothing more), while the shards, gradients and
+                                  optimizer state are still held; under LoRA the adapter goes on
+                                  the start itself. This and the activations are not held at the
+                                  same time: the total counts the larger.
 * activations per transformer layer s·b·h·(34 + 5·a·s/h)·d/2 (Korthikanti et al., 2022,
               "Reducing Activation Recomputation in Large Transformer Models", eq. 1, written
               for 16-bit values), for the language model (s: tokens of an example) and the
@@ -41,6 +48,7 @@ from PIL import Image
 
 from pebench.config import RunConfig
 from pebench.models import VLM, build_model
+from pebench.models.lora import lora_targets
 
 GIB = 2**30
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -71,10 +79,15 @@ def _tower(config, tokens: int) -> tuple[int, int, int, int]:
     return tokens, hidden, heads, layers
 
 
-def lora_parameters(model: torch.nn.Module, target_modules: str, r: int) -> int:
-    """r·(in + out) for every linear layer whose name the target pattern matches (as peft does)."""
+def lora_parameters(model: torch.nn.Module, target_modules: str | list[str], r: int) -> int:
+    """r·(in + out) for every linear layer the targets match (as peft does: one regex matched
+    whole, or a list of module-name suffixes)."""
+    if isinstance(target_modules, str):
+        hit = lambda name: re.fullmatch(target_modules, name)  # noqa: E731
+    else:
+        hit = lambda name: any(name == t or name.endswith(f".{t}") for t in target_modules)  # noqa: E731
     return sum(r * (m.in_features + m.out_features) for name, m in model.named_modules()
-               if isinstance(m, torch.nn.Linear) and re.fullmatch(target_modules, name))
+               if isinstance(m, torch.nn.Linear) and hit(name))
 
 
 def model_shape(vlm: VLM, cfg: RunConfig) -> Shape:
@@ -87,7 +100,7 @@ def model_shape(vlm: VLM, cfg: RunConfig) -> Shape:
     patches = sum(t == image_token for t in prompt.input_ids) or 1
     tokens = len(prompt.input_ids) + cfg.eval.scene_tokens
     return Shape(sum(p.numel() for p in vlm.model.parameters()),
-                 lora_parameters(vlm.model, cfg.model.lora.target_modules, cfg.model.lora.r),
+                 lora_parameters(vlm.model, lora_targets(vlm.model, cfg.model.lora), cfg.model.lora.r),
                  (_tower(vlm.model.config.text_config, tokens), _tower(vision, patches)))
 
 
@@ -119,8 +132,10 @@ def memory(shape: Shape, setup: Setup, cfg: RunConfig) -> dict[str, float]:
     out = {"start": shape.parameters * d, "trained": shape.parameters * d / shard if copied else 0.0,
            "gradients": trainable * d / shard, "optimizer": 2 * trainable * d / shard,
            "activations": sum(activation_bytes(s, batch, h, a, layers, d, setup.checkpointing)
-                              for s, h, a, layers in shape.layers)}
-    out["total"] = sum(out.values())
+                              for s, h, a, layers in shape.layers),
+           "gathered": shape.parameters * d if setup.strategy == "fsdp" and not setup.lora else 0.0}
+    held = sum(v for k, v in out.items() if k not in ("activations", "gathered"))
+    out["total"] = held + max(out["activations"], out["gathered"])
     return out
 
 
