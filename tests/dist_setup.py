@@ -11,11 +11,12 @@ from pebench.data.qa import pebench_qas
 from pebench.models import build_model
 
 
-def tiny_setup(data_dir: str):
-    """(config, model, records by image id, questions, encoded examples {"answer": ...})."""
+def tiny_setup(data_dir: str, model: str | None = None):
+    """(config, model, records by image id, questions, encoded examples {"answer": ...}); the
+    tiny LLaVA, or the tiny model of builder `model`."""
     distributed.init()
     torch.set_num_threads(1)
-    cfg = load_config("tiny")
+    cfg = load_config("tiny", None, {"model": {"name": model}} if model else None)
     data = load_dataset_dir(data_dir)
     vlm = build_model(cfg.model, text_corpus(data), seed=0)
     records = {r.image_id: r for r in data.images}

@@ -3,7 +3,7 @@ pebench's model lifecycle, fine-tunes a tiny LLaVA (full), unlearns with NPO (a 
 per step through the frozen reference), then unlearns with a LoRA adapter (reference: the
 adapter disabled), and generates with the result. The main process writes each phase's losses,
 the share of parameters each process held while sharded, the fine-tuned model (HF format),
-logits on a probe batch and the answers."""
+logits on a probe batch and the answers. A third argument names another tiny family's builder."""
 
 import json
 import sys
@@ -29,8 +29,8 @@ def _phase(life, start, seed, objective, streams, steps, lr):
     return life.trained(model), [h["loss"] for h in result.history], share
 
 
-def main(data_dir: str, out: str) -> None:
-    cfg, base, records, qas, examples = tiny_setup(data_dir)
+def main(data_dir: str, out: str, model: str | None = None) -> None:
+    cfg, base, records, qas, examples = tiny_setup(data_dir, model)
     forget = examples[:48]
 
     def sft_streams(vlm):

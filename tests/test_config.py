@@ -51,9 +51,9 @@ def test_shipped_experiment_configs_are_valid():
     from pathlib import Path
 
     root = Path(__file__).parent.parent / "configs"
-    for name in ("llava-1.5-7b.yaml", "qwen2-vl-7b.yaml", "flux-data.yaml"):
-        cfg = load_config("default", root / name)
-        assert cfg.data.persons == 200 and cfg.data.events == 40
+    for path in sorted(root.glob("*.yaml")):
+        cfg = load_config("default", path)
+        assert cfg.data.persons == 200 and cfg.data.events == 40, path.name
     llava = load_config("default", root / "llava-1.5-7b.yaml")
     assert llava.model.lora.enabled and llava.model.dtype == "bfloat16" and llava.model.gradient_checkpointing
     assert llava.scenarios == ("person", "event", "both")

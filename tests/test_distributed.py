@@ -122,20 +122,23 @@ def test_only_the_main_process_calls_the_llm_judge(tmp_path):
 FSDP = ["--config_file", str(HERE.parent / "configs" / "accelerate" / "fsdp.yaml")]
 
 
-def test_fsdp_shards_the_trained_model_and_matches_one_process(tiny_data_dir, tmp_path):
+@pytest.mark.parametrize("model", ["tiny-llava", "tiny-idefics3", "tiny-qwen3-vl"])
+def test_fsdp_shards_the_trained_model_and_matches_one_process(model, tiny_data_dir, tmp_path):
+    """LLaVA; Idefics3 (decoder under `text_model`, image tiles); Qwen3-VL (DeepStack, M-RoPE)."""
     from pebench.models import load_vlm
 
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(one)], check=True, env=ENV,
-                   capture_output=True, timeout=600)
-    _launch(2, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(two), launcher=FSDP)
+    subprocess.run([sys.executable, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(one), model], check=True,
+                   env=ENV, capture_output=True, timeout=600)
+    _launch(2, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(two), model, launcher=FSDP)
     a, b = json.loads((one / "run.json").read_text()), json.loads((two / "run.json").read_text())
     assert a["distributed"] == {"strategy": "single", "world_size": 1}
     assert b["distributed"]["strategy"] == "fsdp" and b["distributed"]["world_size"] == 2
     assert a["share"] == a["lora_share"] == 1.0
     assert 0.45 <= b["share"] <= 0.55 and 0.45 <= b["lora_share"] <= 0.55  # each process holds about half
     for phase in ("sft", "npo", "lora"):  # full fine-tuning, unlearning with a reference, LoRA unlearning
-        assert b[phase] == pytest.approx(a[phase], rel=1e-4, abs=1e-5), phase
+        # reduce-scatter sums in another order than one process: rounding that a few steps grow
+        assert b[phase] == pytest.approx(a[phase], rel=3e-4, abs=1e-5), phase
     assert a["sft"][-1] < a["sft"][0] - 1.0
     reloaded = load_vlm(two / "tuned")  # gathered, saved as plain safetensors, loaded in one process
     with torch.no_grad():

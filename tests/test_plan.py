@@ -92,3 +92,43 @@ def test_the_gpu_check_refuses_in_one_line_without_a_gpu():
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                             env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""})
     assert result.returncode == 2 and result.stderr.strip().startswith("error:") and len(result.stderr.splitlines()) == 1
+
+
+def test_every_paper_config_carries_the_planners_figures_for_its_checkpoint():
+    """configs/<checkpoint>.yaml of every family's published checkpoint: the comment block is what
+    the planner gives for the checkpoint's dimensions (scripts/family_configs.py --check)."""
+    from pathlib import Path
+
+    from pebench.models.family import FAMILIES
+
+    root = Path(__file__).resolve().parents[1]
+    papers = [p for f in FAMILIES.values() for p in f.paper]
+    assert len(papers) >= 8 and all((root / "configs" / f"{p.name}.yaml").is_file() for p in papers)
+    result = subprocess.run([sys.executable, str(root / "scripts" / "family_configs.py"), "--check"],
+                            capture_output=True, text=True, timeout=300, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_published_checkpoints_shape_counts_its_parameters_on_the_meta_device(tiny):
+    from pebench.models.family import FAMILIES
+    from pebench.train.plan import paper_shape
+
+    cfg = tiny[0]
+    qwen3 = FAMILIES.get("qwen3-vl")
+    shape = paper_shape(qwen3, qwen3.paper[0], cfg)
+    assert 8.7e9 < shape.parameters < 8.8e9  # Qwen3-VL-8B: 8.77 B parameters as published
+    assert shape.layers[0] == (196 + 32 + cfg.eval.scene_tokens, 4096, 32, 36) and shape.layers[1] == (196, 1152, 16, 27)
+
+
+def test_the_plan_of_a_qwen3_vl_directory_reads_it_without_torchvision(tmp_path):
+    """A checkpoint whose stock processor has a video part: planned from its files (config on the
+    meta device, the image-only processor), no ImportError."""
+    from pebench.config import ModelConfig
+    from pebench.models import MODEL_BUILDERS
+    from pebench.train.plan import load_shape
+
+    vlm = MODEL_BUILDERS.get("tiny-qwen3-vl")(ModelConfig(name="tiny-qwen3-vl"), ["This is A B."], 0)
+    vlm.save(tmp_path / "q")
+    shape = load_shape(load_config("tiny", None, {"model": {"path": str(tmp_path / "q")}}))
+    assert shape.parameters == sum(p.numel() for p in vlm.model.parameters())
+    assert shape.layers[1][0] == (64 // 8 // 2) ** 2  # image tokens after 2x2 merging

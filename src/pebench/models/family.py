@@ -18,6 +18,17 @@ LORA_LAYERS = "q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj"
 
 
 @dataclass(frozen=True)
+class PaperModel:
+    """A published checkpoint of the family, for its paper-scale config (`configs/<name>.yaml`)
+    and the planner's figures written into that file's comments (`scripts/family_configs.py`)."""
+
+    name: str  # the config file's name, e.g. qwen3-vl-8b
+    hub_id: str  # where the weights are published
+    config: dict  # keyword arguments of the family's transformers config class, as its config.json has them
+    image_tokens: int  # tokens one image of the config's `data.image_size` becomes, for the language model
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     model_types: tuple[str, ...]  # the `config.model_type` values of the family
@@ -31,6 +42,7 @@ class Family:
     shares_prefix: bool = False  # image-first template and 1-D positions: prompts share an image's prefix
     tiny: tuple[str, ...] = ()  # the tiny builders made from a config (`pebench list`)
     differences: str = ""  # what differs from LLaVA, for the docs' family table
+    paper: tuple[PaperModel, ...] = ()  # published checkpoints with a paper-scale config
 
     @property
     def lora_targets(self) -> str:
@@ -42,6 +54,11 @@ class Family:
     def vision_parts(self) -> tuple[str, ...]:
         """Name parts of the vision side of the model: the tower and the projector."""
         return (self.vision, self.projector)
+
+    def config_class(self) -> type:
+        import transformers
+
+        return getattr(transformers, self.model_class.replace("ForConditionalGeneration", "Config"))
 
     def processor_class(self) -> type:
         import transformers

@@ -48,6 +48,7 @@ from PIL import Image
 
 from pebench.config import RunConfig
 from pebench.models import VLM, build_model
+from pebench.models.family import Family, PaperModel
 from pebench.models.lora import lora_targets
 
 GIB = 2**30
@@ -107,13 +108,33 @@ def model_shape(vlm: VLM, cfg: RunConfig) -> Shape:
 def load_shape(cfg: RunConfig) -> Shape:
     """The config's model, built on the meta device when it is a checkpoint (no weights read)."""
     if cfg.model.path:
-        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoConfig, AutoModelForImageTextToText
+
+        from pebench.models.processors import load_processor
 
         config = AutoConfig.from_pretrained(cfg.model.path, local_files_only=True)
         with torch.device("meta"):
             model = AutoModelForImageTextToText.from_config(config)
-        return model_shape(VLM(model, AutoProcessor.from_pretrained(cfg.model.path, local_files_only=True)), cfg)
+        return model_shape(VLM(model, load_processor(cfg.model.path)), cfg)  # image-only where torchvision is missing
     return model_shape(build_model(cfg.model, ["plan"], cfg.seed), cfg)
+
+
+PROMPT_TEXT_TOKENS = 32  # a chat template's turn markers and the longest question, besides the image
+
+
+def paper_shape(family: Family, paper: PaperModel, cfg: RunConfig) -> Shape:
+    """Counts and shapes of a published checkpoint from its dimensions alone (built on the meta
+    device: no weights, no files): an example is the image's tokens, the template and question,
+    and the longest answer the evaluation allows."""
+    from transformers import AutoModelForImageTextToText
+
+    config = family.config_class()(**paper.config)
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(config)
+    targets = cfg.model.lora.target_modules if cfg.model.lora.target_modules is not None else family.lora_targets
+    tokens = paper.image_tokens + PROMPT_TEXT_TOKENS + cfg.eval.scene_tokens
+    return Shape(sum(p.numel() for p in model.parameters()), lora_parameters(model, targets, cfg.model.lora.r),
+                 (_tower(config.text_config, tokens), _tower(config.vision_config, paper.image_tokens)))
 
 
 def activation_bytes(s: int, b: float, h: int, a: int, layers: int, d: int, checkpointing: bool) -> float:

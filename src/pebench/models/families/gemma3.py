@@ -16,11 +16,20 @@ import torch
 from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
 from pebench.models.builders import MODEL_BUILDERS, set_generation_ids, train_tokenizer
-from pebench.models.family import Family, register_family
+from pebench.models.family import Family, PaperModel, register_family
+
+# google/gemma-3-12b-it: SigLIP so400m at 896 px pooled to 256 soft tokens + the Gemma 3 12B decoder.
+GEMMA3_12B = PaperModel("gemma-3-12b", "google/gemma-3-12b-it", dict(
+    text_config=dict(hidden_size=3840, intermediate_size=15360, num_hidden_layers=48, num_attention_heads=16,
+                     num_key_value_heads=8, head_dim=256, query_pre_attn_scalar=256, sliding_window=1024,
+                     vocab_size=262208),
+    vision_config=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
+                       image_size=896, patch_size=14, vision_use_head=False),
+    mm_tokens_per_image=256), image_tokens=256)
 
 register_family(Family(
     "gemma3", ("gemma3",), "Gemma3ForConditionalGeneration", "Gemma3Processor", vision="vision_tower",
-    decoder_layer="Gemma3DecoderLayer", tiny=("tiny-gemma3",),
+    decoder_layer="Gemma3DecoderLayer", paper=(GEMMA3_12B,), tiny=("tiny-gemma3",),
     image_tokens="<start_of_image> expanded to a fixed number of pooled soft tokens (256), image tokens "
                  "attend both ways (token_type_ids)",
     differences="turns end with <end_of_turn> (EOS is <eos>); the template writes the BOS; needs token_type_ids; "

@@ -17,19 +17,33 @@ import torch
 from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
 from pebench.models.builders import MODEL_BUILDERS, llama_text_config, set_generation_ids, train_tokenizer
-from pebench.models.family import Family, register_family
+from pebench.models.family import Family, PaperModel, register_family
 from pebench.models.processors import image_only
 
 _DIFFERENCES = ("turns end with <end_of_utterance>; 'Assistant:' then a space before the answer; decoder under "
                 "text_model; image tiles with row/column tokens, so the token count depends on the image size")
+# HuggingFaceM4/Idefics3-8B-Llama3: SigLIP so400m at 364 px (169 tokens per tile) + Llama 3 8B; a
+# 448-px image is 2x2 tiles and a global view.
+IDEFICS3_8B = PaperModel("idefics3-8b", "HuggingFaceM4/Idefics3-8B-Llama3", dict(
+    text_config=dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                     num_attention_heads=32, num_key_value_heads=8, vocab_size=128259),
+    vision_config=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
+                       image_size=364, patch_size=14), scale_factor=2), image_tokens=5 * 169)
+# HuggingFaceTB/SmolVLM2-2.2B-Instruct: SigLIP so400m at 384 px (81 tokens per tile) + SmolLM2-1.7B.
+SMOLVLM2_2B = PaperModel("smolvlm2-2.2b", "HuggingFaceTB/SmolVLM2-2.2B-Instruct", dict(
+    text_config=dict(model_type="llama", hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
+                     num_attention_heads=32, num_key_value_heads=32, vocab_size=49280),
+    vision_config=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
+                       image_size=384, patch_size=14), scale_factor=3), image_tokens=5 * 81)
+
 register_family(Family(
     "idefics3", ("idefics3",), "Idefics3ForConditionalGeneration", "Idefics3Processor", vision="vision_model",
-    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", tiny=("tiny-idefics3",),
+    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", paper=(IDEFICS3_8B,), tiny=("tiny-idefics3",),
     image_tokens="<image> expanded per tile: <fake_token_around_image><row_i_col_j> + 169 tokens, then a global view",
     differences=_DIFFERENCES))
 register_family(Family(
     "smolvlm", ("smolvlm",), "SmolVLMForConditionalGeneration", "SmolVLMProcessor", vision="vision_model",
-    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", tiny=("tiny-smolvlm",),
+    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", paper=(SMOLVLM2_2B,), tiny=("tiny-smolvlm",),
     image_tokens="as Idefics3 (64 tokens per 512-px tile in SmolVLM2)",
     differences=_DIFFERENCES + "; video processor needs torchvision (image-only variant without it)"))
 

@@ -15,12 +15,20 @@ from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
 from pebench.models.builders import MODEL_BUILDERS, set_generation_ids, train_tokenizer
 from pebench.models.families.qwen2_vl import QWEN_SPECIALS
-from pebench.models.family import Family, register_family
+from pebench.models.family import Family, PaperModel, register_family
 from pebench.models.processors import image_only
+
+# OpenGVLab/InternVL3-8B-hf: InternViT-300M at 448 px (256 tokens per tile; one tile for a square
+# image of that size) + Qwen2.5-7B.
+INTERNVL3_8B = PaperModel("internvl3-8b", "OpenGVLab/InternVL3-8B-hf", dict(
+    text_config=dict(model_type="qwen2", hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                     num_attention_heads=28, num_key_value_heads=4, vocab_size=151674),
+    vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                       image_size=[448, 448], patch_size=[14, 14]), tie_word_embeddings=False), image_tokens=256)
 
 register_family(Family(
     "internvl", ("internvl",), "InternVLForConditionalGeneration", "InternVLProcessor", vision="vision_tower",
-    decoder_layer="Qwen2DecoderLayer", tiny=("tiny-internvl",),
+    decoder_layer="Qwen2DecoderLayer", paper=(INTERNVL3_8B,), tiny=("tiny-internvl",),
     image_tokens="<IMG_CONTEXT> expanded to <img> + 256 tokens per 448-px tile (up to 12 tiles + thumbnail) + </img>",
     differences="tiles: the token count depends on the aspect ratio; video processor needs torchvision (image-only "
                 "variant without it); turns end with <|im_end|>; image-first template, but 1-D positions are "

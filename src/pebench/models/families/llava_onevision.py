@@ -11,12 +11,21 @@ from pebench.models.adapter import VLM
 from pebench.models.builders import MODEL_BUILDERS, set_generation_ids, train_tokenizer
 from pebench.models.families.internvl import qwen2_text
 from pebench.models.families.qwen2_vl import QWEN_SPECIALS
-from pebench.models.family import Family, register_family
+from pebench.models.family import Family, PaperModel, register_family
 from pebench.models.processors import image_only
+
+# llava-hf/llava-onevision-qwen2-7b-ov-hf: SigLIP so400m at 384 px + Qwen2-7B. A 448-px image is
+# a base view and a 2x2 grid of 384-px crops: 729 + 54 x 54 + 54 row newlines tokens.
+ONEVISION_7B = PaperModel("llava-onevision-7b", "llava-hf/llava-onevision-qwen2-7b-ov-hf", dict(
+    text_config=dict(model_type="qwen2", hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                     num_attention_heads=28, num_key_value_heads=4, vocab_size=152128),
+    vision_config=dict(model_type="siglip_vision_model", hidden_size=1152, intermediate_size=4304,
+                       num_hidden_layers=26, num_attention_heads=16, image_size=384, patch_size=14,
+                       vision_use_head=False)), image_tokens=3699)
 
 register_family(Family(
     "llava-onevision", ("llava_onevision",), "LlavaOnevisionForConditionalGeneration", "LlavaOnevisionProcessor",
-    vision="vision_tower", decoder_layer="Qwen2DecoderLayer", shares_prefix=True, tiny=("tiny-llava-onevision",),
+    vision="vision_tower", decoder_layer="Qwen2DecoderLayer", shares_prefix=True, paper=(ONEVISION_7B,), tiny=("tiny-llava-onevision",),
     image_tokens="<image> expanded to a base view plus any-resolution crops (anyres_max_9), 729 tokens per 384-px "
                  "view, newline tokens between rows, pooled when over the budget",
     differences="turns end with <|im_end|>; video processor needs torchvision (image-only variant without it)"))

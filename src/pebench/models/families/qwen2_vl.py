@@ -10,12 +10,20 @@ import torch
 from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
 from pebench.models.builders import MODEL_BUILDERS, set_generation_ids, train_tokenizer
-from pebench.models.family import Family, register_family
+from pebench.models.family import Family, PaperModel, register_family
 from pebench.models.processors import image_only
+
+# Qwen/Qwen2-VL-7B-Instruct: a 675M ViT (2x2 merge) + Qwen2-7B; 448 px -> (448 / 28)^2 tokens.
+QWEN2_VL_7B = PaperModel("qwen2-vl-7b", "Qwen/Qwen2-VL-7B-Instruct", dict(
+    text_config=dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+                     num_key_value_heads=4, vocab_size=152064,
+                     rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]}),
+    vision_config=dict(depth=32, embed_dim=1280, hidden_size=3584, num_heads=16, mlp_ratio=4, patch_size=14,
+                       spatial_merge_size=2, temporal_patch_size=2)), image_tokens=256)
 
 register_family(Family(
     "qwen2-vl", ("qwen2_vl",), "Qwen2VLForConditionalGeneration", "Qwen2VLProcessor", vision="visual",
-    projector="visual.merger", decoder_layer="Qwen2VLDecoderLayer", tiny=("tiny-qwen2-vl",),
+    projector="visual.merger", decoder_layer="Qwen2VLDecoderLayer", paper=(QWEN2_VL_7B,), tiny=("tiny-qwen2-vl",),
     image_tokens="one <|image_pad|> per 2x2 merged patches at the image's own resolution (min/max pixels)",
     differences="M-RoPE (3-D positions): no shared-prefix generation; video processor needs torchvision "
                 "(image-only variant without it); turns end with <|im_end|>"))

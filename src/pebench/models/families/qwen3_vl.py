@@ -17,12 +17,22 @@ from pebench.config import ModelConfig
 from pebench.models.adapter import VLM
 from pebench.models.builders import MODEL_BUILDERS, set_generation_ids
 from pebench.models.families.qwen2_vl import QWEN_TEMPLATE, _qwen_tokenizer
-from pebench.models.family import Family, register_family
+from pebench.models.family import Family, PaperModel, register_family
 from pebench.models.processors import image_only
+
+# Qwen/Qwen3-VL-8B-Instruct: a 27-layer ViT with DeepStack + Qwen3-8B; 448 px -> (448 / 32)^2 tokens.
+QWEN3_VL_8B = PaperModel("qwen3-vl-8b", "Qwen/Qwen3-VL-8B-Instruct", dict(
+    text_config=dict(hidden_size=4096, intermediate_size=12288, num_hidden_layers=36, num_attention_heads=32,
+                     num_key_value_heads=8, head_dim=128, vocab_size=151936,
+                     rope_parameters={"rope_type": "default", "rope_theta": 5000000.0, "mrope_interleaved": True,
+                                      "mrope_section": [24, 20, 20]}),
+    vision_config=dict(depth=27, hidden_size=1152, intermediate_size=4304, num_heads=16, patch_size=16,
+                       spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=4096, num_position_embeddings=2304,
+                       deepstack_visual_indexes=[8, 16, 24])), image_tokens=196)
 
 register_family(Family(
     "qwen3-vl", ("qwen3_vl",), "Qwen3VLForConditionalGeneration", "Qwen3VLProcessor", vision="visual",
-    projector="visual.merger", decoder_layer="Qwen3VLTextDecoderLayer", tiny=("tiny-qwen3-vl",),
+    projector="visual.merger", decoder_layer="Qwen3VLTextDecoderLayer", paper=(QWEN3_VL_8B,), tiny=("tiny-qwen3-vl",),
     image_tokens="one <|image_pad|> per 2x2 merged 16-px patches; DeepStack adds vision features to early layers",
     differences="interleaved M-RoPE: no shared-prefix generation; video processor needs torchvision (image-only "
                 "variant without it); turns end with <|im_end|>"))

@@ -1,0 +1,78 @@
+"""Write `pebench plan`'s figures into the comments of each paper-scale config,
+`configs/<name>.yaml`, one per published checkpoint a model family lists
+(`Family.paper`): GiB per process on 1 GPU and on 8 GPUs (FSDP), LoRA and full fine-tuning, in
+the config's dtype and gradient-checkpointing setting, from the checkpoint's dimensions built
+on the meta device. `--check` fails when a file differs (tests run it).
+
+    python scripts/family_configs.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+BEGIN = "# BEGIN GENERATED: plan (scripts/family_configs.py)"
+END = "# END GENERATED: plan"
+SETUPS = (("1 GPU, LoRA", 1, "ddp", True), ("1 GPU, full", 1, "ddp", False),
+          ("8 GPUs FSDP, LoRA", 8, "fsdp", True), ("8 GPUs FSDP, full", 8, "fsdp", False))
+TERMS = ("start", "trained", "gradients", "optimizer", "activations", "gathered", "total")
+
+
+def block(path: Path, family, paper) -> str:
+    from pebench.config import load_config
+    from pebench.train.plan import Setup, memory, paper_shape
+
+    cfg = load_config("default", path)
+    shape = paper_shape(family, paper, cfg)
+    mc = cfg.model
+    lines = [BEGIN,
+             f"# pebench plan for {paper.hub_id}: {shape.parameters:,} parameters ({shape.lora_parameters:,} in LoRA "
+             f"r={mc.lora.r}), {shape.layers[0][0]} tokens per example; GiB per process, {mc.dtype}, gradient "
+             f"checkpointing {'on' if mc.gradient_checkpointing else 'off'}, before framework overhead (1-3 GiB):",
+             "# | setup | " + " | ".join(TERMS) + " |"]
+    for label, processes, strategy, lora in SETUPS:
+        terms = memory(shape, Setup(processes, strategy, lora, mc.dtype, mc.gradient_checkpointing), cfg)
+        lines.append(f"# | {label} | " + " | ".join(f"{terms[t] / 2**30:.1f}" for t in TERMS) + " |")
+    return "\n".join([*lines, END])
+
+
+def expected() -> dict[Path, str]:
+    """Each paper-scale config with its generated block."""
+    from pebench.models.family import FAMILIES
+
+    out = {}
+    for family in FAMILIES.values():
+        for paper in family.paper:
+            path = CONFIGS / f"{paper.name}.yaml"
+            if not path.is_file():
+                raise SystemExit(f"error: {family.name} lists {paper.name} but {path} does not exist")
+            text = path.read_text(encoding="utf-8")
+            if BEGIN not in text or END not in text:
+                raise SystemExit(f"error: {path} has no {BEGIN!r} … {END!r} markers")
+            head, rest = text.split(BEGIN, 1)
+            out[path] = head + block(path, family, paper) + rest.split(END, 1)[1]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a config's figures differ from the planner's")
+    args = parser.parse_args()
+    stale = []
+    for path, text in expected().items():
+        if path.read_text(encoding="utf-8") != text:
+            stale.append(path.name)
+            if not args.check:
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path}")
+    if args.check and stale:
+        print(f"error: {', '.join(stale)} differ from the planner (run scripts/family_configs.py)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
