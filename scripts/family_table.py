@@ -1,6 +1,7 @@
 """Write the model-family table of docs/real-models.md from the family registry
 (`pebench.models.family.FAMILIES`): family, transformers class, tiny builder, how images become
-tokens and what differs from LLaVA. `--check` fails when the page differs (tests run it).
+tokens, whether questions about one image share its prompt prefix in generation and what differs
+from LLaVA. `--check` fails when the page differs (tests run it).
 
     python scripts/family_table.py [--check]
 """
@@ -25,12 +26,13 @@ def cell(text: str) -> str:
 def table() -> str:
     from pebench.models.family import FAMILIES
 
-    rows = ["| family | class (`model_type`) | tiny builder | image tokens | known differences |", "|---|---|---|---|---|"]
+    rows = ["| family | class (`model_type`) | tiny builder | image tokens | shared prefixes | known differences |",
+            "|---|---|---|---|---|---|"]
     for family in sorted(FAMILIES.values(), key=lambda f: f.name):
         types = ", ".join(f"`{t}`" for t in family.model_types)
         builders = ", ".join(f"`{b}`" for b in family.tiny)
         rows.append(f"| {family.name} | `{family.model_class}` ({types}) | {builders} | {cell(family.image_tokens)} | "
-                    f"{cell(family.differences)} |")
+                    f"{'yes' if family.shares_prefix else 'no'} | {cell(family.differences)} |")
     return "\n".join([BEGIN, "", *rows, "", END])
 
 

@@ -38,12 +38,14 @@ SMOLVLM2_2B = PaperModel("smolvlm2-2.2b", "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
 
 register_family(Family(
     "idefics3", ("idefics3",), "Idefics3ForConditionalGeneration", "Idefics3Processor", vision="vision_model",
-    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", paper=(IDEFICS3_8B,), tiny=("tiny-idefics3",),
+    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", shares_prefix=True,
+    paper=(IDEFICS3_8B,), tiny=("tiny-idefics3",),
     image_tokens="<image> expanded per tile: <fake_token_around_image><row_i_col_j> + 169 tokens, then a global view",
     differences=_DIFFERENCES))
 register_family(Family(
     "smolvlm", ("smolvlm",), "SmolVLMForConditionalGeneration", "SmolVLMProcessor", vision="vision_model",
-    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", paper=(SMOLVLM2_2B,), tiny=("tiny-smolvlm",),
+    projector="connector", language="text_model", decoder_layer="LlamaDecoderLayer", shares_prefix=True,
+    paper=(SMOLVLM2_2B,), tiny=("tiny-smolvlm",),
     image_tokens="as Idefics3 (64 tokens per 512-px tile in SmolVLM2)",
     differences=_DIFFERENCES + "; video processor needs torchvision (image-only variant without it)"))
 

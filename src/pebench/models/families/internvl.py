@@ -28,11 +28,10 @@ INTERNVL3_8B = PaperModel("internvl3-8b", "OpenGVLab/InternVL3-8B-hf", dict(
 
 register_family(Family(
     "internvl", ("internvl",), "InternVLForConditionalGeneration", "InternVLProcessor", vision="vision_tower",
-    decoder_layer="Qwen2DecoderLayer", paper=(INTERNVL3_8B,), tiny=("tiny-internvl",),
+    decoder_layer="Qwen2DecoderLayer", shares_prefix=True, paper=(INTERNVL3_8B,), tiny=("tiny-internvl",),
     image_tokens="<IMG_CONTEXT> expanded to <img> + 256 tokens per 448-px tile (up to 12 tiles + thumbnail) + </img>",
     differences="tiles: the token count depends on the aspect ratio; video processor needs torchvision (image-only "
-                "variant without it); turns end with <|im_end|>; image-first template, but 1-D positions are "
-                "not shared across tiles, so generation takes the left-padded path"))
+                "variant without it); turns end with <|im_end|>"))
 
 INTERNVL_NAMED = {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
                   "video_token": "<video>"}

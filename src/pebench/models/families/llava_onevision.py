@@ -25,7 +25,8 @@ ONEVISION_7B = PaperModel("llava-onevision-7b", "llava-hf/llava-onevision-qwen2-
 
 register_family(Family(
     "llava-onevision", ("llava_onevision",), "LlavaOnevisionForConditionalGeneration", "LlavaOnevisionProcessor",
-    vision="vision_tower", decoder_layer="Qwen2DecoderLayer", shares_prefix=True, paper=(ONEVISION_7B,), tiny=("tiny-llava-onevision",),
+    vision="vision_tower", decoder_layer="Qwen2DecoderLayer", shares_prefix=True, paper=(ONEVISION_7B,),
+    tiny=("tiny-llava-onevision",),
     image_tokens="<image> expanded to a base view plus any-resolution crops (anyres_max_9), 729 tokens per 384-px "
                  "view, newline tokens between rows, pooled when over the budget",
     differences="turns end with <|im_end|>; video processor needs torchvision (image-only variant without it)"))
