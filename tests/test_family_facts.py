@@ -118,3 +118,13 @@ def test_generation_stops_at_the_turn_end_even_when_the_checkpoint_does_not_say_
     vlm.save(tmp_path / "g")
     loaded = load_vlm(tmp_path / "g")
     assert end_of_turn in loaded.end_ids() and loaded.tokenizer.eos_token_id in loaded.end_ids()
+
+
+def test_pebench_list_names_every_family_with_its_model_types_and_builders(capsys):
+    from pebench.cli import list_parts
+
+    list_parts()
+    out = capsys.readouterr().out
+    for family in FAMILIES.values():
+        line = next(line for line in out.splitlines() if line.startswith(f"  {family.name} "))
+        assert all(t in line for t in (*family.model_types, *family.tiny)), line

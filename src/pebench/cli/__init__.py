@@ -125,18 +125,22 @@ def report(
 
 @app.command("list")
 def list_parts() -> None:
-    """List registered methods, judges, models, renderers and presets."""
+    """List registered methods, judges, models, model families, renderers and presets."""
     from pebench.config import PRESETS
     from pebench.data.render import RENDERERS
     from pebench.eval.judges import JUDGES
     from pebench.methods.base import METHODS
     from pebench.models import MODEL_BUILDERS
+    from pebench.models.family import FAMILIES
 
     typer.echo("methods:")
     for name in METHODS.names():
         typer.echo(f"  {name:<12} {METHODS.get(name).source or '(no source given)'}")
     typer.echo(f"judges:    {', '.join(JUDGES.names())}")
     typer.echo(f"models:    {', '.join(MODEL_BUILDERS.names())} (or model.path: a local HF directory)")
+    typer.echo("families (--model DIR of these model types; tiny builders):")
+    for family in sorted(FAMILIES.values(), key=lambda f: f.name):
+        typer.echo(f"  {family.name:<16} {', '.join(family.model_types):<16} {', '.join(family.tiny)}")
     typer.echo(f"renderers: {', '.join(RENDERERS.names())}")
     typer.echo(f"presets:   {', '.join(PRESETS)}")
 
