@@ -16,8 +16,6 @@ from pebench.models.lora import add_adapter, lora_targets
 from pebench.models.sharding import shard_units
 from pebench.models.turns import turn_end_ids
 
-pytestmark = pytest.mark.slow  # builds and trains a dozen models
-
 BUILDERS = sorted(name for family in FAMILIES.values() for name in family.tiny if name != "tiny-base")
 QUESTION, ANSWER = "Who is this person?", "This is Anna Smith."
 
