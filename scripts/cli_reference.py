@@ -82,26 +82,18 @@ def reference() -> str:
 
 
 def render(page: str) -> str:
-    if BEGIN not in page or END not in page:
-        raise SystemExit(f"error: {PAGE} has no generated-block markers")
-    head, rest = page.split(BEGIN, 1)
-    return head + reference() + rest.split(END, 1)[1]
+    from pebench.core.generated import replace_block
+
+    return replace_block(page, BEGIN, END, reference(), PAGE)
 
 
 def main() -> int:
+    from pebench.core.generated import sync
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if docs/cli.md differs from what the CLI gives")
     args = parser.parse_args()
-    page = PAGE.read_text(encoding="utf-8")
-    expected = render(page)
-    if args.check:
-        if expected != page:
-            print("error: docs/cli.md differs from the CLI (run scripts/cli_reference.py)", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(expected, encoding="utf-8")
-    print(f"wrote {PAGE}")
-    return 0
+    return sync({PAGE: render(PAGE.read_text(encoding="utf-8"))}, args.check, "run scripts/cli_reference.py")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ def block(path: Path, family, paper) -> str:
 
 def expected() -> dict[Path, str]:
     """Each paper-scale config with its generated block."""
+    from pebench.core.generated import replace_block
     from pebench.models.family import FAMILIES
 
     out = {}
@@ -49,29 +50,17 @@ def expected() -> dict[Path, str]:
             path = CONFIGS / f"{paper.name}.yaml"
             if not path.is_file():
                 raise SystemExit(f"error: {family.name} lists {paper.name} but {path} does not exist")
-            text = path.read_text(encoding="utf-8")
-            if BEGIN not in text or END not in text:
-                raise SystemExit(f"error: {path} has no {BEGIN!r} … {END!r} markers")
-            head, rest = text.split(BEGIN, 1)
-            out[path] = head + block(path, family, paper) + rest.split(END, 1)[1]
+            out[path] = replace_block(path.read_text(encoding="utf-8"), BEGIN, END, block(path, family, paper), path)
     return out
 
 
 def main() -> int:
+    from pebench.core.generated import sync
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a config's figures differ from the planner's")
     args = parser.parse_args()
-    stale = []
-    for path, text in expected().items():
-        if path.read_text(encoding="utf-8") != text:
-            stale.append(path.name)
-            if not args.check:
-                path.write_text(text, encoding="utf-8")
-                print(f"wrote {path}")
-    if args.check and stale:
-        print(f"error: {', '.join(stale)} differ from the planner (run scripts/family_configs.py)", file=sys.stderr)
-        return 1
-    return 0
+    return sync(expected(), args.check, "run scripts/family_configs.py")
 
 
 if __name__ == "__main__":

@@ -37,26 +37,18 @@ def table() -> str:
 
 
 def render(page: str) -> str:
-    if BEGIN not in page or END not in page:
-        raise SystemExit(f"error: {PAGE} has no {BEGIN!r} … {END!r} markers")
-    head, rest = page.split(BEGIN, 1)
-    return head + table() + rest.split(END, 1)[1]
+    from pebench.core.generated import replace_block
+
+    return replace_block(page, BEGIN, END, table(), PAGE)
 
 
 def main() -> int:
+    from pebench.core.generated import sync
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the page differs from the registry")
     args = parser.parse_args()
-    text = PAGE.read_text(encoding="utf-8")
-    expected = render(text)
-    if expected == text:
-        return 0
-    if args.check:
-        print(f"error: {PAGE.name} differs from the family registry (run scripts/family_table.py)", file=sys.stderr)
-        return 1
-    PAGE.write_text(expected, encoding="utf-8")
-    print(f"wrote {PAGE}")
-    return 0
+    return sync({PAGE: render(PAGE.read_text(encoding="utf-8"))}, args.check, "run scripts/family_table.py")
 
 
 if __name__ == "__main__":

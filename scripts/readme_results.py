@@ -19,6 +19,7 @@ import sys
 from statistics import median
 from pathlib import Path
 
+from pebench.core.generated import replace_block, sync
 from pebench.report import in_config_order
 from readme_robustness import robustness_section
 from pebench.eval.metrics import column_metric, table_metrics
@@ -291,11 +292,7 @@ def blocks(results: dict, stability: dict | None, full: dict | None) -> dict[str
 def render(page: str, names: tuple[str, ...], generated: dict[str, str]) -> str:
     """`page` with each named block replaced by its generated text."""
     for name in names:
-        begin, end = markers(name)
-        if begin not in page or end not in page:
-            raise SystemExit(f"error: a page has no {begin!r} … {end!r} markers")
-        head, rest = page.split(begin, 1)
-        page = head + generated[name] + rest.split(end, 1)[1]
+        page = replace_block(page, *markers(name), generated[name], "a page")
     return page
 
 
@@ -320,20 +317,8 @@ def main() -> int:
     if args.full:
         shutil.copyfile(args.full / "results.json", FULL)
     generated = load_reference()
-    stale = []
-    for page, names in PAGES.items():
-        text = page.read_text(encoding="utf-8")
-        expected = render(text, names, generated)
-        if expected == text:
-            continue
-        stale.append(page.relative_to(ROOT))
-        if not args.check:
-            page.write_text(expected, encoding="utf-8")
-            print(f"wrote {page}")
-    if args.check and stale:
-        print(f"error: {', '.join(map(str, stale))} differ from docs/results/ (run scripts/readme_results.py)", file=sys.stderr)
-        return 1
-    return 0
+    expected = {page: render(page.read_text(encoding="utf-8"), names, generated) for page, names in PAGES.items()}
+    return sync(expected, args.check, "the files in docs/results/: run scripts/readme_results.py")
 
 
 if __name__ == "__main__":
