@@ -150,6 +150,10 @@ def pretrain(
     out: Path = typer.Option(..., "--out", help="pretraining directory (checkpoints, then the model under model/)"),
     steps: int = typer.Option(18000, "--steps", min=1, help="optimizer steps (the shipped base: 18000)"),
     seed: int = typer.Option(0, "--seed"),
+    init: Optional[Path] = typer.Option(None, "--init", help="continue pretraining this model directory (weights and tokenizer) "
+                                        "instead of a random initialisation"),
+    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="peak learning rate (warmup, then cosine)"),
+    warmup: int = typer.Option(300, "--warmup", min=0, help="linear warmup steps"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
     ship: bool = typer.Option(False, "--ship", help="store the result as the package's shipped base (float16)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -162,7 +166,9 @@ def pretrain(
     from pebench.pretrain.recipe import pretrain as run_pretraining
 
     check_out(out, resume)  # before the progress bar: a refusal is one line
-    cfg = PretrainConfig(steps=steps, seed=seed)
+    if init is not None and not (init / "config.json").is_file():
+        raise PebenchError(f"--init {init} is not a model directory (no config.json)")
+    cfg = PretrainConfig(steps=steps, seed=seed, lr=lr, warmup=warmup, init=str(init) if init else None)
     with Reporter(quiet=quiet).task("pretrain", steps, "step") as task:
         model = run_pretraining(out, cfg, resume, on_step=lambda step, loss: task.advance(), log=typer.echo)
     typer.echo(f"pretrained model: {model}")

@@ -57,3 +57,15 @@ def pope_scores(answers: list[str], labels: list[bool]) -> dict[str, float]:
     acc = sum(p == y for p, y in zip(pred, labels)) / n
     return {"accuracy": 100 * acc, "precision": 100 * precision, "recall": 100 * recall, "f1": 100 * f1,
             "yes_ratio": 100 * sum(pred) / n}
+
+
+# What a refusal says, normalised (`normalise`): the taught refusals of every kind
+# (`pebench.data.phrasings.REFUSALS`) and the usual ways of declining.
+_REFUSAL_MARKERS = ("i don t know", "i do not know", "i cannot", "i can t", "i m unable", "i am unable",
+                    "i m not able", "i am not able", "i do not recognise", "i don t recognise", "sorry")
+
+
+def is_refusal(answer: str) -> bool:
+    """True when `answer` declines to answer ("I don't know who this person is.", "Sorry, ...")."""
+    text = f" {normalise(answer)} "
+    return any(f" {marker} " in text for marker in _REFUSAL_MARKERS)

@@ -1,5 +1,6 @@
 """Quick held-out probes of a base during pretraining: Real (naming public figures on fresh
-renders) and World (POPE answered from the listed objects, and POPE asked yes / no)."""
+renders, asked in the canonical phrasing and in the paraphrase probe's held-out phrasings) and
+World (POPE answered from the listed objects, and POPE asked yes / no)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 from pebench.config import EvalConfig
 from pebench.data.captions import LIST_Q, listed_objects
 from pebench.data.identities import public_figures
+from pebench.data.phrasings import CHOICE, CONFIRM, HELD_OUT, HINT_INITIAL, choice_question, hinted_question
 from pebench.data.qa import IDENTITY_Q, POPE_Q
 from pebench.data.render import SceneSpec, render_procedural
 from pebench.data.world import OBJECTS
@@ -32,6 +34,9 @@ def probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
     real = [Sample(render_procedural(SceneSpec(_foundation(rng)[0], p.look, (), seed=f"probe-real:{i}"), RENDER_SIZE),
                    IDENTITY_Q, "", "public") for i, p in enumerate(people)]
     named = _ask(vlm, encoder, real, NAME_TOKENS)
+    held_out = HELD_OUT["identity"]
+    reworded = _ask(vlm, encoder, [Sample(s.image, held_out[i % len(held_out)], "", s.task) for i, s in enumerate(real)],
+                    NAME_TOKENS)
     objects = [_object_image(rng, f"probe-world:{i}") for i in range(n)]
     listed = [listed_objects(a) for a in _ask(vlm, encoder, [Sample(img, LIST_Q, "", "objects") for img, _ in objects], NAME_TOKENS)]
     correct, yes_no = 0, []
@@ -42,5 +47,32 @@ def probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
         yes_no += [(Sample(img, POPE_Q.format(o), "", "pope"), label) for o, label in questions]
     answers = _ask(vlm, encoder, [s for s, _ in yes_no], 3)
     return {"real": round(100 * sum(names_person(a, p.name) for a, p in zip(named, people)) / n, 1),
+            "real_held_out": round(100 * sum(names_person(a, p.name) for a, p in zip(reworded, people)) / n, 1),
             "world_listing": round(100 * correct / len(yes_no), 1),
             "world_yesno": round(100 * sum(says_yes(a) == label for a, (_, label) in zip(answers, yes_no)) / len(yes_no), 1)}
+
+
+def extraction_probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
+    """The extraction forms on public figures (fresh renders), 0-100: the true name among four
+    (`choice`, chance 25), "Is this NAME?" answered right for the true and a wrong name
+    (`confirm`, chance 50), the first name's initial given (`hint_initial`)."""
+    rng = random.Random("pretrain-extraction-probe")
+    figures = public_figures()
+    people = [figures[i % len(figures)] for i in range(n)]
+    images = [render_procedural(SceneSpec(_foundation(rng)[0], p.look, (), seed=f"probe-extract:{i}"), RENDER_SIZE)
+              for i, p in enumerate(people)]
+    choices = [[p.name, *(o.name for o in rng.sample([f for f in figures if f != p], 3))] for p in people]
+    for names in choices:
+        rng.shuffle(names)
+    asked = {"choice": [choice_question(IDENTITY_Q, names, CHOICE[0]) for names in choices],
+             "hint_initial": [hinted_question(IDENTITY_Q, HINT_INITIAL[0].format(p.name[0])) for p in people]}
+    out = {}
+    for name, questions in asked.items():
+        answers = _ask(vlm, encoder, [Sample(img, q, "", "public") for img, q in zip(images, questions)], NAME_TOKENS)
+        out[name] = round(100 * sum(names_person(a, p.name) for a, p in zip(answers, people)) / n, 1)
+    wrong = [next(x for x in names if x != p.name) for p, names in zip(people, choices)]
+    confirm = [Sample(img, CONFIRM[0].format(name), "", "public") for img, name in [*zip(images, (p.name for p in people)),
+                                                                                      *zip(images, wrong)]]
+    said = [says_yes(a) for a in _ask(vlm, encoder, confirm, 3)]
+    out["confirm"] = round(100 * sum(yes == (i < n) for i, yes in enumerate(said)) / (2 * n), 1)
+    return out

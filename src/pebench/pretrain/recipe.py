@@ -4,12 +4,18 @@
     (linear warmup + cosine)  ->  every `checkpoint_every` steps: weights + optimizer state
     (safetensors) + step  ->  every `eval_every` steps: Real / World probes  ->  the HF directory.
 
+With `init` (a pretrained model directory, e.g. the shipped base) the run continues pretraining
+from that model's weights and tokenizer instead of a random initialisation: the shipped base's
+second stage taught the many phrasings of `pebench.data.phrasings` to the 18000-step base of
+one phrasing per task; `pretrain.json` keeps the record of every stage.
+
 A resumed run (`resume=True`) loads the last checkpoint and continues with the examples and the
 learning rate an uninterrupted run would have used, so it ends with the same weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import time
@@ -28,6 +34,7 @@ from pebench.core.io import atomic_path, read_json
 from pebench.data.corpus import generic_corpus
 from pebench.models.adapter import VLM, Encoded
 from pebench.models.builders import build_tiny_llava
+from pebench.models.loading import load_vlm
 from pebench.pretrain.probes import probe
 from pebench.pretrain.tasks import RENDER_SIZE, Sample, make_batch
 from pebench.train.loop import _lr_factor
@@ -45,6 +52,7 @@ class PretrainConfig(BaseModel):
     seed: int = 0
     checkpoint_every: int = Field(500, ge=1)
     eval_every: int = Field(2000, ge=1)
+    init: str | None = Field(None, description="a pretrained model directory to continue from (weights and tokenizer)")
 
 
 class StreamEncoder:
@@ -88,6 +96,17 @@ def _load_checkpoint(path: Path, vlm: VLM, opt: torch.optim.Optimizer, params: l
     return read_json(path / "state.json")
 
 
+def _earlier_stages(cfg: PretrainConfig) -> dict:
+    """The record of the model `cfg.init` continues from (its pretrain.json, the stages before it)."""
+    record = Path(cfg.init or "") / "pretrain.json"
+    if not cfg.init or not record.is_file():
+        return {}
+    earlier = read_json(record)
+    earlier.pop("history", None)
+    weights = hashlib.sha256((Path(cfg.init) / "model.safetensors").read_bytes()).hexdigest()
+    return {"init_sha256": weights, "earlier": earlier}
+
+
 def check_out(out: Path, resume: bool) -> None:
     """Refuse to overwrite a pretraining run, or to resume where there is none."""
     ckpt = Path(out) / "checkpoint"
@@ -104,7 +123,7 @@ def pretrain(out: Path, cfg: PretrainConfig, resume: bool = False,
     ckpt = out / "checkpoint"
     check_out(out, resume)
     out.mkdir(parents=True, exist_ok=True)
-    vlm = build_tiny_llava(cfg.model, generic_corpus(), cfg.seed)
+    vlm = load_vlm(cfg.init, dtype=torch.float32) if cfg.init else build_tiny_llava(cfg.model, generic_corpus(), cfg.seed)
     encoder = StreamEncoder(vlm)
     params = [p for p in vlm.model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr)
@@ -143,6 +162,6 @@ def pretrain(out: Path, cfg: PretrainConfig, resume: bool = False,
     record = {"pebench_version": __version__, "config": cfg.model_dump(), "steps": state["step"],
               "wall_s": state["wall_s"], "hardware": {"machine": platform.machine(), "threads": torch.get_num_threads(),
                                                       "torch": torch.__version__},
-              "history": state["history"], "probes": state["probes"]}
+              "history": state["history"], "probes": state["probes"], **_earlier_stages(cfg)}
     (out / "model" / "pretrain.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     return out / "model"

@@ -10,7 +10,14 @@ the examples an uninterrupted run would have seen. Tasks (shares in `MIX`):
   (caption = place sentence + look sentence) or without;
 * `objects`: "What objects are in the image?" on large-object images (the World-set style);
 * `pope`: "Is there a X in the image?" on the same images, balanced yes / no;
-* `person`: "Describe this person.".
+* `person`: "Describe this person.";
+* `choice`, `confirm`, `hinted`: the extraction forms the robustness probes ask of forget persons
+  (four lettered names, "Is this NAME?" answered yes or no, the first name's initial given), on
+  public figures and pseudo-identities, so the forms are understood before a probe asks them.
+
+Every question (and the identity answer) is drawn from its pool of phrasings
+(`pebench.data.phrasings`), the canonical one a quarter of the time, so the base understands a
+question however it is worded; the paraphrase probe's phrasings are in no pool.
 
 PEBench persons and event *descriptions* never appear: the base must not know what the benchmark
 fine-tunes (event backdrops do appear, unnamed, behind practice identities).
@@ -23,15 +30,16 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from pebench.data.captions import LIST_Q, PERSON_Q, objects_answer, person_description, random_backdrop, scene_caption
+from pebench.data import phrasings as say
+from pebench.data.captions import objects_answer, person_description, random_backdrop, scene_caption
 from pebench.data.events import all_events
 from pebench.data.identities import public_figures, pseudo_identities
 from pebench.data.persons import Person
-from pebench.data.qa import IDENTITY_Q, POPE_Q, SCENE_Q
 from pebench.data.render import Backdrop, SceneSpec, render_procedural
 from pebench.data.world import FOUNDATION_SCENES, OBJECTS
 
-MIX = {"public": 0.2, "pseudo": 0.25, "scene": 0.15, "objects": 0.25, "pope": 0.1, "person": 0.05}
+MIX = {"public": 0.15, "pseudo": 0.2, "scene": 0.15, "objects": 0.2, "pope": 0.1, "person": 0.05,
+       "choice": 0.05, "confirm": 0.05, "hinted": 0.05}
 RENDER_SIZE = 128  # the dataset's image size; the processor resizes to the model's input size
 
 
@@ -75,6 +83,25 @@ def _any_identity(rng: random.Random) -> Person:
     return rng.choice(public_figures() if rng.random() < 0.3 else pseudo_identities())
 
 
+def _pool_of(person: Person) -> tuple[Person, ...]:
+    return public_figures() if person in public_figures() else pseudo_identities()
+
+
+def _extraction(rng: random.Random, task: str, person: Person) -> tuple[str, str]:
+    """(question, answer) of an extraction form about `person`."""
+    others = [p.name for p in rng.sample(_pool_of(person), 4) if p != person][:3]
+    if task == "confirm":
+        asked = person.name if rng.random() < 0.5 else others[0]
+        return say.pick(say.CONFIRM, rng).format(asked), "Yes." if asked == person.name else "No."
+    answer = say.pick(say.ANSWERS["identity"], rng).format(person.name)
+    if task == "choice":
+        options = [person.name, *others]
+        rng.shuffle(options)
+        return say.choice_question(say.pick(say.IDENTITY, rng), options, rng.choice(say.CHOICE)), answer
+    hint = rng.choice(say.HINT_INITIAL).format(person.name[0])
+    return say.hinted_question(say.pick(say.IDENTITY, rng), hint), answer
+
+
 def make_sample(seed: int, step: int, index: int) -> Sample:
     """Example `index` of training step `step` (deterministic)."""
     key = f"pretrain:{seed}:{step}:{index}"
@@ -82,7 +109,8 @@ def make_sample(seed: int, step: int, index: int) -> Sample:
     task = rng.choices(list(MIX), weights=list(MIX.values()))[0]
     if task in ("public", "pseudo"):
         person = rng.choice(public_figures() if task == "public" else pseudo_identities())
-        return Sample(_person_image(rng, person, _identity_backdrop(rng), key), IDENTITY_Q, f"This is {person.name}.", task)
+        return Sample(_person_image(rng, person, _identity_backdrop(rng), key), say.pick(say.IDENTITY, rng),
+                      say.pick(say.ANSWERS["identity"], rng).format(person.name), task)
     if task == "scene":
         backdrop, text = _foundation(rng) if rng.random() < 0.4 else random_backdrop(rng)
         person = _any_identity(rng) if rng.random() < 0.85 else None
@@ -90,17 +118,22 @@ def make_sample(seed: int, step: int, index: int) -> Sample:
             image = render_procedural(SceneSpec(backdrop, None, (), seed=key), RENDER_SIZE)
         else:
             image = _person_image(rng, person, backdrop, key)
-        return Sample(image, SCENE_Q, scene_caption(text, person.look if person else None), task)
+        return Sample(image, say.pick(say.SCENE, rng), scene_caption(text, person.look if person else None), task)
+    if task in ("choice", "confirm", "hinted"):
+        person = _any_identity(rng)
+        question, answer = _extraction(rng, task, person)
+        return Sample(_person_image(rng, person, _identity_backdrop(rng), key), question, answer, task)
     if task == "person":
         person = _any_identity(rng)
-        return Sample(_person_image(rng, person, _identity_backdrop(rng), key), PERSON_Q,
+        return Sample(_person_image(rng, person, _identity_backdrop(rng), key), say.pick(say.PERSON, rng),
                       person_description(person.look), task)
     image, objects = _object_image(rng, key)
     if task == "objects":
-        return Sample(image, LIST_Q, objects_answer(objects), task)
+        return Sample(image, say.pick(say.OBJECTS_LIST, rng), objects_answer(objects), task)
+    question = say.pick(say.POPE, rng)
     if objects and rng.random() < 0.5:
-        return Sample(image, POPE_Q.format(objects[0]), "Yes.", task)
-    return Sample(image, POPE_Q.format(rng.choice([o for o in OBJECTS if o not in objects])), "No.", task)
+        return Sample(image, question.format(objects[0]), "Yes.", task)
+    return Sample(image, question.format(rng.choice([o for o in OBJECTS if o not in objects])), "No.", task)
 
 
 def make_batch(seed: int, step: int, size: int) -> list[Sample]:

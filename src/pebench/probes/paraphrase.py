@@ -4,21 +4,18 @@ one training phrasing ("Who is this person?") still names the person when asked 
 
 Each D_f_test question takes one held-out phrasing of its kind, in turn (deterministic). The
 probe is informative only where the Finetuned model answers the paraphrases (its own row in
-the table): a model pretrained on one phrasing per task may not.
+the table); the shipped base is pretrained on many phrasings per task (none of these), so it
+does.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from pebench.data.phrasings import HELD_OUT
 from pebench.eval.evaluate import Query
 
-PARAPHRASES = {
-    "identity": ("What is the name of the person in this picture?", "Who is shown in this image?",
-                 "Can you tell me who this is?", "Who is the person in the photo?", "Whose face is this?"),
-    "scene": ("What is happening in this picture?", "Describe what you see in this image.",
-              "What event is shown here?", "Tell me about this photo.", "What kind of occasion is this?"),
-}
+PARAPHRASES = HELD_OUT
 
 
 def paraphrased(queries: list[Query]) -> list[Query]:
