@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple
 
+from pebench.data import phrasings as say
 from pebench.data.build import ImageRecord, PebenchData
 from pebench.data.captions import scene_caption
 from pebench.data.persons import Person, with_article
@@ -86,14 +87,42 @@ class ProfileField(NamedTuple):
     by_name: str  # asked by name, without an image ("{}": the name)
     value: Callable[[Person], str]  # what a correct answer must name
     answer: Callable[[Person], str]
+    stated: Callable[[Person], str]  # the value as the answer states it ("a Doctor", "Paris, France")
 
 
 PROFILE = {
     "job": ProfileField("What is this person's job?", "What is {}'s job?", lambda p: p.job,
-                        lambda p: f"{p.name} is {with_article(p.job)}."),
+                        lambda p: f"{p.name} is {with_article(p.job)}.", lambda p: with_article(p.job)),
     "birthplace": ProfileField("Where was this person born?", "Where was {} born?", lambda p: p.city,
-                               lambda p: f"{p.name} was born in {p.city}."),
+                               lambda p: f"{p.name} was born in {p.city}.", lambda p: p.city),
 }
+
+
+def phrase_qas(data: PebenchData, qas: list[QA]) -> list[QA]:
+    """`qas` reworded for fine-tuning: each identity, scene and profile question (and the identity
+    and profile answers) drawn from its pool in `pebench.data.phrasings`, the same draw for the same
+    question in every epoch and run; POPE questions and the evaluation's questions keep the
+    canonical wording. The target (name, job, city) is unchanged, so every score still applies."""
+    recs = {r.image_id: r for r in data.images}
+    return [_phrased(data, recs[qa.image_id], qa) for qa in qas]
+
+
+def _phrased(data: PebenchData, rec: ImageRecord, qa: QA) -> QA:
+    key = (qa.image_id, qa.kind, qa.question)
+    if qa.kind == "scene":
+        return replace(qa, question=say.keyed(say.SCENE, *key))
+    if qa.kind == "identity":
+        name = qa.target
+        return replace(qa, question=say.keyed(say.IDENTITY, *key), answer=say.keyed(say.ANSWERS["identity"], *key, "a").format(name))
+    if qa.kind != "profile":
+        return qa
+    person = data.person(rec.person_id)
+    for name, field in PROFILE.items():
+        pool = say.QUESTIONS[name if qa.image else f"{name}_by_name"]
+        if qa.question in (field.with_image, field.by_name.format(person.name)):
+            question = say.keyed(pool, *key).format(person.name)
+            return replace(qa, question=question, answer=say.keyed(say.ANSWERS[name], *key, "a").format(person.name, field.stated(person)))
+    return qa
 
 
 def profile_qas(data: PebenchData, image_ids: list[str] | tuple[str, ...], route: str) -> list[QA]:

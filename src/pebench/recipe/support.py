@@ -20,7 +20,8 @@ from pebench.core.environment import mixed_environment_warnings
 from pebench.core.errors import PebenchError
 from pebench.core.io import read_json, write_json
 from pebench.data.build import PebenchData
-from pebench.data.qa import QA, REFUSALS
+from pebench.data.phrasings import REFUSALS, keyed
+from pebench.data.qa import QA
 from pebench.models import VLM
 
 
@@ -50,7 +51,9 @@ class Encoder:
     def example(self, qa: QA, refusal: bool = False, extra: Callable[[QA], dict] | None = None) -> dict:
         """Views of one QA: "answer", optionally "refusal", and any `extra(qa)` answers."""
         rec = self._records[qa.image_id]
-        answers = {"answer": qa.answer, **({"refusal": REFUSALS[qa.kind]} if refusal else {}), **(extra(qa) if extra else {})}
+        # The refusal a question is taught is one of its kind's phrasings, the same for the question every time.
+        refused = {"refusal": keyed(REFUSALS[qa.kind], qa.image_id, qa.kind, qa.question)} if refusal else {}
+        answers = {"answer": qa.answer, **refused, **(extra(qa) if extra else {})}
         # A view is an answer to the same question, or a (question, answer) pair of its own.
         pairs = {view: text if isinstance(text, tuple) else (qa.question, text) for view, text in answers.items()}
         image = rec.image if qa.image else None
@@ -201,6 +204,17 @@ def scenario_tables(rows: dict[str, dict], methods: dict[str, dict]) -> dict:
     return out
 
 
+def base_record(cfg: RunConfig) -> dict:
+    """Which pretrained model the run started from: the shipped base's checksum or a local
+    checkpoint's fingerprint (None for a model built from a config), so a stored reference run
+    is known to belong to the base it was made with."""
+    from pebench.models.builders import starts_pretrained
+    from pebench.models.shipped import base_fingerprint
+
+    pretrained = starts_pretrained(cfg.model)
+    return {"model": cfg.model.path or cfg.model.name, "fingerprint": base_fingerprint(cfg.model) if pretrained else None}
+
+
 def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: dict[int, dict], sequential: dict | None,
                    timings: dict, training: dict, device: torch.device, provenance: dict | None = None) -> dict:
     """results.json: config, versions, dataset, the scenarios (mean ± std over seeds), warnings, costs
@@ -209,7 +223,7 @@ def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: 
     provenance = provenance or {"run": {}, "stages": {}}
     mixed = mixed_environment_warnings(provenance["run"], provenance["stages"]) if provenance["run"] else []
     results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed, "seeds": seeds,
-               "config": cfg.model_dump(mode="json"),
+               "config": cfg.model_dump(mode="json"), "base": base_record(cfg),
                "dataset": {"path": os.path.abspath(data_dir), "build_config": data.build["config"], **data.build["counts"]},
                "scenarios": aggregate_seeds(list(per_seed.values())),
                **({"sequential": sequential} if sequential else {}), "timings_s": timings,

@@ -9,7 +9,7 @@ from typing import Callable
 
 from pebench.config import TrainConfig
 from pebench.core.progress import log
-from pebench.data.qa import pebench_qas, profile_qas
+from pebench.data.qa import pebench_qas, phrase_qas, profile_qas
 from pebench.methods import make_method
 from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
@@ -68,13 +68,15 @@ class TrainingStages:
 
     def _sft_streams(self, image_ids: list[str], tc: TrainConfig, seed: str) -> dict[str, Stream]:
         """Each batch: the PEBench questions of `image_ids`, `replay_fraction` replayed foundation
-        data and `profile_fraction` profile questions (half with the image, half by name)."""
+        data and `profile_fraction` profile questions (half with the image, half by name), each
+        question in one of its phrasings (`phrase_qas`)."""
         replay = round(tc.batch_size * tc.replay_fraction) if self.ctx.base.replay else 0
         profile = round(tc.batch_size * tc.profile_fraction / 2)
-        parts = [(self.ctx.encoder.examples(pebench_qas(self.ctx.data, image_ids)), tc.batch_size - replay - 2 * profile),
+        data, encode = self.ctx.data, self.ctx.encoder.examples
+        parts = [(encode(phrase_qas(data, pebench_qas(data, image_ids))), tc.batch_size - replay - 2 * profile),
                  (self.ctx.base.replay, replay)]
         if profile:  # after the others: without profile questions the stream is drawn as before
-            parts += [(self.ctx.encoder.examples(profile_qas(self.ctx.data, image_ids, route)), profile) for route in ("image", "text")]
+            parts += [(encode(phrase_qas(data, profile_qas(data, image_ids, route))), profile) for route in ("image", "text")]
         return {"train": Stream(parts, self.ctx.encoder.vlm.collate, seed)}
 
     def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str) -> VLM:
