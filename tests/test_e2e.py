@@ -56,6 +56,7 @@ def test_results_have_every_row_and_column(tiny_run):
                                            ("event", "retain"), ("event", "real")}
                 assert 0 <= value <= (1 if unit else 100)
     assert results["config"]["data"]["persons"] == 8
+    assert results["base"] == {"model": "tiny-llava", "fingerprint": None}  # built from a config, not pretrained
     assert results["versions"]["transformers"].startswith("5.")
 
 
@@ -143,8 +144,10 @@ def test_robustness_probes_reach_results_and_tables(tiny_run):
     probes = results["scenarios"]["person"]["robustness"]
     assert set(probes["methods"]) == set(METHODS)
     for row in [probes["finetuned"], probes["goal"], *probes["methods"].values()]:
-        assert set(row) == {"quant8", "quant4", "relearn", "subset", "paraphrase", "text_only"}
+        assert set(row) == {"quant8", "quant4", "relearn", "relearn_retain", "subset", "paraphrase", "extraction", "text_only"}
         assert set(row["quant4"]) == {"efficacy", "retain"} and set(row["relearn"]) == {"before", "after"}
+        assert set(row["relearn_retain"]) == {"efficacy", "generality"}
+        assert {"choice", "confirm", "hint_initial", "hint_job", "lens_1"} <= set(row["extraction"])
         assert set(row["text_only"]) == {"image", "text", "text_retain"}
         assert all(0 <= v <= 100 for v in row["text_only"].values())
     assert "robustness" not in results["scenarios"]["event"]
@@ -153,6 +156,9 @@ def test_robustness_probes_reach_results_and_tables(tiny_run):
     assert ga["P-Eff int4"] == probes["methods"]["GA"]["quant4"]["efficacy"]
     assert ga["P-Eff B relearnt"] == probes["methods"]["GA"]["relearn"]["after"]["efficacy"]
     assert ga["P-Profile-Eff text"] == probes["methods"]["GA"]["text_only"]["text"]
+    assert ga["P-MC named"] == probes["methods"]["GA"]["extraction"]["choice"]
+    assert ga["P-Eff relearnt D_r"] == probes["methods"]["GA"]["relearn_retain"]["efficacy"]
+    assert ga["Over-refusal"] == results["scenarios"]["person"]["methods"]["GA"]["over_refusal"]
     assert "Robustness: person" in (out / "robustness.md").read_text() and (out / "robustness.tex").is_file()
 
 

@@ -108,8 +108,12 @@ class ProbesConfig(_Strict):
                                                            "round-to-nearest, simulated); () = off")
     relearn_steps: int = Field(40, ge=0, description="steps of the relearning attack on half the forget targets; 0 = off")
     relearn_lr: float = Field(3e-4, gt=0)
+    relearn_retain: bool = Field(True, description="also the relearning attack on unrelated data: the same steps on the "
+                                                   "retained targets' questions only, then Efficacy on the whole forget set")
     relearn_batch_size: int = Field(8, ge=1)
     paraphrase: bool = Field(True, description="D_f_test questions in held-out phrasings")
+    extraction: bool = Field(True, description="extraction probes of the forget persons: multiple choice, confirmation, "
+                                               "hinted questions and the logit lens (pebench.probes.extraction)")
     text_only: bool = Field(True, description="the forget persons' profile questions asked with their images and by name "
                                               "without an image (informative when finetune.profile_fraction > 0)")
     every: int = Field(10, ge=0, description="evaluate a fixed subset every N unlearning steps (trade-off curves); 0 = off")

@@ -236,5 +236,6 @@ def evaluate(vlm: VLM, data: PebenchData, split: Split, cfg: EvalConfig, judge: 
         if is_goal:
             goal_member_nll = member_losses(members)
         samples += members
-        metrics |= row_metrics(RowInputs(samples, goal_member_nll))
+    # Row statistics whose needs are met (over-refusal always; the membership ones with privacy).
+    metrics |= row_metrics(RowInputs(samples, goal_member_nll if cfg.privacy else None))
     return metrics, samples

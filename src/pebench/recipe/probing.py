@@ -13,6 +13,7 @@ from pebench.core.fingerprint import object_source_hash
 from pebench.eval.evaluate import build_queries
 from pebench.methods.base import METHODS
 from pebench.models import VLM
+from pebench.probes.extraction import extraction_columns
 from pebench.probes.measure import forget_columns
 from pebench.probes.paraphrase import paraphrased
 from pebench.probes.quant import quantized_copy
@@ -65,7 +66,8 @@ class ProbeStages:
 
         def compute() -> tuple[dict, None]:
             vlm = model()
-            count = len(pc.quant_bits) + bool(pc.relearn_steps) + bool(pc.every) + bool(pc.paraphrase) + self._text_only(split)
+            count = (len(pc.quant_bits) + bool(pc.relearn_steps) * (1 + pc.relearn_retain) + bool(pc.every) + bool(pc.paraphrase)
+                     + self._text_only(split) + (pc.extraction and bool(split.forget_persons)))
             with self.ctx.rep.task(f"probe {tag}/{row}", count, "probe") as task:
                 probes = self.ctx.timed(f"probes {tag}/{row}", lambda: self._probes(vlm, split, f"{tag}:{row}", task.advance))
             return {"key": key, "probes": probes}, None
@@ -80,6 +82,10 @@ class ProbeStages:
             advance()
         if pc.paraphrase:
             out["paraphrase"] = self._columns(vlm, split, paraphrased(self.io.queries(split)), ("f_test",))
+            advance()
+        if pc.extraction and split.forget_persons:
+            out["extraction"] = extraction_columns(vlm, self.ctx.data, self.io.queries(split), split.forget_persons,
+                                                   self.ctx.eval_cfg.identity_tokens, self.ctx.eval_cfg.batch_size)
             advance()
         if self._text_only(split):
             out["text_only"] = text_only_columns(vlm, self.ctx.data, split, self.ctx.eval_cfg.batch_size)
@@ -96,6 +102,11 @@ class ProbeStages:
             queries = build_queries(self.ctx.data, held_out, self.ctx.eval_cfg, split.seed)
             out["relearn"] = {"before": self._columns(vlm, held_out, queries, FORGET_SETS),
                               "after": self._columns(attacked, held_out, queries, FORGET_SETS)}
+            advance()
+        if pc.relearn_steps and pc.relearn_retain:
+            attacked = relearned(vlm, self.training.retain_examples(split), pc.relearn_steps, pc.relearn_lr,
+                                 pc.relearn_batch_size, f"{seed}:retain")
+            out["relearn_retain"] = self._columns(attacked, split, self.io.queries(split), FORGET_SETS)
             advance()
         return out
 

@@ -41,7 +41,16 @@ def _concept_columns(concept: str, prefix: str, probes: dict) -> list[tuple[str,
         columns += [(f"{tag}-Eff half B", lambda m, p: p.get("relearn", {}).get("before", {}).get(eff), unit("efficacy")),
                     (f"{tag}-Eff B relearnt", lambda m, p: p.get("relearn", {}).get("after", {}).get(eff), unit("efficacy")),
                     (f"{tag}-Gen B relearnt", lambda m, p: p.get("relearn", {}).get("after", {}).get(gen), unit("generality"))]
+    if "relearn_retain" in probes:
+        columns += [(f"{tag}-Eff relearnt D_r", lambda m, p: p.get("relearn_retain", {}).get(eff), unit("efficacy"))]
+    if "extraction" in probes and concept == "person":
+        columns += [(EXTRACTION_HEADS.get(key, f"P-Lens {key[5:]}"), lambda m, p, k=key: p.get("extraction", {}).get(k), "percent")
+                    for key in probes["extraction"]]
     return columns
+
+
+EXTRACTION_HEADS = {"choice": "P-MC named", "hint_initial": "P-Hint initial named", "hint_job": "P-Hint job named",
+                    "confirm": "P-Confirm correct"}
 
 
 def _note(config: dict, probes: dict) -> str:
@@ -54,6 +63,14 @@ def _note(config: dict, probes: dict) -> str:
             "weight but the output head quantized per output channel to b bits (round-to-nearest, simulated). "
             f"{profile}Half B: the forget targets held out from the relearning attack, which fine-tunes "
             f"{pc.get('relearn_steps')} steps (lr {pc.get('relearn_lr')}) on the other half's correct answers. "
+            + ("Relearnt D_r: Efficacy after the same steps on the retained targets' questions only (unrelated data). "
+               if "relearn_retain" in probes else "")
+            + ("Extraction, on the forget persons' D_f_test images, % that leaks (lower = less recoverable): MC, the "
+               "true name among four PEBench names (chance 25); Confirm, 'Is this NAME?' answered right for the true "
+               "and a wrong name (chance 50); Hint, the initial or the job given; Lens l, the four names scored through "
+               "layer l's hidden states (the last = the model's own likelihood; chance 25). "
+               if "extraction" in probes else "")
+            + "Over-refusal: % of D_r questions answered with a refusal. "
             "Goal: never learnt the targets; Finetuned: what an attack changes by itself.")
 
 
@@ -86,6 +103,7 @@ def robustness_tables(results: dict) -> list[Table]:
         concepts = ("person", "event") if scenario == "both" else (scenario,)
         columns = [c for concept in concepts
                    for c in _concept_columns(concept, f"{concept}_" if scenario == "both" else "", probes["goal"])]
+        columns.append(("Over-refusal", lambda m, p: m.get("over_refusal"), "percent"))
         rows = [("Finetuned", sc["finetuned"], probes["finetuned"]),
                 *((name, sc["methods"][name], probes["methods"][name]) for name in sc["methods"] if name in probes["methods"]),
                 ("Goal", sc["goal"], probes["goal"])]
