@@ -78,7 +78,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "pebench", "run", "--out", str(work), "--seeds", str(args.seeds),
                         "--config", str(no_probes), "--force", "--quiet"], check=True)
         results = json.loads((work / "results.json").read_text(encoding="utf-8"))
-    report = {"seeds": results["seeds"], "wall_s": results.get("wall_s"), **summarise(results["per_seed"])}
+    report = {"seeds": results["seeds"], "wall_s": results.get("wall_s"), "base": results.get("base"),
+              **summarise(results["per_seed"])}
     text = json.dumps(report, indent=2, sort_keys=True)
     print(text)
     if args.json:

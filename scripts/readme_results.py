@@ -52,6 +52,8 @@ TARGETS = [
     ("Goal person Efficacy", ("person", "goal", "efficacy"), ">=", 95),
     ("Finetuned event Efficacy", ("event", "finetuned", "efficacy"), "<=", 0.1),
     ("Goal membership AUC (loss attack, person)", ("person", "goal", "mia_loss_auc"), "in", (0.4, 0.6)),
+    ("Finetuned person Generality, held-out phrasings", ("person", "robustness", "finetuned", "paraphrase", "generality"),
+     "<=", 20),
 ]
 
 
@@ -112,11 +114,24 @@ def constant_columns(sc: dict, scenario: str) -> dict[str, float]:
     return out
 
 
+def shipped_base_id() -> str:
+    from pebench.models.shipped import verify_base
+
+    return verify_base(BASE)
+
+
+def made_on_the_shipped_base(record: dict) -> bool:
+    """Whether a stored run (or stability benchmark) records the shipped base it was made with."""
+    return (record.get("base") or {}).get("fingerprint") == shipped_base_id()
+
+
 def stability_lines(stability: dict | None) -> str:
     if not stability:
         return "The stability benchmark has not been stored yet (`benchmarks/stability.py`).\n"
     s = stability["summary"]
-    return (f"`benchmarks/stability.py` ({len(stability['seeds'])} seeds of split + Goal + unlearning, Finetuned shared): "
+    earlier = ("" if made_on_the_shipped_base(stability) else
+               "Measured on an earlier shipped base than the one the tables above come from (not yet re-measured): ")
+    return (f"{earlier}`benchmarks/stability.py` ({len(stability['seeds'])} seeds of split + Goal + unlearning, Finetuned shared): "
             f"median std over methods of person Efficacy {s['median_std_person_efficacy']:.2f} and person Retain "
             f"{s['median_std_person_retain']:.2f} points (target ≤ 5); Kendall τ of the method ranking by "
             f"(Efficacy + Retain) / 2 between seeds: {', '.join(f'{t:.2f}' for t in s['kendall_tau'])} "
@@ -234,38 +249,54 @@ def section(results: dict, stability: dict | None) -> str:
 
 def _base_probe_sentence() -> str:
     """The re-probe of the shipped weights (scripts/probe_base.py), refused if the base changed since."""
-    from pebench.models.shipped import verify_base
-
     if not BASE_PROBE.is_file():
         raise SystemExit(f"error: {BASE_PROBE} is missing (run scripts/probe_base.py)")
     probe = json.loads(BASE_PROBE.read_text(encoding="utf-8"))
-    if probe["base_sha256sums"] != verify_base(BASE):
+    if probe["base_sha256sums"] != shipped_base_id():
         raise SystemExit(f"error: {BASE_PROBE} probed another base (run scripts/probe_base.py)")
     return (f"The shipped base re-probed by `scripts/probe_base.py` ({probe['n']} fresh renders per probe, "
-            f"answers up to {probe['name_tokens']} tokens as in the evaluation): **Real {probe['real']:.1f}**, "
-            f"World {probe['world_listing']:.1f} from listing, {probe['world_yesno']:.1f} asked yes / no. The Real "
-            "probes during pretraining above cut answers off at 12 tokens, which drops the end of the longer reserved "
-            "names (\"This is Wilhelmina Montg\"), so they under-count: they are kept as measured.")
+            f"answers up to {probe['name_tokens']} tokens as in the evaluation): **Real {probe['real']:.1f}** asked "
+            f"\"Who is this person?\", **{probe['real_held_out']:.1f} asked in the paraphrase probe's held-out "
+            f"phrasings** (which no pretraining or fine-tuning step uses); World {probe['world_listing']:.1f} from "
+            f"listing, {probe['world_yesno']:.1f} asked yes / no; on the same public figures, the extraction forms: "
+            f"multiple choice {probe['choice']:.1f} (chance 25), confirmation {probe['confirm']:.1f} (chance 50), the "
+            f"initial as a hint {probe['hint_initial']:.1f}. The Real probes of stage 1 above cut answers off at 12 "
+            "tokens, which drops the end of the longer reserved names (\"This is Wilhelmina Montg\"), so they "
+            "under-count: they are kept as measured.")
+
+
+def _stage_line(record: dict, what: str) -> str:
+    hardware = record.get("hardware", {})
+    return (f"{what}: {record['steps']} steps of batch {record['config']['batch_size']} "
+            f"({record['steps'] * record['config']['batch_size']:,} freshly rendered examples, none repeated) at lr "
+            f"{record['config']['lr']:g}, {record['wall_s'] / 60:.0f} min on {hardware.get('threads', '?')} CPU threads "
+            f"({hardware.get('machine', '?')}, torch {hardware.get('torch', '?')})")
+
+
+def _probe_rows(record: dict, stage: str) -> list[str]:
+    return [f"| {stage} | {p['step']} | {p['real']:.1f} | {p.get('real_held_out', float('nan')):.1f} | "
+            f"{p['world_listing']:.1f} | {p['world_yesno']:.1f} |" for p in record["probes"]]
 
 
 def base_section() -> str:
-    """What the shipped base is: its pretraining time, size and held-out probes."""
+    """What the shipped base is: its pretraining stages, time, size and held-out probes."""
     record = json.loads((BASE / "pretrain.json").read_text(encoding="utf-8"))
+    stages = [record.get("earlier"), record] if record.get("earlier") else [record]
     size = sum(f.stat().st_size for f in BASE.iterdir() if f.is_file())
-    hardware = record.get("hardware", {})
     begin, end = markers("base")
-    rows = "\n".join(f"| {p['step']} | {p['real']:.1f} | {p['world_listing']:.1f} | {p['world_yesno']:.1f} |"
-                      for p in record["probes"])
+    lines = [_stage_line(stages[0], "one phrasing per task, from a random initialisation")]
+    if len(stages) > 1:
+        lines.append(_stage_line(record, "then every task in its pool of phrasings (`pebench.data.phrasings`) and the "
+                                         "extraction forms, continued from those weights (`pebench pretrain --init`)"))
+    rows = [row for i, stage in enumerate(stages) for row in _probe_rows(stage, str(i + 1))]
     return "\n".join([
         begin, "",
-        f"The shipped base: {record['steps']} steps of batch {record['config']['batch_size']} "
-        f"({record['steps'] * record['config']['batch_size']:,} freshly rendered examples, none repeated), "
-        f"{record['wall_s'] / 60:.0f} min on {hardware.get('threads', '?')} CPU threads ({hardware.get('machine', '?')}, "
-        f"torch {hardware.get('torch', '?')}); {size / 2**20:.1f} MB on disk in float16. Held-out probes during "
-        f"pretraining (80 fresh renders each; Real: public figures named; World: POPE answered from the listed "
-        f"objects, and POPE asked yes / no):", "",
-        "| step | Real | World (listing) | World (yes / no) |", "|---|---|---|---|", rows, "",
-        _base_probe_sentence(), "", end])
+        f"The shipped base ({size / 2**20:.1f} MB on disk in float16) was pretrained in {len(stages)} stage(s): "
+        + "; ".join(lines) + ". Held-out probes during pretraining (80 fresh renders each; Real: public figures named, "
+        "asked \"Who is this person?\" and, from stage 2 on, in the held-out phrasings; World: POPE answered from the "
+        "listed objects, and POPE asked yes / no):", "",
+        "| stage | step | Real | Real, held-out phrasings | World (listing) | World (yes / no) |", "|---|---|---|---|---|---|",
+        *rows, "", _base_probe_sentence(), "", end])
 
 
 def front_section(results: dict) -> str:
@@ -298,8 +329,12 @@ def render(page: str, names: tuple[str, ...], generated: dict[str, str]) -> str:
 
 def load_reference() -> dict[str, str]:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    if not made_on_the_shipped_base(results):
+        raise SystemExit(f"error: {RESULTS} was made with another base than the shipped one (store a new default run)")
     stability = json.loads(STABILITY.read_text(encoding="utf-8")) if STABILITY.is_file() else None
     full = json.loads(FULL.read_text(encoding="utf-8")) if FULL.is_file() else None
+    if full and not made_on_the_shipped_base(full):
+        raise SystemExit(f"error: {FULL} was made with another base than the shipped one (store a new full run)")
     return blocks(results, stability, full)
 
 

@@ -43,10 +43,53 @@ def paraphrase_line(probes: dict, key: str, limit: float) -> str:
     if finetuned is None:
         return ""
     unanswered = finetuned > limit
+    goal = probes["goal"]["paraphrase"].get(key)
     return (f"* *Paraphrases*: the Finetuned model's Generality under held-out phrasings is {finetuned:.1f} (it "
-            f"{'does not name' if unanswered else 'names'} the persons when asked otherwise)"
-            + (": the tiny base was pretrained on one phrasing per task, so this column cannot show forgetting here; "
-               "it can for a pretrained MLLM (`--model DIR`)." if unanswered else "."))
+            f"{'does not name' if unanswered else 'names'} the persons when asked otherwise; the Goal reads {goal:.1f})"
+            + (": this column cannot show forgetting here." if unanswered else "."))
+
+
+def _per_row(probes: dict, order: list[str], cell) -> tuple[str, str, str]:
+    """`cell(row)` of the Finetuned row, of each method in `order` ("GA x; GD y") and of the Goal."""
+    methods = "; ".join(f"{n} {cell(probes['methods'][n])}" for n in order if n in probes["methods"])
+    return cell(probes["finetuned"]), methods, cell(probes["goal"])
+
+
+def extraction_line(probes: dict, order: list[str]) -> str:
+    """The extraction probes: what an adversary's other questions still get out of each row."""
+    if "extraction" not in probes["goal"]:
+        return ""
+    lens = max(k for k in probes["goal"]["extraction"] if k.startswith("lens_"))
+
+    def cell(row: dict) -> str:
+        e = row["extraction"]
+        return f"{e['choice']:.0f} / {e['confirm']:.0f} / {e['hint_initial']:.0f} / {e[lens]:.0f}"
+
+    finetuned, methods, goal = _per_row(probes, order, cell)
+    return (f"* *Extraction* (% of the forget persons' D_f_test images where multiple choice names them / "
+            f"confirmation answers right / the initial as a hint names them / the likelihood ranks their name first): "
+            f"Finetuned {finetuned}; {methods}; Goal {goal} (chance 25 / 50 / - / 25).")
+
+
+def relearn_retain_line(results: dict, scenario: str, key: str, order: list[str]) -> str:
+    """Relearning on unrelated data: forget Efficacy before and after fine-tuning on D_r only."""
+    sc = results["scenarios"][scenario]
+    probes = sc["robustness"]
+    if "relearn_retain" not in probes["goal"]:
+        return ""
+    move = lambda row, probe: f"{row[key]:.0f} → {probe['relearn_retain'][key]:.0f}"  # noqa: E731
+    methods = "; ".join(f"{n} {move(sc['methods'][n], probes['methods'][n])}" for n in order if n in probes["methods"])
+    return (f"* *Relearning on unrelated data* (Efficacy before → after the same attack steps on the retained persons' "
+            f"questions only): {methods}; Goal {move(sc['goal'], probes['goal'])}.")
+
+
+def over_refusal_line(sc: dict, order: list[str]) -> str:
+    """Over-refusal: retain questions answered with a refusal."""
+    if "over_refusal" not in sc["goal"]:
+        return ""
+    rows = "; ".join(f"{n} {sc['methods'][n]['over_refusal']:.0f}" for n in order)
+    return (f"* *Over-refusal* (% of D_r questions answered with a refusal): {rows}; Finetuned "
+            f"{sc['finetuned']['over_refusal']:.0f}, Goal {sc['goal']['over_refusal']:.0f}.")
 
 
 def text_only_line(probes: dict, order: list[str]) -> str:
@@ -57,10 +100,10 @@ def text_only_line(probes: dict, order: list[str]) -> str:
         t = row["text_only"]
         return f"{t['image']:.0f} / {t['text']:.0f} / {t['text_retain']:.0f}"
 
-    methods = "; ".join(f"{n} {cell(probes['methods'][n])}" for n in order if n in probes["methods"])
+    finetuned, methods, goal = _per_row(probes, order, cell)
     return (f"* *Text-only* (profile Efficacy of the forget persons asked with their images / by name without an "
-            f"image, and the retained persons' profile accuracy by name): Finetuned {cell(probes['finetuned'])}; "
-            f"{methods}; Goal (chance) {cell(probes['goal'])}.")
+            f"image, and the retained persons' profile accuracy by name): Finetuned {finetuned}; "
+            f"{methods}; Goal (chance) {goal}.")
 
 
 def trajectory_line(traj: dict, order: list[str]) -> str:
@@ -109,7 +152,8 @@ def robustness_section(results: dict, full: dict | None) -> str:
     order = [m for m in results["config"]["methods"] if m in sc["methods"]]
     lines = [relearn_line(sc["robustness"], key("efficacy"), order), quant_line(results, scenario, sc["robustness"], key("efficacy")),
              paraphrase_line(sc["robustness"], key("generality"), results["config"]["eval"]["knows_person_efficacy"]),
-             text_only_line(sc["robustness"], order)]
+             text_only_line(sc["robustness"], order), extraction_line(sc["robustness"], order),
+             relearn_retain_line(results, scenario, key("efficacy"), order), over_refusal_line(sc, order)]
     if sc.get("trajectory"):
         lines.append(trajectory_line(sc["trajectory"], order))
     if full:

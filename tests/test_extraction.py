@@ -23,8 +23,8 @@ def test_over_refusal_is_the_share_of_retain_answers_that_refuse():
                _retain("I cannot identify this person.", "f_train")]  # a forget answer does not count
     assert over_refusal(RowInputs(samples)) == 50.0
     assert METRICS.get("over_refusal").direction == "lower"
-    assert row_metrics(RowInputs(samples))["over_refusal"] == 50.0  # needs nothing: on every row
-    assert over_refusal(RowInputs([_retain("x", "f_train")])) != over_refusal(RowInputs([_retain("x", "f_train")]))  # NaN
+    assert row_metrics(RowInputs(samples))["over_refusal"] == 50.0  # no privacy needed: on every row
+    assert "over_refusal" not in row_metrics(RowInputs([_retain("x", "f_train")]))  # no retain answers
 
 
 def _split(tiny_data):

@@ -78,6 +78,10 @@ def test_fine_tuning_questions_are_reworded_keeping_their_targets(tiny_data):
         if qa.kind == "profile" and not qa.image:
             assert person.name in qa.question  # asked by name, still naming the person
     assert phrase_qas(tiny_data, canonical) == reworded  # the same words in every epoch and run
+    thrice = phrase_qas(tiny_data, canonical, draws=3)
+    assert thrice[0::3] == reworded and len(thrice) == 3 * len(canonical)
+    asked = [{q.question for q in thrice[i : i + 3]} for i in range(0, len(thrice), 3)]
+    assert sum(len(a) > 1 for a in asked) > 0.5 * len(asked)  # a question is mostly asked in several ways
 
 
 @pytest.mark.parametrize("answer, refuses", [

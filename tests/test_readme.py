@@ -53,3 +53,22 @@ def test_columns_that_cannot_rank_the_methods_are_named():
     assert "mia_loss_auc" not in constant_columns(person, "person")
     person["methods"] = {m: {**row, "mia_loss_auc": 1.0} for m, row in person["methods"].items()}
     assert constant_columns(person, "person")["mia_loss_auc"] == 1.0
+
+
+def test_a_reference_run_made_on_another_base_is_refused(monkeypatch, tmp_path):
+    """Issue 25: re-pretraining the base makes every stored number stale; the generated pages
+    refuse a results.json whose recorded base is not the shipped one."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_results
+
+    results = json.loads(readme_results.RESULTS.read_text(encoding="utf-8"))
+    assert readme_results.made_on_the_shipped_base(results)
+    stale = tmp_path / "results.json"
+    stale.write_text(json.dumps({**results, "base": {"model": "tiny-base", "fingerprint": "0" * 64}}))
+    monkeypatch.setattr(readme_results, "RESULTS", stale)
+    import pytest
+
+    with pytest.raises(SystemExit, match="another base"):
+        readme_results.load_reference()

@@ -29,7 +29,7 @@ READS = {  # which config fields each stage's key reads (a section, or section.f
     "dataset": {"data"}, "foundation": FOUNDATION, "finetuned": FINETUNED, "goal": GOAL, "evaluation": EVALUATION,
     "goal_row": EVALUATION | GOAL, "finetuned_row": ROW, "method_row": METHOD,
     "probes": METHOD | {"probes.quant_bits", "probes.relearn_steps", "probes.relearn_lr", "probes.relearn_batch_size",
-                        "probes.paraphrase", "probes.text_only", "probes.epsilon"},
+                        "probes.relearn_retain", "probes.extraction", "probes.paraphrase", "probes.text_only", "probes.epsilon"},
     "sequential": EVALUATION | FINETUNED | GOAL | {"unlearn"},
 }
 

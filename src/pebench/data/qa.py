@@ -98,17 +98,18 @@ PROFILE = {
 }
 
 
-def phrase_qas(data: PebenchData, qas: list[QA]) -> list[QA]:
-    """`qas` reworded for fine-tuning: each identity, scene and profile question (and the identity
-    and profile answers) drawn from its pool in `pebench.data.phrasings`, the same draw for the same
-    question in every epoch and run; POPE questions and the evaluation's questions keep the
-    canonical wording. The target (name, job, city) is unchanged, so every score still applies."""
+def phrase_qas(data: PebenchData, qas: list[QA], draws: int = 1) -> list[QA]:
+    """`qas` reworded for fine-tuning, `draws` times each (the draws of one question in turn):
+    each identity, scene and profile question (and the identity and profile answers) drawn from
+    its pool in `pebench.data.phrasings`, the same draws for the same question in every run; POPE
+    questions and the evaluation's questions keep the canonical wording. The target (name, job,
+    city) is unchanged, so every score still applies."""
     recs = {r.image_id: r for r in data.images}
-    return [_phrased(data, recs[qa.image_id], qa) for qa in qas]
+    return [_phrased(data, recs[qa.image_id], qa, draw) for qa in qas for draw in range(draws)]
 
 
-def _phrased(data: PebenchData, rec: ImageRecord, qa: QA) -> QA:
-    key = (qa.image_id, qa.kind, qa.question)
+def _phrased(data: PebenchData, rec: ImageRecord, qa: QA, draw: int) -> QA:
+    key = (qa.image_id, qa.kind, qa.question) + ((draw,) if draw else ())
     if qa.kind == "scene":
         return replace(qa, question=say.keyed(say.SCENE, *key))
     if qa.kind == "identity":

@@ -22,6 +22,12 @@ from pebench.splits import Split, forget_qas
 from pebench.train import Stream, train
 
 
+# Each fine-tuning question is encoded in this many phrasings, so that an image is seen asked in
+# several ways (one fixed phrasing per question left the Finetuned model naming 40 of 100 forget
+# images asked in held-out phrasings).
+PHRASINGS_PER_QUESTION = 3
+
+
 def seeded_params(name: str, params: dict, seed: int) -> dict:
     """`params` with the method's own `seed` hyperparameter (RMU's random direction) set to the
     split seed, so that it follows `--seeds`, unless the config sets it."""
@@ -69,14 +75,16 @@ class TrainingStages:
     def _sft_streams(self, image_ids: list[str], tc: TrainConfig, seed: str) -> dict[str, Stream]:
         """Each batch: the PEBench questions of `image_ids`, `replay_fraction` replayed foundation
         data and `profile_fraction` profile questions (half with the image, half by name), each
-        question in one of its phrasings (`phrase_qas`)."""
+        question in `PHRASINGS_PER_QUESTION` of its phrasings (`phrase_qas`)."""
         replay = round(tc.batch_size * tc.replay_fraction) if self.ctx.base.replay else 0
         profile = round(tc.batch_size * tc.profile_fraction / 2)
         data, encode = self.ctx.data, self.ctx.encoder.examples
-        parts = [(encode(phrase_qas(data, pebench_qas(data, image_ids))), tc.batch_size - replay - 2 * profile),
+        parts = [(encode(phrase_qas(data, pebench_qas(data, image_ids), PHRASINGS_PER_QUESTION)),
+                  tc.batch_size - replay - 2 * profile),
                  (self.ctx.base.replay, replay)]
         if profile:  # after the others: without profile questions the stream is drawn as before
-            parts += [(encode(phrase_qas(data, profile_qas(data, image_ids, route))), profile) for route in ("image", "text")]
+            parts += [(encode(phrase_qas(data, profile_qas(data, image_ids, route), PHRASINGS_PER_QUESTION)), profile)
+                      for route in ("image", "text")]
         return {"train": Stream(parts, self.ctx.encoder.vlm.collate, seed)}
 
     def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str) -> VLM:

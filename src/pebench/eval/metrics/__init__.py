@@ -34,7 +34,7 @@ from pebench.eval.cells import Cell
 DIRECTIONS = ("higher", "lower", "chance")  # chance: 0.5 is best (an attack that cannot tell)
 SCALES = ("percent", "unit", "p_value", "count")
 SCALE_RANGES = {"percent": "0-100", "unit": "0-1", "p_value": "p-value", "count": "count"}
-NEEDS = ("membership", "goal_member_nll", "one_concept", "two_concepts")
+NEEDS = ("membership", "goal_member_nll", "one_concept", "two_concepts", "retain_answers")
 
 
 def sample_concept(sample: dict) -> str:
@@ -53,9 +53,12 @@ class RowInputs:
 
     def has(self, need: str) -> bool:
         """`membership`: MIA records; `one_concept` / `two_concepts`: their forget identities are
-        of one concept, or persons and events (scenario both); `goal_member_nll`: the Goal's losses."""
+        of one concept, or persons and events (scenario both); `goal_member_nll`: the Goal's losses;
+        `retain_answers`: generated answers to D_r questions."""
         if need == "goal_member_nll":
             return self.goal_member_nll is not None
+        if need == "retain_answers":
+            return any(s["set"] == "retain" and "answer" in s for s in self.samples)
         concepts = len({sample_concept(s) for s in self.samples if s["set"] == "mia_member"})
         return {"membership": concepts > 0, "one_concept": concepts == 1, "two_concepts": concepts == 2}[need]
 
