@@ -16,7 +16,8 @@ TINY = ModelConfig(name="tiny-llava", image_size=32, vision_hidden=32, text_hidd
 
 
 def _cfg(**kw) -> PretrainConfig:
-    return PretrainConfig(model=TINY, steps=4, batch_size=4, warmup=1, checkpoint_every=2, eval_every=1000, **kw)
+    return PretrainConfig(**{"model": TINY, "steps": 4, "batch_size": 4, "warmup": 1, "checkpoint_every": 2,
+                             "eval_every": 1000, **kw})
 
 
 def _weights(model_dir):

@@ -15,6 +15,7 @@ from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
 from pebench.methods.overrides import method_settings
 from pebench.models import VLM
+from pebench.models.builders import starts_pretrained
 from pebench.recipe import keys
 from pebench.recipe.context import RunContext
 from pebench.recipe.stage_io import StageIO
@@ -75,17 +76,25 @@ class TrainingStages:
     def _sft_streams(self, image_ids: list[str], tc: TrainConfig, seed: str) -> dict[str, Stream]:
         """Each batch: the PEBench questions of `image_ids`, `replay_fraction` replayed foundation
         data and `profile_fraction` profile questions (half with the image, half by name), each
-        question in `PHRASINGS_PER_QUESTION` of its phrasings (`phrase_qas`)."""
+        question in `PHRASINGS_PER_QUESTION` of its phrasings (`phrase_qas`) when the model arrives
+        pretrained."""
         replay = round(tc.batch_size * tc.replay_fraction) if self.ctx.base.replay else 0
         profile = round(tc.batch_size * tc.profile_fraction / 2)
         data, encode = self.ctx.data, self.ctx.encoder.examples
-        parts = [(encode(phrase_qas(data, pebench_qas(data, image_ids), PHRASINGS_PER_QUESTION)),
-                  tc.batch_size - replay - 2 * profile),
+        reword = self._reword
+        parts = [(encode(reword(pebench_qas(data, image_ids))), tc.batch_size - replay - 2 * profile),
                  (self.ctx.base.replay, replay)]
         if profile:  # after the others: without profile questions the stream is drawn as before
-            parts += [(encode(phrase_qas(data, profile_qas(data, image_ids, route), PHRASINGS_PER_QUESTION)), profile)
-                      for route in ("image", "text")]
+            parts += [(encode(reword(profile_qas(data, image_ids, route))), profile) for route in ("image", "text")]
         return {"train": Stream(parts, self.ctx.encoder.vlm.collate, seed)}
+
+    def _reword(self, qas: list) -> list:
+        """Fine-tuning questions in several phrasings for a pretrained model (the shipped base
+        learnt the pools; a real MLLM reads any wording); canonical for a model built from a
+        config, whose foundation stage taught one phrasing per task."""
+        if not starts_pretrained(self.ctx.cfg.model):
+            return qas
+        return phrase_qas(self.ctx.data, qas, PHRASINGS_PER_QUESTION)
 
     def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str) -> VLM:
         tc = self.ctx.cfg.finetune
