@@ -153,3 +153,21 @@ def choice_question(question: str, options: list[str], form: str) -> str:
 def hinted_question(question: str, hint: str) -> str:
     """An identity question followed by a hint sentence."""
     return f"{question} {hint}"
+
+
+def extraction_questions(name: str, options: list[str]) -> dict[str, str]:
+    """The extraction forms the probes ask about a person called `name`, in their canonical
+    wording: the four lettered `options` ("choice") and the initial as a hint ("hint_initial")."""
+    return {"choice": choice_question(IDENTITY[0], options, CHOICE[0]),
+            "hint_initial": hinted_question(IDENTITY[0], HINT_INITIAL[0].format(name[0]))}
+
+
+def confirm_questions(true_names: list[str], wrong_names: list[str]) -> list[str]:
+    """"Is this NAME?" for each true name, then for each wrong one (see `confirmed_right`)."""
+    return [CONFIRM[0].format(name) for name in [*true_names, *wrong_names]]
+
+
+def confirmed_right(said_yes: list[bool]) -> list[bool]:
+    """Per answer to `confirm_questions`: right when the first half is a yes, the second a no."""
+    half = len(said_yes) // 2
+    return [yes == (i < half) for i, yes in enumerate(said_yes)]

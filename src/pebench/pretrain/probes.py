@@ -9,7 +9,7 @@ import random
 from pebench.config import EvalConfig
 from pebench.data.captions import LIST_Q, listed_objects
 from pebench.data.identities import public_figures
-from pebench.data.phrasings import CHOICE, CONFIRM, HELD_OUT, HINT_INITIAL, choice_question, hinted_question
+from pebench.data.phrasings import HELD_OUT, confirm_questions, confirmed_right, extraction_questions
 from pebench.data.qa import IDENTITY_Q, POPE_Q
 from pebench.data.render import SceneSpec, render_procedural
 from pebench.data.world import OBJECTS
@@ -64,15 +64,14 @@ def extraction_probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
     choices = [[p.name, *(o.name for o in rng.sample([f for f in figures if f != p], 3))] for p in people]
     for names in choices:
         rng.shuffle(names)
-    asked = {"choice": [choice_question(IDENTITY_Q, names, CHOICE[0]) for names in choices],
-             "hint_initial": [hinted_question(IDENTITY_Q, HINT_INITIAL[0].format(p.name[0])) for p in people]}
+    forms = [extraction_questions(p.name, names) for p, names in zip(people, choices)]
     out = {}
-    for name, questions in asked.items():
-        answers = _ask(vlm, encoder, [Sample(img, q, "", "public") for img, q in zip(images, questions)], NAME_TOKENS)
+    for name in ("choice", "hint_initial"):
+        samples = [Sample(img, f[name], "", "public") for img, f in zip(images, forms)]
+        answers = _ask(vlm, encoder, samples, NAME_TOKENS)
         out[name] = round(100 * sum(names_person(a, p.name) for a, p in zip(answers, people)) / n, 1)
     wrong = [next(x for x in names if x != p.name) for p, names in zip(people, choices)]
-    confirm = [Sample(img, CONFIRM[0].format(name), "", "public") for img, name in [*zip(images, (p.name for p in people)),
-                                                                                      *zip(images, wrong)]]
-    said = [says_yes(a) for a in _ask(vlm, encoder, confirm, 3)]
-    out["confirm"] = round(100 * sum(yes == (i < n) for i, yes in enumerate(said)) / (2 * n), 1)
+    questions = confirm_questions([p.name for p in people], wrong)
+    said = [says_yes(a) for a in _ask(vlm, encoder, [Sample(img, q, "", "public") for img, q in zip(images * 2, questions)], 3)]
+    out["confirm"] = round(100 * sum(confirmed_right(said)) / (2 * n), 1)
     return out

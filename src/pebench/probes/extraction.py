@@ -101,16 +101,16 @@ def extraction_columns(vlm: VLM, data: PebenchData, queries: Sequence[Query], pe
     people = [data.person(q.record.person_id) for q in asked]
     choices = [options(data, p, q.record.image_id) for p, q in zip(people, asked)]
     wrong = [next(n for n in names if n != p.name) for p, names in zip(people, choices)]
+    forms = [say.extraction_questions(p.name, names) for p, names in zip(people, choices)]
     questions = {
-        "choice": [say.choice_question(IDENTITY_Q, names, say.CHOICE[0]) for names in choices],
-        "hint_initial": [say.hinted_question(IDENTITY_Q, say.HINT_INITIAL[0].format(p.name[0])) for p in people],
+        "choice": [f["choice"] for f in forms], "hint_initial": [f["hint_initial"] for f in forms],
         "hint_job": [say.hinted_question(IDENTITY_Q, say.HINT_JOB[0].format(with_article(p.job))) for p in people],
     }
     out = {name: _percent([names_person(a, p.name) for a, p in zip(_ask(vlm, list(zip(asked, qs)), tokens, batch_size), people)])
            for name, qs in questions.items()}
-    confirm = [(q, say.CONFIRM[0].format(n)) for q, n in [*zip(asked, (p.name for p in people)), *zip(asked, wrong)]]
+    confirm = list(zip([*asked, *asked], say.confirm_questions([p.name for p in people], wrong)))
     said = [says_yes(a) for a in _ask(vlm, confirm, 4, batch_size)]
-    out["confirm"] = _percent([yes == (i < len(asked)) for i, yes in enumerate(said)])
+    out["confirm"] = _percent(say.confirmed_right(said))
     items = [vlm.encode(q.record.image_id, q.record.image, IDENTITY_Q, say.ANSWERS["identity"][0].format(n))
              for q, names in zip(asked, choices) for n in names]
     scores = lens_scores(vlm, items, max(1, batch_size // 4)).view(len(asked), OPTIONS, -1)
