@@ -76,3 +76,15 @@ def test_sentencepiece_answer_ids_match_the_whole_conversation(stock_llava):
 def test_tiny_template_labels_are_unchanged(tiny_vlm):
     ids = tiny_vlm.answer_ids("Who is this person?", "This is Alvena Ashgrove.")
     assert ids[-1] == tiny_vlm.tokenizer.eos_token_id and ids.count(tiny_vlm.tokenizer.eos_token_id) == 1
+
+
+def test_answer_ids_are_computed_once_per_run_and_cannot_be_corrupted(tiny_vlm):
+    """The answer tokens are cached per (question, answer, image) and shared with the run's
+    other models (`with_model`); a caller that edits its list leaves the cache intact."""
+    other = tiny_vlm.with_model(tiny_vlm.model)
+    first = tiny_vlm.answer_ids("Who is this person?", "This is Alvena Ashgrove.")
+    first.append(-1)
+    assert other.answer_ids("Who is this person?", "This is Alvena Ashgrove.") == first[:-1]
+    assert other._answer_cache is tiny_vlm._answer_cache
+    text_only = tiny_vlm.answer_ids("Who is this person?", "This is Alvena Ashgrove.", image=False)
+    assert text_only == tiny_vlm._answer_ids("Who is this person?", "This is Alvena Ashgrove.", False)

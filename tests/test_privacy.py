@@ -61,6 +61,25 @@ def test_attack_scores_on_a_real_model(tiny_vlm, tiny_data):
     assert all(a["mink"] <= b["mink"] + 1e-6 for a, b in zip(low_k, scores))  # the least likely tokens
 
 
+def test_min_k_plus_plus_standardises_each_token_by_the_models_own_distribution(tiny_vlm, tiny_data):
+    """Min-K%++ (Zhang et al., 2024): (log p(x_t) - mu_t) / sigma_t, mu_t and sigma_t the mean and
+    std of log p under the model's next-token distribution; k = 100% averages every answer token.
+    Computed here from the whole-sequence log-probs, one item at a time, against batched scoring."""
+    import torch
+
+    recs = tiny_data.of_kind("pebench")[:5]
+    qas = [identity_qa(tiny_data, r) for r in recs]
+    items = [tiny_vlm.encode(r.image_id, r.image, q.question, q.answer) for r, q in zip(recs, qas)]
+    batched = membership_scores(tiny_vlm, items, [q.answer for q in qas], k=1.0, batch_size=3)
+    for item, got in zip(items, batched):
+        with torch.no_grad():
+            logps, mask, logits = tiny_vlm.token_logprobs(tiny_vlm.collate([item]))
+        logp_all = torch.log_softmax(logits[mask], -1)
+        mu = (logp_all.exp() * logp_all).sum(-1)
+        sigma = ((logp_all.exp() * logp_all.square()).sum(-1) - mu.square()).sqrt()
+        assert got["minkpp"] == pytest.approx(float(((logps[mask] - mu) / sigma).mean()), rel=1e-4)
+
+
 def _mia(set_name: str, person: int, nll: float) -> dict:
     return {"set": set_name, "kind": "identity", "person_id": person, "event_id": 0, "nll": nll, "loss": -nll,
             "zlib": -nll, "mink": -nll, "minkpp": -nll}

@@ -50,21 +50,21 @@ def membership_scores(vlm: VLM, items: Sequence[Encoded], answers: Sequence[str]
     out: list[dict[str, float]] = []
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
-        logps, mask, logits = vlm.token_logprobs(vlm.collate(chunk))
+        logits, targets, mask = vlm.answer_logits(vlm.collate(chunk))  # answer positions only, row-major
         logp_all = torch.log_softmax(logits, dim=-1)
         probs = logp_all.exp()
         mu = (probs * logp_all).sum(-1)
         sigma = ((probs * logp_all.square()).sum(-1) - mu.square()).clamp(min=1e-12).sqrt()
+        logps = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         standardised = (logps - mu) / sigma
-        for row, answer in enumerate(answers[start : start + batch_size]):
-            m = mask[row]
-            token_lp = logps[row][m]
+        counts = mask.sum(-1).tolist()
+        for token_lp, std, answer in zip(logps.split(counts), standardised.split(counts), answers[start : start + batch_size]):
             nll_sum = float(-token_lp.sum())
             out.append({"nll": nll_sum / max(1, token_lp.numel()),
                         "loss": -nll_sum / max(1, token_lp.numel()),
                         "zlib": -(nll_sum / max(1, token_lp.numel())) / len(zlib.compress(answer.encode("utf-8"))),
                         "mink": _min_k_mean(token_lp, k),
-                        "minkpp": _min_k_mean(standardised[row][m], k)})
+                        "minkpp": _min_k_mean(std, k)})
     vlm.model.train(was_training)
     return out
 

@@ -57,6 +57,7 @@ class VLM:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._prompt_cache: dict[tuple, tuple[list[int], list[int] | None]] = {}
         self._vision_cache: dict[str, dict[str, torch.Tensor]] = {}
+        self._answer_cache: dict[tuple[str, str, bool], list[int]] = {}
         self.share_image_prefix = True  # off: every prompt runs whole (benchmarks/generation.py compares)
         stop_at_turn_end(self)
 
@@ -64,7 +65,7 @@ class VLM:
         """A VLM over `model` that shares this one's processor and encoding caches (the
         models of one run read the same images and questions, so each is encoded once)."""
         other = VLM(model, self.processor)
-        other._prompt_cache, other._vision_cache = self._prompt_cache, self._vision_cache
+        other._prompt_cache, other._vision_cache, other._answer_cache = self._prompt_cache, self._vision_cache, self._answer_cache
         return other
 
     # ---- persistence -------------------------------------------------------------------
@@ -119,7 +120,14 @@ class VLM:
     def answer_ids(self, question: str, answer: str, image: bool = True) -> list[int]:
         """`templated_answer_ids`, ending with a token generation stops at. Templates that end
         the assistant turn without one (llava-hf's LLaVA-1.5 / 1.6 end it with a space) get the
-        EOS appended: else a model trained on these labels never learns to stop."""
+        EOS appended: else a model trained on these labels never learns to stop. Computed once
+        per (question, answer, image) and shared by the run's models (`with_model`)."""
+        key = (question, answer, image)
+        if key not in self._answer_cache:
+            self._answer_cache[key] = self._answer_ids(question, answer, image)
+        return list(self._answer_cache[key])
+
+    def _answer_ids(self, question: str, answer: str, image: bool) -> list[int]:
         ids = self.templated_answer_ids(question, answer, image)
         ends = self.end_ids()
         if ends and (not ids or ids[-1] not in ends):
