@@ -63,3 +63,32 @@ def test_cells_carry_counts_and_intervals(tiny_data):
     assert n["efficacy"] == {"questions": len(split.f_train), "targets": len(per_person)}
     assert ci95["efficacy"] == [100.0, 100.0] and ci95["world"] == [100.0, 100.0]
     assert set(ci95) == set(n) == {"efficacy", "generality", "scope", "retain", "real", "world"}
+
+
+@pytest.mark.parametrize("scenario", ["person", "event", "both"])
+def test_each_forget_target_is_evaluated_on_at_most_its_share_of_images(tiny_data, scenario):
+    from collections import Counter
+
+    from pebench.eval.evaluate import target_sample
+
+    split = make_split(tiny_data, scenario, SplitConfig(forget_fraction=0.25, event_forget_fraction=0.5), 0)
+    recs = {r.image_id: r for r in tiny_data.images}
+
+    def per_target(ids):
+        return Counter(t for i in ids for t in (("person", recs[i].person_id), ("event", recs[i].event_id))
+                       if t[1] in (split.forget_persons if t[0] == "person" else split.forget_events))
+
+    for ids in (list(split.f_train), list(split.f_test)):
+        available = per_target(ids)
+        kept = target_sample(tiny_data, split, ids, 2, seed=0)
+        assert kept == [i for i in ids if i in set(kept)]  # original order, no repeats
+        assert kept == target_sample(tiny_data, split, ids, 2, seed=0)
+        counts = per_target(kept)
+        assert set(counts) == set(available)  # every target stays
+        assert all(counts[t] >= min(2, n) for t, n in available.items())  # its own sample, at least
+        if scenario != "both":  # one target per image: exactly its share
+            assert all(counts[t] == min(2, n) for t, n in available.items())
+        assert target_sample(tiny_data, split, ids, 10_000, seed=0) == ids
+    questions = build_queries(tiny_data, split, EvalConfig(max_target_images=1), seed=0)
+    f_train_images = {q.record.image_id for q in questions if q.set == "f_train"}
+    assert f_train_images == set(target_sample(tiny_data, split, list(split.f_train), 1, seed=0))

@@ -73,6 +73,8 @@ POPE_SETTINGS = ("random", "popular", "adversarial")
 class EvalConfig(_Strict):
     batch_size: int = Field(128, ge=1, description="questions generated at once")
     max_retain_images: int = Field(200, ge=1, description="D_r images evaluated (a seeded sample)")
+    max_target_images: int = Field(10, ge=1, description="D_f_train and D_f_test images evaluated per forget target "
+                                                         "(a seeded sample; a forget person has 10 of each)")
     judge: str = "keywords"
     embedding_model: str | None = Field(
         None, description="local sentence-encoder directory for the embedding judge "
@@ -137,9 +139,12 @@ class ProbesConfig(_Strict):
 # Where a stage's defaults differ from its class's: load_config lays these under every config, so
 # a file that sets only `finetune.lr` keeps the 400 steps (pydantic would rebuild the section
 # from the class defaults). The shipped base binds names fast (loss < 0.02 by step 300); a
-# quarter of each fine-tuning batch teaches the profile questions of the text-only probe.
+# quarter of each fine-tuning batch teaches the profile questions of the text-only probe. Each
+# fine-tuning question is seen in 5 phrasings: with one fixed phrasing the Finetuned model failed
+# to name 60% of its forget images asked in held-out wording, with 3 47%, with 5 30% (8: 40%,
+# and Real fell below 80).
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {"foundation": {"steps": 600},
-                                             "finetune": {"steps": 400, "profile_fraction": 0.25}}
+                                             "finetune": {"steps": 400, "profile_fraction": 0.25, "phrasings": 5}}
 
 
 class RunConfig(_Strict):
@@ -171,7 +176,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"persons": 8, "events": 4, "renders_per_pair": 2, "public_figures": 4, "real_train_renders": 6,
                  "real_eval_renders": 2, "world_train_images": 80, "world_eval_images": 20, "holdout_persons": 3,
                  "holdout_events": 2},
-        "split": {"forget_fraction": 0.25},
+        "split": {"forget_fraction": 0.25, "event_forget_fraction": None},
         "foundation": {"steps": 60, "batch_size": 16},
         "finetune": {"steps": 120, "batch_size": 16, "profile_fraction": 0.125},  # 1 + 1 profile questions a batch
         "unlearn": {"steps": 5, "batch_size": 8},

@@ -55,7 +55,8 @@ class DataConfig(_Strict):
     world_eval_images: int = Field(100, ge=1, description="held-out object images (World set)")
     max_objects: int = Field(2, ge=0, le=4, description="everyday objects per image, at most")
     holdout_persons: int = Field(20, ge=0, le=200, description="persons never trained on (membership-inference non-members)")
-    holdout_events: int = Field(10, ge=0, le=20, description="events never trained on, after the used ones")
+    holdout_events: int = Field(20, ge=0, le=20, description="events never trained on, after the used ones "
+                                                            "(membership non-members; with 20 used: the paper's 40)")
     seed: int = Field(0, ge=0, le=SEED_MAX)
 
     @model_validator(mode="after")
@@ -69,8 +70,9 @@ class SplitConfig(_Strict):
     """How forget targets and their images are chosen (SPEC §2)."""
 
     forget_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of persons (and events) forgotten")
-    event_forget_fraction: float | None = Field(None, gt=0, lt=1, description="fraction of events forgotten, when it "
-                                                "should differ from forget_fraction (e.g. 1/3 of 30 events: 10)")
+    event_forget_fraction: float | None = Field(0.5, gt=0, lt=1, description="fraction of events forgotten (10 of the "
+                                                "default 20: as many targets as the person scenario's 10 persons); "
+                                                "null: forget_fraction")
     test_fraction: float = Field(0.5, gt=0, lt=1, description="fraction of a target's images in D_f_test")
 
     @field_validator("forget_fraction", "event_forget_fraction", "test_fraction")
@@ -142,6 +144,8 @@ class TrainConfig(_Strict):
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="share of each batch replayed from foundation data")
     profile_fraction: float = Field(0.0, ge=0, lt=1, description="fine-tunes: share of each batch drawn from the profile "
                                     "questions (job, birthplace), half asked with the image, half by name without one")
+    phrasings: int = Field(1, ge=1, le=32, description="fine-tunes of a pretrained model: each question encoded in this "
+                           "many phrasings drawn from its pool (pebench.data.phrasings), the same draws every run")
 
     @model_validator(mode="after")
     def _shares(self) -> "TrainConfig":

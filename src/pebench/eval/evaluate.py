@@ -49,6 +49,25 @@ def retain_sample(split: Split, limit: int, seed: int) -> list[str]:
     return sorted(random.Random(f"retain-sample:{seed}").sample(ids, min(limit, len(ids))))
 
 
+def target_sample(data: PebenchData, split: Split, image_ids: list[str], limit: int, seed: int) -> list[str]:
+    """Of `image_ids` (D_f_train or D_f_test), a seeded sample of at most `limit` images per forget
+    target (a person or an event; an image of two targets is kept if either sample keeps it),
+    in the original order. Every target keeps its share: a target's cell rests on `limit` images
+    of it, not on however many the split gave it."""
+    recs = {r.image_id: r for r in data.images}
+    by_target: dict[tuple[str, int], list[str]] = {}
+    for iid in image_ids:
+        rec = recs[iid]
+        for concept, target, forgotten in (("person", rec.person_id, split.forget_persons),
+                                           ("event", rec.event_id, split.forget_events)):
+            if target in forgotten:
+                by_target.setdefault((concept, target), []).append(iid)
+    kept: set[str] = set()
+    for (concept, target), ids in sorted(by_target.items()):
+        kept.update(random.Random(f"target-sample:{concept}:{target}:{seed}").sample(ids, min(limit, len(ids))))
+    return [iid for iid in image_ids if iid in kept]
+
+
 def _concept_filter(data: PebenchData, split: Split, concept: str) -> Callable[[ImageRecord], bool]:
     if concept == "person":
         return lambda r: r.person_id in split.forget_persons
@@ -86,8 +105,9 @@ def build_queries(data: PebenchData, split: Split, cfg: EvalConfig, seed: int) -
     """Every (image, question) the evaluation asks, for the concepts `split` forgets."""
     recs = {r.image_id: r for r in data.images}
     concepts = [c for c, ids in (("person", split.forget_persons), ("event", split.forget_events)) if ids]
-    sets = {"f_train": [recs[i] for i in split.f_train], "f_test": [recs[i] for i in split.f_test],
-            "retain": [recs[i] for i in retain_sample(split, cfg.max_retain_images, seed)]}
+    sets = {name: [recs[i] for i in target_sample(data, split, list(ids), cfg.max_target_images, seed)]
+            for name, ids in (("f_train", split.f_train), ("f_test", split.f_test))}
+    sets["retain"] = [recs[i] for i in retain_sample(split, cfg.max_retain_images, seed)]
     need = set()
     for c in concepts:
         need |= {("f_train", "identity"), ("f_test", "identity") if c == "person" else ("f_test", "scene"),

@@ -23,12 +23,6 @@ from pebench.splits import Split, forget_qas
 from pebench.train import Stream, train
 
 
-# Each fine-tuning question is encoded in this many phrasings, so that an image is seen asked in
-# several ways (one fixed phrasing per question left the Finetuned model naming 40 of 100 forget
-# images asked in held-out phrasings).
-PHRASINGS_PER_QUESTION = 3
-
-
 def seeded_params(name: str, params: dict, seed: int) -> dict:
     """`params` with the method's own `seed` hyperparameter (RMU's random direction) set to the
     split seed, so that it follows `--seeds`, unless the config sets it."""
@@ -76,25 +70,24 @@ class TrainingStages:
     def _sft_streams(self, image_ids: list[str], tc: TrainConfig, seed: str) -> dict[str, Stream]:
         """Each batch: the PEBench questions of `image_ids`, `replay_fraction` replayed foundation
         data and `profile_fraction` profile questions (half with the image, half by name), each
-        question in `PHRASINGS_PER_QUESTION` of its phrasings (`phrase_qas`) when the model arrives
-        pretrained."""
+        question in `tc.phrasings` of its phrasings (`phrase_qas`) when the model arrives pretrained."""
         replay = round(tc.batch_size * tc.replay_fraction) if self.ctx.base.replay else 0
         profile = round(tc.batch_size * tc.profile_fraction / 2)
         data, encode = self.ctx.data, self.ctx.encoder.examples
-        reword = self._reword
+        reword = lambda qas: self._reword(qas, tc.phrasings)  # noqa: E731
         parts = [(encode(reword(pebench_qas(data, image_ids))), tc.batch_size - replay - 2 * profile),
                  (self.ctx.base.replay, replay)]
         if profile:  # after the others: without profile questions the stream is drawn as before
             parts += [(encode(reword(profile_qas(data, image_ids, route))), profile) for route in ("image", "text")]
         return {"train": Stream(parts, self.ctx.encoder.vlm.collate, seed)}
 
-    def _reword(self, qas: list) -> list:
+    def _reword(self, qas: list, phrasings: int) -> list:
         """Fine-tuning questions in several phrasings for a pretrained model (the shipped base
         learnt the pools; a real MLLM reads any wording); canonical for a model built from a
         config, whose foundation stage taught one phrasing per task."""
         if not starts_pretrained(self.ctx.cfg.model):
             return qas
-        return phrase_qas(self.ctx.data, qas, PHRASINGS_PER_QUESTION)
+        return phrase_qas(self.ctx.data, qas, phrasings)
 
     def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str) -> VLM:
         tc = self.ctx.cfg.finetune
