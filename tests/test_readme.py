@@ -1,5 +1,6 @@
 """The README's results and base sections are generated from stored run files; a hand edit fails."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,16 @@ def test_a_reference_run_made_on_another_base_is_refused(monkeypatch, tmp_path):
 
     with pytest.raises(SystemExit, match="another base"):
         readme_results.load_reference()
+
+
+def test_every_forget_cell_of_the_reference_run_rests_on_at_least_ten_targets():
+    """Issue 27: in every scenario of the stored default run, each row's Efficacy, Generality and
+    Scope cell (of either concept) is measured over at least 10 forget targets, so its interval
+    is a bootstrap over 10 persons or events, not 4."""
+    results = json.loads((ROOT / "docs" / "results" / "results.json").read_text(encoding="utf-8"))
+    for scenario, sc in results["scenarios"].items():
+        assert sc["n"], scenario
+        for row, cells in sc["n"].items():
+            for column, n in cells.items():
+                if column.rsplit("_", 1)[-1] in ("efficacy", "generality", "scope"):
+                    assert n["targets"] >= 10, (scenario, row, column, n)
