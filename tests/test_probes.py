@@ -213,3 +213,26 @@ def test_the_text_only_probe_asks_about_forget_persons_only(tiny_data):
     retained = {p.person_id for p in tiny_data.persons} - set(split.forget_persons)
     assert {person_of[q.image_id] for q in qas["text_retain"]} == retained
     assert all(q.image for q in qas["image"]) and not any(q.image for q in qas["text"] + qas["text_retain"])
+
+
+@pytest.mark.parametrize("scenario", ["person", "event", "both"])
+def test_the_probes_ask_only_the_questions_their_columns_read(tiny_vlm, tiny_data, scenario):
+    """A probe reports Efficacy, Generality and Retain: asking only the questions that feed them
+    (not the person scenario's D_f_train scenes, which feed Scope) gives the same columns as
+    scoring every question."""
+    from pebench.config import EvalConfig, SplitConfig
+    from pebench.eval.evaluate import answer_queries, build_queries, scenario_metrics, score_samples
+    from pebench.eval.judges import make_judge
+    from pebench.probes.measure import COLUMNS, columns_questions, forget_columns
+
+    split = make_split(tiny_data, scenario, SplitConfig(forget_fraction=0.25), 0)
+    cfg = EvalConfig(max_retain_images=6, scene_tokens=8, identity_tokens=6)
+    queries = build_queries(tiny_data, split, cfg, 0)
+    sets = ("f_train", "f_test", "retain")
+    feeds = columns_questions(split)
+    assert (("f_train", "scene") in feeds) == bool(split.forget_events)
+    judge = make_judge("keywords", cfg)
+    everything = [q for q in queries if q.set in sets]
+    whole = scenario_metrics(tiny_data, split, score_samples(tiny_data, everything, answer_queries(tiny_vlm, everything, cfg), judge))
+    expected = {k: v for k, v in whole.items() if k.rsplit("_", 1)[-1] in COLUMNS and v == v}
+    assert forget_columns(tiny_vlm, tiny_data, split, queries, sets, cfg, judge) == expected

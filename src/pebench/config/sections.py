@@ -62,7 +62,8 @@ class DataConfig(_Strict):
     @model_validator(mode="after")
     def _events_fit(self) -> "DataConfig":
         if self.events + self.holdout_events > 40:
-            raise ValueError(f"events + holdout_events = {self.events + self.holdout_events} exceeds the paper's 40 events")
+            raise ValueError(f"events + holdout_events = {self.events + self.holdout_events} exceeds the paper's 40 events "
+                             "(lower data.holdout_events)")
         return self
 
 

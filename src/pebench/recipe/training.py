@@ -74,11 +74,11 @@ class TrainingStages:
         replay = round(tc.batch_size * tc.replay_fraction) if self.ctx.base.replay else 0
         profile = round(tc.batch_size * tc.profile_fraction / 2)
         data, encode = self.ctx.data, self.ctx.encoder.examples
-        reword = lambda qas: self._reword(qas, tc.phrasings)  # noqa: E731
-        parts = [(encode(reword(pebench_qas(data, image_ids))), tc.batch_size - replay - 2 * profile),
+        parts = [(encode(self._reword(pebench_qas(data, image_ids), tc.phrasings)), tc.batch_size - replay - 2 * profile),
                  (self.ctx.base.replay, replay)]
         if profile:  # after the others: without profile questions the stream is drawn as before
-            parts += [(encode(reword(profile_qas(data, image_ids, route))), profile) for route in ("image", "text")]
+            parts += [(encode(self._reword(profile_qas(data, image_ids, route), tc.phrasings)), profile)
+                      for route in ("image", "text")]
         return {"train": Stream(parts, self.ctx.encoder.vlm.collate, seed)}
 
     def _reword(self, qas: list, phrasings: int) -> list:
