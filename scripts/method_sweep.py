@@ -9,6 +9,10 @@ of distinct answers (a collapsed model says the same thing to every image).
 
     python scripts/method_sweep.py RUN_DIR [--lrs 5e-5,1e-4,3e-4,1e-3] [--steps 40]
         [--methods GA,GD,...] [--scenarios person,event] [--json sweep.json]
+    python scripts/method_sweep.py RUN_DIR --methods MANU --knob fraction --values 0.005,0.01,0.02,0.05
+
+A method without a learning rate (MANU takes no gradient step) is swept over its one knob instead:
+`--knob NAME --values ...` sets that hyperparameter (each row records `knob` and `value`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--lrs", default="5e-5,1e-4,3e-4,1e-3")
+    ap.add_argument("--knob", default="lr", help="the setting swept: lr, or a method hyperparameter (MANU: fraction)")
+    ap.add_argument("--values", default=None, help="the knob's values (default: --lrs)")
     ap.add_argument("--steps", default="40")
     ap.add_argument("--methods", default=None)
     ap.add_argument("--scenarios", default="person,event")
@@ -70,14 +76,16 @@ def main() -> None:
             if METHODS.get(name).balance_concepts and scenario != "both":
                 continue
             for steps in map(int, args.steps.split(",")):
-                for lr in map(float, args.lrs.split(",")):
-                    overrides = {**base_cfg.unlearn.overrides, name: {"lr": lr, "steps": steps}}
+                for value in map(float, (args.values or args.lrs).split(",")):
+                    setting = {**base_cfg.unlearn.overrides.get(name, {}), args.knob: value, "steps": steps}
+                    overrides = {**base_cfg.unlearn.overrides, name: setting}
                     pipe.ctx.cfg = base_cfg.model_copy(update={"unlearn": base_cfg.unlearn.model_copy(update={"overrides": overrides})})
                     start = time.perf_counter()
                     vlm = pipe.unlearn(name, finetuned, split)
                     metrics, samples = evaluate(vlm, pipe.data, split, resolved_eval(base_cfg), pipe.judge,
                                                 args.tuning_seed)
-                    row = {"scenario": scenario, "tuning_seed": args.tuning_seed, "method": name, "lr": lr, "steps": steps,
+                    row = {"scenario": scenario, "tuning_seed": args.tuning_seed, "method": name,
+                           "knob": args.knob, "value": value, "steps": steps,
                            "seconds": round(time.perf_counter() - start, 1),
                            **{k: round(v, 4) for k, v in metrics.items() if not k.startswith("world_")},
                            **{f"answers_{k}": round(v, 3) for k, v in degeneracy(samples).items()}}

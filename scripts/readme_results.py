@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pebench.core.generated import replace_block, sync
 from pebench.report import in_config_order
-from readme_robustness import robustness_section
+from readme_robustness import full_run_mismatch, robustness_section
 from pebench.eval.metrics import column_metric, table_metrics
 from pebench.report.tables import TABLE1_COLUMNS, privacy_tables, table1, table2, to_markdown
 
@@ -335,7 +335,10 @@ def load_reference() -> dict[str, str]:
     full = json.loads(FULL.read_text(encoding="utf-8")) if FULL.is_file() else None
     if full and not made_on_the_shipped_base(full):
         raise SystemExit(f"error: {FULL} was made with another base than the shipped one (store a new full run)")
+    if full and (stale := full_run_mismatch(results["config"], full)):
+        raise SystemExit(f"error: {FULL} was made with another config than the default run ({stale}): store a new full run")
     return blocks(results, stability, full)
+
 
 
 def main() -> int:

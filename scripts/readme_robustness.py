@@ -116,10 +116,29 @@ def trajectory_line(traj: dict, order: list[str]) -> str:
             + (f"; no checkpoint of {', '.join(never)} reaches it." if never else "; every method reaches it."))
 
 
-def sequential_line(full: dict) -> str:
+def full_run_mismatch(default: dict, full: dict) -> str:
+    """Where the stored full run's config differs from the default run's in what its sequential
+    rows depend on ('' when nowhere): every setting but the probes' sequential switches and the
+    method list, and the unlearning overrides of each method it ran the sequential requests for."""
+    def shared(cfg: dict) -> dict:
+        probes = {k: v for k, v in cfg["probes"].items() if k not in ("sequential", "sequential_methods")}
+        unlearn = {k: v for k, v in cfg["unlearn"].items() if k != "overrides"}
+        return {**{k: v for k, v in cfg.items() if k != "methods"}, "probes": probes, "unlearn": unlearn}
+
+    theirs = full["config"]
+    differ = [k for k in set(shared(default)) | set(shared(theirs)) if shared(default).get(k) != shared(theirs).get(k)]
+    differ += [f"unlearn.overrides.{m}" for m in full.get("sequential", {}).get("methods", {})
+               if default["unlearn"]["overrides"].get(m) != theirs["unlearn"]["overrides"].get(m)]
+    return ", ".join(sorted(differ))
+
+
+def sequential_line(full: dict, methods: list[str]) -> str:
+    """The sequential requests of the stored full run; `methods` are the default run's rows, and
+    those the full run has no sequential requests for are named rather than left out silently."""
     seq = full.get("sequential")
     if not seq:
         return ""
+    absent = [m for m in methods if m not in seq["methods"] and not m.endswith("+BGD")]  # BGD: never sequential
     first = seq["requests"][0]
     order = [m for m in full["config"]["methods"] if m in seq["methods"]]
     def move(after: list[dict]) -> str:
@@ -130,7 +149,8 @@ def sequential_line(full: dict) -> str:
     moves = "; ".join(f"{n} {move(seq['methods'][n])}" for n in order)
     return (f"* *Sequential requests* (`--preset full`; Efficacy on '{first}' after its own request → after all "
             f"{len(seq['requests'])}, the lowest on the way, and person Retain at the end): {moves}. "
-            f"Goal: {seq['goal'][first]:.0f} (Retain {seq['goal']['person_retain']:.0f}).")
+            f"Goal: {seq['goal'][first]:.0f} (Retain {seq['goal']['person_retain']:.0f})."
+            + (f" The stored full run has no sequential requests for {', '.join(absent)}." if absent else ""))
 
 
 def cost_line(results: dict, full: dict | None) -> str:
@@ -157,7 +177,7 @@ def robustness_section(results: dict, full: dict | None) -> str:
     if sc.get("trajectory"):
         lines.append(trajectory_line(sc["trajectory"], order))
     if full:
-        lines.append(sequential_line(full))
+        lines.append(sequential_line(full, order))
     tables = robustness_tables(results) + trajectory_tables(results)
     if full and sequential_table(full):
         tables.append(sequential_table(full))

@@ -75,14 +75,19 @@ def test_replay_and_profile_shares_must_leave_room_for_the_pebench_questions():
 
 
 def test_the_method_defaults_are_the_sweeps_picks():
-    """Each method's default lr is what scripts/pick_defaults.py picked from the stored sweep."""
+    """Each default method's swept setting (its lr; MANU's pruned fraction) is what
+    scripts/pick_defaults.py picked from the stored sweeps, and no pick is degenerate."""
     import json
     from pathlib import Path
 
     from pebench.config import load_config
+    from pebench.methods import METHODS
 
     picked = json.loads((Path(__file__).parents[1] / "scripts" / "sweep" / "picked.json").read_text())
     cfg = load_config()
-    lrs = {m: cfg.unlearn.overrides.get(m, {}).get("lr", cfg.unlearn.lr) for m in cfg.methods}
-    assert lrs == {m: picked[m]["lr"] for m in cfg.methods}
-    assert not any(picked[m]["degenerate"] for m in cfg.methods)
+    assert len([m for m in cfg.methods if not METHODS.get(m).balance_concepts]) >= 17
+    for m in cfg.methods:
+        knob = "fraction" if "fraction" in picked[m] else "lr"
+        default = cfg.unlearn.lr if knob == "lr" else METHODS.get(m).defaults[knob]
+        assert cfg.unlearn.overrides.get(m, {}).get(knob, default) == picked[m][knob], m
+        assert not picked[m]["degenerate"], m

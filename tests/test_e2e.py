@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from pebench.config import RunConfig
 from pebench.eval.evaluate import COLUMNS
+from pebench.methods import METHODS as REGISTRY
 
 STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
 
-METHODS = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU")  # single-scenario rows
-BOTH_METHODS = METHODS + ("GD+BGD", "KL+BGD")
+BOTH_METHODS = RunConfig().methods  # the default's rows, the 2025 methods among them
+METHODS = tuple(m for m in BOTH_METHODS if not REGISTRY.get(m).balance_concepts)  # single-scenario rows
+assert {"GD+BGD", "KL+BGD"} < set(BOTH_METHODS) and len(METHODS) >= 17
 
 
 def _run(out: Path, *extra):

@@ -86,3 +86,30 @@ def test_every_forget_cell_of_the_reference_run_rests_on_at_least_ten_targets():
             for column, n in cells.items():
                 if column.rsplit("_", 1)[-1] in ("efficacy", "generality", "scope"):
                     assert n["targets"] >= 10, (scenario, row, column, n)
+
+
+def test_a_full_run_made_with_other_settings_is_refused(monkeypatch, tmp_path):
+    """A stored `--preset full` run serves the sequential-requests rows; made with another
+    config than the default run's (say an old learning rate of one of its methods) it would
+    print that config's numbers beside this one's, so the generated pages refuse it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import pytest
+    import readme_results
+    from readme_robustness import full_run_mismatch
+
+    results = json.loads(readme_results.RESULTS.read_text(encoding="utf-8"))
+    config = results["config"]
+    full = {**results, "config": {**config, "probes": {**config["probes"], "sequential": True}},
+            "sequential": {"methods": {config["methods"][0]: []}}}
+    assert full_run_mismatch(config, full) == ""
+    method = next(iter(full["sequential"]["methods"]))
+    overrides = {**full["config"]["unlearn"]["overrides"], method: {"lr": 0.123}}
+    stale = {**full, "config": {**full["config"], "unlearn": {**full["config"]["unlearn"], "overrides": overrides}}}
+    assert full_run_mismatch(config, stale) == f"unlearn.overrides.{method}"
+    stale["config"]["finetune"] = {**stale["config"]["finetune"], "steps": 1}
+    assert full_run_mismatch(config, stale) == f"finetune, unlearn.overrides.{method}"
+    path = tmp_path / "full.json"
+    path.write_text(json.dumps(stale))
+    monkeypatch.setattr(readme_results, "FULL", path)
+    with pytest.raises(SystemExit, match="another config"):
+        readme_results.load_reference()

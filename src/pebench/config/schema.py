@@ -28,12 +28,13 @@ def number_from_text(text: str) -> Any:
     return int(text) if text.strip().lstrip("+-").isdigit() else float(text)
 
 
-# Learning rates chosen by scripts/method_sweep.py + scripts/pick_defaults.py on the default
-# recipe, on the tuning split seed (README, "Choosing the defaults"; scripts/sweep/); the other
-# methods use `unlearn.lr` (1e-4).
+# Learning rates (MANU, which takes no gradient step: its pruned `fraction`) chosen by
+# scripts/method_sweep.py + scripts/pick_defaults.py on the default recipe, on the tuning split
+# seed (README, "Choosing the defaults"; scripts/sweep/); the other methods use `unlearn.lr` (1e-4).
 DEFAULT_METHOD_OVERRIDES: dict[str, dict[str, Any]] = {
     "PO": {"lr": 1e-3}, "DPO": {"lr": 1e-3}, "NPO": {"lr": 1e-3}, "RMU": {"lr": 3e-4}, "SIU": {"lr": 1e-3},
-    "SimNPO": {"lr": 1e-3}}
+    "SimNPO": {"lr": 3e-4}, "WGA": {"lr": 1e-3}, "SatImp": {"lr": 1e-3}, "UNDIAL": {"lr": 3e-4}, "PDU": {"lr": 1e-3},
+    "MANU": {"fraction": 0.1}}
 
 
 class UnlearnConfig(_Strict):
@@ -162,7 +163,8 @@ class RunConfig(_Strict):
     eval: EvalConfig = EvalConfig()
     probes: ProbesConfig = ProbesConfig()
     scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event", "both")
-    methods: tuple[str, ...] = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU", "GD+BGD", "KL+BGD")
+    methods: tuple[str, ...] = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU", "WGA", "SatImp", "UNDIAL",
+                                "CE-U", "PDU", "GRU", "MMUnlearner", "MANU", "GD+BGD", "KL+BGD")
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
 
 

@@ -1,0 +1,50 @@
+"""The rule that picks each method's default from a sweep (scripts/pick_defaults.py), on
+hand-made sweep rows with known answers."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_path = Path(__file__).parents[1] / "scripts" / "pick_defaults.py"
+_spec = importlib.util.spec_from_file_location("pick_defaults", _path)
+rule = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rule)
+
+
+def _row(method, lr, efficacy, retain, scenario="person", distinct=0.5, empty=0.0, **extra):
+    return {"scenario": scenario, "method": method, "lr": lr, "steps": 40, "efficacy": efficacy, "retain": retain,
+            "answers_distinct": distinct, "answers_empty": empty, **extra}
+
+
+def test_the_score_is_the_harmonic_mean_of_efficacy_and_retain():
+    assert rule.score(_row("GA", 1e-4, 60.0, 60.0)) == pytest.approx(0.6)
+    assert rule.score(_row("GA", 1e-4, 100.0, 0.0)) == 0.0
+    assert rule.score(_row("GA", 1e-4, 0.5, 1.0, scenario="event")) == pytest.approx(2 * 0.5 / 1.5)
+    both = {"scenario": "both", "person_efficacy": 100.0, "event_efficacy": 0.5, "person_retain": 80.0,
+            "event_retain": 1.0}
+    assert rule.score(both) == pytest.approx(2 * 0.75 * 0.9 / 1.65)
+
+
+def test_a_setting_that_forgets_the_retained_persons_too_loses_to_a_trade_off():
+    """PO's person rows on the shipped base: lr 1e-3 forgets everything (E 100, R 0), 1e-4 trades
+    (E 46, R 48.5). The arithmetic mean preferred the collapse (0.50 against 0.47)."""
+    rows = [_row("PO", 1e-3, 100.0, 0.0), _row("PO", 1e-4, 46.0, 48.5)]
+    assert rule.pick(rows)["PO"]["lr"] == 1e-4
+
+
+def test_degenerate_settings_are_dropped_and_reported_when_nothing_else_is_left():
+    rows = [_row("GA", 1e-3, 100.0, 90.0, distinct=0.05), _row("GA", 1e-4, 50.0, 90.0),
+            _row("KL", 1e-4, 90.0, 90.0, empty=0.6)]
+    picked = rule.pick(rows)
+    assert picked["GA"] == {"lr": 1e-4, "steps": 40, "score": pytest.approx(0.6429, abs=1e-4), "degenerate": False}
+    assert picked["KL"]["degenerate"]
+
+
+def test_scenarios_are_averaged_and_another_knob_is_picked_by_the_same_rule():
+    rows = [{**_row("MANU", None, 100.0, 4.0), "knob": "fraction", "value": 0.2},
+            {**_row("MANU", None, 0.6, 0.72, scenario="event"), "knob": "fraction", "value": 0.2},
+            {**_row("MANU", None, 55.0, 53.0), "knob": "fraction", "value": 0.1},
+            {**_row("MANU", None, 0.3, 0.9, scenario="event"), "knob": "fraction", "value": 0.1}]
+    picked = rule.pick(rows)["MANU"]
+    assert picked["fraction"] == 0.1 and "lr" not in picked
