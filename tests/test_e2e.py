@@ -375,7 +375,7 @@ def test_tradeoff_plot_has_one_marker_per_row(tiny_run):
     for name in ("interference", "columns", "loss_curves"):
         assert (out / "plots" / f"{name}.png").stat().st_size > 1000 and (out / "plots" / f"{name}.svg").is_file()
     curves = re.findall(r'id="curve-person-([^"]+)"', (out / "plots" / "loss_curves.svg").read_text())
-    assert sorted(curves) == sorted(METHODS)
+    assert sorted(curves) == sorted(m for m in METHODS if REGISTRY.get(m).trains)  # MANU prunes: no curve
 
 
 def _chromium():

@@ -166,8 +166,8 @@ def loss_curves(training: dict, scenarios: list[str], path_stem: Path) -> list[P
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for ax, scenario in zip(axes[0], panels):
         for label, log in sorted(training.items()):
-            if not label.startswith(f"{scenario}/") or "history" not in log:
-                continue
+            if not label.startswith(f"{scenario}/") or not any("loss" in h for h in log.get("history", [])):
+                continue  # a method without training steps (MANU logs what it pruned) has no curve
             name = label.split("/", 1)[1]
             steps = [h["step"] for h in log["history"]]
             (line,) = ax.plot(steps, [h["loss"] for h in log["history"]], label=name, linewidth=1.2)
