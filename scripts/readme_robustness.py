@@ -176,8 +176,9 @@ def robustness_section(results: dict, full: dict | None) -> str:
              relearn_retain_line(results, scenario, key("efficacy"), order), over_refusal_line(sc, order)]
     if sc.get("trajectory"):
         lines.append(trajectory_line(sc["trajectory"], order))
-    if full:
-        lines.append(sequential_line(full, order))
+    lines.append(sequential_line(full, order) if full else
+                 "* *Sequential requests* (`--preset full`): no full run made with this config is stored "
+                 "(`python scripts/readme_results.py --full RUN` stores one).")
     tables = robustness_tables(results) + trajectory_tables(results)
     if full and sequential_table(full):
         tables.append(sequential_table(full))

@@ -113,3 +113,16 @@ def test_a_full_run_made_with_other_settings_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(readme_results, "FULL", path)
     with pytest.raises(SystemExit, match="another config"):
         readme_results.load_reference()
+
+
+def test_no_column_of_the_reference_run_is_the_same_for_every_method():
+    """Issue 27: in every scenario of the stored default run, each Table 1/2 and privacy column
+    separates at least two methods (a column constant over 17 methods could not rank them)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_results import constant_columns
+
+    results = json.loads((ROOT / "docs" / "results" / "results.json").read_text(encoding="utf-8"))
+    assert set(results["scenarios"]) == {"person", "event", "both"}
+    for scenario, sc in results["scenarios"].items():
+        assert len(sc["methods"]) >= 17, scenario
+        assert constant_columns(sc, scenario) == {}, scenario
