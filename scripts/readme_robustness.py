@@ -5,7 +5,7 @@ run plus sequential requests), both stored in docs/results/."""
 
 from __future__ import annotations
 
-from pebench.report.robustness import robustness_tables, sequential_table, trajectory_tables
+from pebench.report.robustness import robustness_tables, sequential_table, stepped, trajectory_tables
 from pebench.report.tables import to_markdown
 
 
@@ -107,7 +107,7 @@ def text_only_line(probes: dict, order: list[str]) -> str:
 
 
 def trajectory_line(traj: dict, order: list[str]) -> str:
-    ordered = [(n, traj["methods"][n]) for n in order if n in traj["methods"]]
+    ordered = [(n, t) for n in order if (t := stepped(traj).get(n))]
     early = [f"{n} at step {t['chosen']['step']}" for n, t in ordered
              if t["chosen"] and t["chosen"]["step"] < t["points"][-1]["step"]]
     never = [n for n, t in ordered if not t["chosen"]]

@@ -172,6 +172,7 @@ def test_evaluation_during_unlearning_ends_at_the_final_model(tiny_run):
     person = json.loads((out / "results.json").read_text())["scenarios"]["person"]
     traj, probes = person["trajectory"], person["robustness"]
     assert traj["goal"] == probes["goal"]["subset"]
+    assert set(traj["methods"]) == {m for m in METHODS if REGISTRY.get(m).trains}  # MANU takes no step: no path
     for name, t in traj["methods"].items():
         assert [p["step"] for p in t["points"]] == [0, 2, 4, 5]
         assert {k: v for k, v in t["points"][0].items() if k != "step"} == probes["finetuned"]["subset"]

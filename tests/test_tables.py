@@ -42,3 +42,19 @@ def test_tables_show_std_and_bold_the_best_method():
 def test_methods_follow_the_config_order():
     results = {"config": {"methods": ["GD", "GA"]}, "scenarios": {"person": _scenario((1, 1), (2, 2))}}
     assert list(in_config_order(results)["scenarios"]["person"]["methods"]) == ["GD", "GA"]
+
+
+def test_a_method_without_unlearning_steps_has_no_trajectory_row():
+    """A results file whose trajectory holds a method with the Finetuned point alone (MANU prunes,
+    takes no step) must not show that point as the method's final model."""
+    from pebench.report.robustness import stepped, trajectory_tables
+
+    point = lambda step, eff: {"step": step, "efficacy": eff, "retain": 90.0}  # noqa: E731
+    traj = {"goal": {"efficacy": 100.0, "retain": 95.0}, "epsilon": 0.05,
+            "methods": {"GA": {"points": [point(0, 0.0), point(5, 80.0)], "chosen": None},
+                        "MANU": {"points": [point(0, 0.0)], "chosen": None}}}
+    assert set(stepped(traj)) == {"GA"}
+    results = {"config": {"probes": {"subset": 12, "every": 2}},
+               "scenarios": {"person": {"methods": {"GA": {}, "MANU": {}}, "trajectory": traj}}}
+    (table,) = trajectory_tables(results)
+    assert [name for name, _ in table.rows] == ["GA", "Goal"]

@@ -53,6 +53,8 @@ class ProbeStages:
         start = {"step": 0, **probes["finetuned"]["subset"]}
         out: dict[str, Any] = {"goal": goal, "epsilon": eps, "methods": {}}
         for name, stored in methods.items():
+            if not METHODS.get(name).trains:
+                continue  # no unlearning step (MANU prunes): no path, and its final model is not step 0's
             points = [start, *stored.get("training", {}).get("trajectory", [])]
             out["methods"][name] = {"points": points, "chosen": chosen_checkpoint(points, goal, eps)}
         return out

@@ -131,6 +131,13 @@ def _at(point: dict | None, key: str) -> float | None:
     return None if point is None else point.get(key)
 
 
+def stepped(traj: dict) -> dict[str, dict]:
+    """The methods of a trajectory that took unlearning steps. A results file written before
+    methods without steps (MANU) were left out holds them with the Finetuned point alone, which
+    must not read as their final model."""
+    return {n: t for n, t in traj["methods"].items() if any(p["step"] > 0 for p in t["points"])}
+
+
 def trajectory_tables(results: dict) -> list[Table]:
     """Evaluation during unlearning: each method's final model and its rule's checkpoint on the subset."""
     tables = []
@@ -144,7 +151,7 @@ def trajectory_tables(results: dict) -> list[Table]:
                  for k in keys]
         scale = {k: _scale(k, scenario) for k in keys}
         rows = []
-        for name in (n for n in sc["methods"] if n in traj["methods"]):  # the tables' (config) order
+        for name in (n for n in sc["methods"] if n in stepped(traj)):  # the tables' (config) order
             final, chosen = traj["methods"][name]["points"][-1], traj["methods"][name]["chosen"]
             rows.append((name, [Cell(_at(final, k), scale=scale[k]) for k in keys] +
                          [Cell(_at(chosen, "step"), scale="count")] + [Cell(_at(chosen, k), scale=scale[k]) for k in keys]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pebench.report.plots import MARKERS, REFERENCE_STYLE, _save, plt
+from pebench.report.robustness import stepped
 from pebench.report.tables import SCENARIO_ORDER
 
 
@@ -26,7 +27,7 @@ def trajectory_plot(results: dict, path_stem: Path) -> list[Path] | None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
     for ax, (title, prefix, traj) in zip(axes[0], panels):
         eff, ret = f"{prefix}efficacy", f"{prefix}retain"
-        order = [m for m in results.get("config", {}).get("methods", []) if m in traj["methods"]]
+        order = [m for m in results.get("config", {}).get("methods", []) if m in stepped(traj)]
         for i, (name, t) in enumerate((m, traj["methods"][m]) for m in order):
             colour = plt.cm.tab10(i % 10)
             xs, ys = [p[ret] for p in t["points"]], [p[eff] for p in t["points"]]
