@@ -5,6 +5,7 @@ run plus sequential requests), both stored in docs/results/."""
 
 from __future__ import annotations
 
+from pebench.methods import METHODS
 from pebench.report.robustness import robustness_tables, sequential_table, stepped, trajectory_tables
 from pebench.report.tables import to_markdown
 
@@ -107,7 +108,8 @@ def text_only_line(probes: dict, order: list[str]) -> str:
 
 
 def trajectory_line(traj: dict, order: list[str]) -> str:
-    ordered = [(n, t) for n in order if (t := stepped(traj).get(n))]
+    paths = stepped(traj)
+    ordered = [(n, paths[n]) for n in order if n in paths]
     early = [f"{n} at step {t['chosen']['step']}" for n, t in ordered
              if t["chosen"] and t["chosen"]["step"] < t["points"][-1]["step"]]
     never = [n for n, t in ordered if not t["chosen"]]
@@ -126,7 +128,8 @@ def full_run_mismatch(default: dict, full: dict) -> str:
         return {**{k: v for k, v in cfg.items() if k != "methods"}, "probes": probes, "unlearn": unlearn}
 
     theirs = full["config"]
-    differ = [k for k in set(shared(default)) | set(shared(theirs)) if shared(default).get(k) != shared(theirs).get(k)]
+    ours, stored = shared(default), shared(theirs)
+    differ = [k for k in set(ours) | set(stored) if ours.get(k) != stored.get(k)]
     differ += [f"unlearn.overrides.{m}" for m in full.get("sequential", {}).get("methods", {})
                if default["unlearn"]["overrides"].get(m) != theirs["unlearn"]["overrides"].get(m)]
     return ", ".join(sorted(differ))
@@ -138,7 +141,7 @@ def sequential_line(full: dict, methods: list[str]) -> str:
     seq = full.get("sequential")
     if not seq:
         return ""
-    absent = [m for m in methods if m not in seq["methods"] and not m.endswith("+BGD")]  # BGD: never sequential
+    absent = [m for m in methods if m not in seq["methods"] and not METHODS.get(m).balance_concepts]  # never sequential
     first = seq["requests"][0]
     order = [m for m in full["config"]["methods"] if m in seq["methods"]]
     def move(after: list[dict]) -> str:

@@ -151,8 +151,9 @@ def trajectory_tables(results: dict) -> list[Table]:
                  for k in keys]
         scale = {k: _scale(k, scenario) for k in keys}
         rows = []
-        for name in (n for n in sc["methods"] if n in stepped(traj)):  # the tables' (config) order
-            final, chosen = traj["methods"][name]["points"][-1], traj["methods"][name]["chosen"]
+        paths = stepped(traj)
+        for name in (n for n in sc["methods"] if n in paths):  # the tables' (config) order
+            final, chosen = paths[name]["points"][-1], paths[name]["chosen"]
             rows.append((name, [Cell(_at(final, k), scale=scale[k]) for k in keys] +
                          [Cell(_at(chosen, "step"), scale="count")] + [Cell(_at(chosen, k), scale=scale[k]) for k in keys]))
         rows.append(("Goal", [Cell(traj["goal"][k], scale=scale[k]) for k in keys] + [Cell(None)] * (len(keys) + 1)))
