@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=40)
     args = ap.parse_args()
 
-    from pebench.cli.common import quiet_libraries
+    from pebench.core.progress import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir, planned_images
 

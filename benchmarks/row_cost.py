@@ -76,7 +76,7 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli.common import quiet_libraries
+    from pebench.core.progress import quiet_libraries
     from pebench.config import RunConfig
     from pebench.core.io import read_json
     from pebench.core.progress import Reporter

@@ -32,7 +32,7 @@ def main() -> None:
 
     import torch
 
-    from pebench.cli.common import quiet_libraries
+    from pebench.core.progress import quiet_libraries
     from pebench.config import load_config
     from pebench.data.build import build_dataset, load_dataset_dir
     from pebench.data.corpus import text_corpus

@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
-    from pebench.cli.common import quiet_libraries
+    from pebench.core.progress import quiet_libraries
     from pebench.config import ModelConfig
     from pebench.models import build_model
     from pebench.models.shipped import verify_base

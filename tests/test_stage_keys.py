@@ -13,6 +13,7 @@ from pebench.config import RunConfig, load_config
 from pebench.methods.overrides import method_settings
 from pebench.recipe import keys as sk
 from pebench.recipe.support import resolved_eval
+from pebench.recipe.training import goal_settings
 from pebench.splits import make_split
 
 ENV = {"torch": "2.13.0", "transformers": "5.17.0", "peft": "0.21.0", "device": "cpu", "dtype": "float32",
@@ -43,7 +44,7 @@ def keys(cfg: RunConfig, data, *, build=None, files=None, base=None, env=ENV, co
     out = {"dataset": sk.dataset_key(cfg), "foundation": foundation, "finetuned": finetuned}
     for scenario in ("person", "both"):
         split = make_split(data, scenario, cfg.split, cfg.seed)
-        goal = sk.goal_key(cfg, foundation, split)
+        goal = sk.goal_key(goal_settings(cfg.finetune, split, len(data.of_kind("pebench"))), foundation, split)
         evaluation = sk.evaluation_key(cfg, eval_cfg, split, data_key, code, [])
         settings = method_settings(cfg.unlearn, "GA")
         if scenario == "person":
@@ -170,3 +171,18 @@ def test_the_data_code_and_its_package_files_are_in_the_data_keys(monkeypatch, b
     before = (sk.dataset_key(cfg), sk.data_key({"config": "x"}, "files"))
     monkeypatch.setattr(sk, "component_hash", lambda name: f"edited {name}")
     assert sk.dataset_key(cfg) != before[0] and sk.data_key({"config": "x"}, "files") != before[1]
+
+
+def test_the_goal_passes_over_each_retained_image_as_often_as_finetuned(tiny_data):
+    """The Goal's steps are Finetuned's scaled by |D_r| / |PEBench images| (the same epochs),
+    and its key follows them."""
+    cfg = RunConfig()
+    images = len(tiny_data.of_kind("pebench"))
+    split = make_split(tiny_data, "person", cfg.split, 0)
+    settings = goal_settings(cfg.finetune, split, images)
+    assert settings.steps == round(cfg.finetune.steps * len(split.retain) / images) < cfg.finetune.steps
+    assert settings.model_dump(exclude={"steps"}) == cfg.finetune.model_dump(exclude={"steps"})
+    assert goal_settings(cfg.finetune.model_copy(update={"steps": 400}), split, 4 * len(split.retain)).steps == 100
+    assert goal_settings(cfg.finetune, split, 10**9).steps == 1  # never zero steps
+    longer = cfg.finetune.model_copy(update={"steps": 2 * cfg.finetune.steps})
+    assert sk.goal_key(settings, "f", split) != sk.goal_key(goal_settings(longer, split, images), "f", split)

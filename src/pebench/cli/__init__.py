@@ -12,7 +12,8 @@ import typer
 
 from pebench.cli import plan as plan_command
 from pebench.cli.cache import cache_app
-from pebench.cli.common import comma_list, nested_overrides, quiet_libraries
+from pebench.cli.common import comma_list, nested_overrides
+from pebench.core.progress import quiet_libraries
 from pebench.cli.data import data_app
 from pebench.core.errors import PebenchError
 

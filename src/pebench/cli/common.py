@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
-
-
-def quiet_libraries() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.logging.set_verbosity_error()
 
 
 def comma_list(value: Optional[str]) -> Optional[tuple[str, ...]]:

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from pebench.cli.common import nested_overrides, quiet_libraries
+from pebench.cli.common import nested_overrides
+from pebench.core.progress import quiet_libraries
 from pebench.core.errors import PebenchError
 
 data_app = typer.Typer(no_args_is_help=True, help="Build and inspect the PEBench dataset.")

@@ -165,7 +165,9 @@ class RunConfig(_Strict):
     scenarios: tuple[Literal["person", "event", "both"], ...] = ("person", "event", "both")
     methods: tuple[str, ...] = ("GA", "GD", "KL", "PO", "DPO", "NPO", "SimNPO", "RMU", "SIU", "WGA", "SatImp", "UNDIAL",
                                 "CE-U", "PDU", "GRU", "MMUnlearner", "MANU", "GD+BGD", "KL+BGD")
-    threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
+    threads: int = Field(0, ge=0, description="torch threads of each process; 0 = the cores shared out")
+    workers: int = Field(0, ge=0, le=64, description="processes computing the run's stages side by side, sharing the "
+                                                     "stage store; 0 = two on a CPU with two or more cores, else one")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -184,6 +186,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "unlearn": {"steps": 5, "batch_size": 8},
         "eval": {"max_retain_images": 24, "scene_tokens": 32},
         "probes": {"relearn_steps": 3, "relearn_batch_size": 4, "every": 2, "subset": 12},
+        "workers": 1,  # a second process's start-up (torch and transformers import again) costs more than it saves here
     },
 }
 

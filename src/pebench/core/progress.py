@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
 from typing import Iterator, Protocol
@@ -80,3 +81,16 @@ def progress_callback(task: Task):
         state["done"] = done
 
     return progress
+
+
+def quiet_libraries() -> None:
+    """Offline, and no progress bars or info lines from datasets and transformers."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()

@@ -4,6 +4,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Iterable
 
 from pebench.core.errors import PebenchError
 from pebench.methods.base import METHODS, Method
@@ -13,6 +14,7 @@ for _module in ("ga", "gd", "kl", "po", "dpo", "npo", "simnpo", "rmu", "bgd", "s
     importlib.import_module(f"pebench.methods.{_module}")
 
 BUILTIN_METHODS = tuple(METHODS.names())
+USER_MODULE_PREFIX = "pebench_user_"  # the module name of a file loaded by `load_method_file`
 
 
 def load_method_file(path: str | Path) -> None:
@@ -20,7 +22,7 @@ def load_method_file(path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise PebenchError(f"method file {path} does not exist")
-    spec = importlib.util.spec_from_file_location(f"pebench_user_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(f"{USER_MODULE_PREFIX}{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     try:
@@ -38,6 +40,13 @@ def load_entry_point_methods() -> None:
             ep.load()
         except Exception as exc:
             raise PebenchError(f"method plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from None
+
+
+def user_method_files(names: Iterable[str]) -> list[str]:
+    """The files of methods `names` that were loaded from a user's file (`load_method_file`), for
+    another process of the run to load them too."""
+    modules = {METHODS.get(name).__module__ for name in names}
+    return sorted(sys.modules[m].__file__ for m in modules if m.startswith(USER_MODULE_PREFIX))
 
 
 def make_method(name: str, params: dict | None = None) -> Method:

@@ -7,7 +7,7 @@ reads, config sections first:
 * data as used: the dataset's build record, its files when given with `--data`, the data code;
 * foundation: `model`, `seed` (and `foundation` when trained here); the data, the base's
   checksum or `--model` files, the training code, the compute environment;
-* Finetuned: `finetune`; the foundation. Goal: `finetune`; the foundation, the split's D_r;
+* Finetuned: `finetune`; the foundation. Goal: `finetune` (steps scaled to D_r); the foundation, the split's D_r;
 * evaluation: `eval` (resolved), `split`; the data, the split (scenario, seed, targets), the
   evaluation code (plug-in metrics too), the files of `eval.pope_dir` / `eval.real_dir`;
 * a row: the evaluation and the row's model keys; a method's row also its training settings
@@ -24,13 +24,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from pebench import __version__
-from pebench.config import EvalConfig, RunConfig
+from pebench.config import EvalConfig, RunConfig, TrainConfig
 from pebench.core.environment import render_environment
 from pebench.core.fingerprint import component_hash
 from pebench.splits import Split
+
+
+class RowKeys(NamedTuple):
+    """One split's Goal model key and its rows' keys (`Pipeline.row_keys`)."""
+
+    goal: str
+    goal_row: str
+    finetuned_row: str
+    methods: dict[str, str]  # method -> row key, in the config's order
 
 
 def content_key(*parts: Any) -> str:
@@ -66,8 +75,9 @@ def finetuned_key(cfg: RunConfig, foundation: str) -> str:
     return content_key("finetuned", foundation, cfg.finetune.model_dump())
 
 
-def goal_key(cfg: RunConfig, foundation: str, split: Split) -> str:
-    return content_key("goal", foundation, cfg.finetune.model_dump(), sorted(split.retain))
+def goal_key(settings: TrainConfig, foundation: str, split: Split) -> str:
+    """The Goal model of `split`, trained with `settings` (`TrainingStages.goal_settings`)."""
+    return content_key("goal", foundation, settings.model_dump(), sorted(split.retain))
 
 
 def evaluation_key(cfg: RunConfig, eval_cfg: EvalConfig, split: Split, data: str, code: str,

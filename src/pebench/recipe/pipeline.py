@@ -13,10 +13,10 @@ stages return what they make and the recipe records it there (`ctx.dataset`, `ct
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import torch
 
@@ -27,9 +27,9 @@ from pebench.core.environment import provenance
 from pebench.core.errors import PebenchError
 from pebench.core.fingerprint import object_source_hash
 from pebench.core.io import write_json
-from pebench.core.progress import Reporter, log
+from pebench.core.progress import Reporter, log, quiet_libraries
 from pebench.data.build import PebenchData
-from pebench.methods import make_method
+from pebench.methods import load_entry_point_methods, load_method_file, make_method, user_method_files
 from pebench.methods.base import METHODS
 from pebench.methods.overrides import check_overrides
 from pebench.models import VLM
@@ -50,10 +50,17 @@ from pebench.recipe.support import (  # noqa: F401
     results_record,
     scenario_tables,
 )
+from pebench.recipe.keys import RowKeys
 from pebench.recipe.training import TrainingStages
+from pebench.recipe.workers import side_by_side, worker_count, worker_threads
 from pebench.report import write_report
 from pebench.splits import Split, make_split
 from pebench.store import StageStore, default_root
+
+
+def _every_stage(key: str) -> ContextManager[bool]:
+    """One process computes every stage: each is its own."""
+    return contextlib.nullcontext(True)
 
 
 class Pipeline:
@@ -87,6 +94,10 @@ class Pipeline:
     def judge(self):
         return self.ctx.dataset.judge
 
+    def record_environment(self) -> None:
+        """Note the environment the run's stages are computed in (stored with each stage)."""
+        self.ctx.provenance = provenance(distributed.device(self.cfg.model.device), self.cfg.model.dtype)
+
     # ---- the stages before any split, each recorded in the run's context ------------------
     def load_data(self) -> None:
         self.ctx.dataset = self.foundation_stages.load_data(self._data_dir, self._preloaded)
@@ -104,36 +115,63 @@ class Pipeline:
         return self.training.unlearn(name, finetuned, split, **kwargs)
 
     # ---- the whole run ---------------------------------------------------------------
-    def scenario(self, scenario: str, seed: int, foundation: VLM, finetuned: VLM) -> dict:
-        """Split, Goal, every method and their evaluations for one scenario and seed."""
+    def splits(self) -> list[Split]:
+        """Every (seed, scenario) split of the run, in the recipe's order."""
+        seeds = [self.cfg.seed + i for i in range(self.cfg.seeds)]
+        return [make_split(self.ctx.data, sc, self.cfg.split, seed) for seed in seeds for sc in self.cfg.scenarios]
+
+    def row_keys(self, split: Split) -> RowKeys:
+        """The keys of `split`'s Goal model and of each of its table rows (`keys.py`)."""
         ctx, cfg = self.ctx, self.cfg
-        split = make_split(ctx.data, scenario, cfg.split, seed)
-        tag = ctx.tag(split)
-        ctx.rep.info(f"scenario {tag}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
-                      f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
-        eval_key = self.io.evaluation_key(split)
-        goal_vlm, goal_key = self.training.goal(foundation, split)
-        goal_row = keys.goal_row_key(eval_key, goal_key)
-        goal = self.io.stage_eval(tag, "goal", goal_row, lambda: goal_vlm, split)
-        ref = goal.get("member_nll")
-        entry: dict[str, Any] = {"split": split.summary(), "forget": split.forget_names(ctx.data)}
-        finetuned_key = keys.finetuned_row_key(eval_key, ctx.finetuned_key, goal_key)
-        rows = {"finetuned": self.io.stage_eval(tag, "finetuned", finetuned_key, lambda: finetuned, split, ref)}
-        probes = {"finetuned": self.probes.probe_row(tag, "finetuned", finetuned_key, lambda: finetuned, split),
-                  "goal": self.probes.probe_row(tag, "goal", goal_row, lambda: goal_vlm, split)}
-        methods, probes["methods"], trajectory = {}, {}, keys.trajectory_settings(cfg, split)
+        evaluation = self.io.evaluation_key(split)
+        finetuned = keys.finetuned_key(cfg, ctx.base.key)
+        goal = self.training.goal_key(split)
+        trajectory = keys.trajectory_settings(cfg, split)
+        methods = {}
         for name in cfg.methods:
             method = METHODS.get(name)
-            if method.balance_concepts and scenario != "both":
+            if method.balance_concepts and split.scenario != "both":
                 continue  # balancing needs both concepts; elsewhere it equals its base method
-            key = keys.method_row_key(eval_key, ctx.finetuned_key, goal_key, name, self.training.method_settings(name), seed,
-                                      method.defaults, object_source_hash(method), trajectory)
-            unlearned = Lazy(lambda n=name: self.training.unlearn(  # made only if a stage needs it
-                n, finetuned, split, lambda vlm: self.probes.subset_columns(vlm, split), trajectory[0] if trajectory else 0))
-            methods[name] = self.io.stage_eval(tag, name, key, unlearned, split, ref)
-            probes["methods"][name] = self.probes.probe_row(tag, name, key, unlearned, split)
-            if unlearned.made:
-                self.training.release_unlearned(unlearned(), split, name)
+            methods[name] = keys.method_row_key(evaluation, finetuned, goal, name, self.training.method_settings(name),
+                                                split.seed, method.defaults, object_source_hash(method), trajectory)
+        return RowKeys(goal, keys.goal_row_key(evaluation, goal), keys.finetuned_row_key(evaluation, finetuned, goal), methods)
+
+    def scenario(self, scenario: str, seed: int, foundation: VLM, finetuned: VLM,
+                 claim: Callable[[str], ContextManager[bool]] | None = None) -> dict:
+        """Split, Goal, every method and their evaluations for one scenario and seed. With
+        `claim` (a worker's share, `recipe.workers`): only the rows this process claims are
+        computed (the Goal and its evaluation, which every row needs, are waited for) and
+        nothing is returned."""
+        ctx, cfg = self.ctx, self.cfg
+        split = make_split(ctx.data, scenario, cfg.split, seed)
+        tag, row_keys, ours = ctx.tag(split), self.row_keys(split), claim or _every_stage
+        ctx.rep.info(f"scenario {tag}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
+                      f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
+        goal_vlm, _ = self.training.goal(foundation, split)
+        goal = self.io.stage_eval(tag, "goal", row_keys.goal_row, lambda: goal_vlm, split)
+        ref = goal.get("member_nll")
+        entry: dict[str, Any] = {"split": split.summary(), "forget": split.forget_names(ctx.data)}
+        rows, probes, methods, trajectory = {}, {}, {}, keys.trajectory_settings(cfg, split)
+        with ours(row_keys.finetuned_row) as mine:
+            if mine:
+                rows["finetuned"] = self.io.stage_eval(tag, "finetuned", row_keys.finetuned_row, lambda: finetuned, split, ref)
+                probes["finetuned"] = self.probes.probe_row(tag, "finetuned", row_keys.finetuned_row, lambda: finetuned, split)
+        with ours(row_keys.goal_row) as mine:
+            if mine:
+                probes["goal"] = self.probes.probe_row(tag, "goal", row_keys.goal_row, lambda: goal_vlm, split)
+        probes["methods"] = {}
+        for name, key in row_keys.methods.items():
+            with ours(key) as mine:
+                if not mine:
+                    continue
+                unlearned = Lazy(lambda n=name: self.training.unlearn(  # made only if a stage needs it
+                    n, finetuned, split, lambda vlm: self.probes.subset_columns(vlm, split), trajectory[0] if trajectory else 0))
+                methods[name] = self.io.stage_eval(tag, name, key, unlearned, split, ref)
+                probes["methods"][name] = self.probes.probe_row(tag, name, key, unlearned, split)
+                if unlearned.made:
+                    self.training.release_unlearned(unlearned(), split, name)
+        if claim is not None:
+            return {}
         if probes["goal"] is not None:
             entry["robustness"] = probes
             if trajectory:
@@ -142,9 +180,51 @@ class Pipeline:
         entry["knows_targets"] = knows_targets(rows["finetuned"]["metrics"], scenario, ctx.eval_cfg)
         return entry | scenario_tables(rows, methods)
 
+    def pending(self) -> int:
+        """How many of the run's model, evaluation and probe stages are not stored yet."""
+        store, stages = self.ctx.store, []
+        models = [keys.finetuned_key(self.cfg, self.ctx.base.key)]
+        for split in self.splits():
+            row_keys = self.row_keys(split)
+            models.append(row_keys.goal)
+            rows = [row_keys.goal_row, row_keys.finetuned_row, *row_keys.methods.values()]
+            stages += rows + ([keys.probe_key(self.cfg, row) for row in rows] if self.probes.probed(split) else [])
+        return sum(not store.has_model(key) for key in models) + sum(store.read(key) is None for key in stages)
+
+    def share(self, foundation: VLM) -> None:
+        """A worker's share of the run (`recipe.workers`): the Finetuned model and the Goals
+        first (each taken by whichever worker claims it), then every scenario's rows."""
+        ctx, cfg = self.ctx, self.cfg
+        models = [(keys.finetuned_key(cfg, ctx.base.key), lambda: self.finetuned(foundation))]
+        models += [(self.training.goal_key(s), lambda s=s: self.training.goal(foundation, s)) for s in self.splits()]
+        for key, make in models:
+            with ctx.store.claim(key) as mine:
+                if mine:
+                    make()
+        finetuned = self.finetuned(foundation)  # stored by now, or being trained by another worker: waited for
+        for split in self.splits():
+            self.scenario(split.scenario, split.seed, foundation, finetuned, claim=ctx.store.claim)
+
+    def side_by_side(self, workers: int, foundation: VLM) -> None:
+        """Every stage of the run computed by `workers` processes sharing the stage store, this
+        one among them; their seconds join the run's timings."""
+        if not self.pending():
+            return
+        ctx = self.ctx
+        self.ctx.rep.info(f"{workers} worker processes of {torch.get_num_threads()} thread(s) compute the run's stages")
+        args = (self.cfg.model_dump(mode="json"), str(ctx.out), self._data_dir and str(self._data_dir), str(ctx.store.root),
+                user_method_files(self.cfg.methods + self.cfg.probes.sequential_methods), torch.get_num_threads())
+        with side_by_side(workers - 1, worker_share, args) as others:
+            self.share(foundation)
+        for timings in others:
+            for name, seconds in timings.items():
+                ctx.timings[name] = round(ctx.timings.get(name, 0.0) + seconds, 3)
+
     def run(self) -> dict:
         ctx, cfg = self.ctx, self.cfg
-        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // distributed.world_size()))
+        workers, why_one = worker_count(cfg, store=ctx.store.root is not None, fresh=ctx.fresh,
+                                        launched=distributed.world_size() > 1, device=distributed.device(cfg.model.device).type)
+        torch.set_num_threads(worker_threads(cfg, workers * distributed.world_size()))
         check_overrides(cfg.unlearn.overrides)  # fail before any work on a bad override (NPO.bta, lr: -1)
         for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
             make_method(name, self.training.method_settings(name)[1])
@@ -154,15 +234,18 @@ class Pipeline:
                 raise PebenchError(f"method {name} needs whole gradients or activations; run it in one process or under DDP, not FSDP")
         started = time.perf_counter()
         ctx.rep.info(f"pebench {__version__}: run directory {ctx.out}")
-        for warning in fallback_warnings(cfg):
+        for warning in fallback_warnings(cfg) + ([why_one] if why_one else []):
             log.warning(warning)
             ctx.rep.info(f"[yellow]warning:[/yellow] {warning}")
-        ctx.provenance = provenance(distributed.device(cfg.model.device), cfg.model.dtype)
+        self.record_environment()
         self.load_data()
         foundation = self.foundation()
+        if workers > 1:
+            self.side_by_side(workers, foundation)  # afterwards the steps below find every stage stored
         finetuned = self.finetuned(foundation)
-        seeds = [cfg.seed + i for i in range(cfg.seeds)]
-        per_seed = {seed: {sc: self.scenario(sc, seed, foundation, finetuned) for sc in cfg.scenarios} for seed in seeds}
+        per_seed: dict[int, dict] = {}
+        for split in self.splits():
+            per_seed.setdefault(split.seed, {})[split.scenario] = self.scenario(split.scenario, split.seed, foundation, finetuned)
         sequential = self.probes.sequential(foundation, finetuned)
         results = results_record(cfg, ctx.dataset.directory, ctx.data, per_seed, sequential, ctx.timings, ctx.training,
                                  finetuned.device, {"run": ctx.provenance, "stages": ctx.stage_provenance})
@@ -180,3 +263,30 @@ class Pipeline:
         return results
 
 
+
+
+def worker_share(cfg: dict, out: str, data_dir: str | None, cache: str, method_files: list[str], threads: int,
+                 index: int) -> dict[str, float]:
+    """Worker `index`'s share of a run (`Pipeline.share`), in a process of its own; returns its
+    stage seconds. It writes only stages (to the store and the run directory), logs to run.log."""
+    import logging
+
+    quiet_libraries()
+    torch.set_num_threads(threads)
+    load_entry_point_methods()
+    for path in method_files:
+        load_method_file(path)
+    run_log = Path(out) / "run.log"
+    if run_log.is_file():
+        handler = logging.FileHandler(run_log, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [worker {index}] %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    pipe = Pipeline(RunConfig.model_validate(cfg), Path(out), Reporter(quiet=True), data_dir=data_dir and Path(data_dir),
+                    cache=Path(cache))
+    pipe.record_environment()
+    pipe.load_data()
+    foundation, before = pipe.foundation(), dict(pipe.ctx.timings)
+    pipe.share(foundation)
+    return {name: round(seconds - before.get(name, 0.0), 3) for name, seconds in pipe.ctx.timings.items()
+            if seconds != before.get(name)}  # the main process timed loading the data and the base already

@@ -29,6 +29,15 @@ def seeded_params(name: str, params: dict, seed: int) -> dict:
     return {"seed": seed, **params} if "seed" in METHODS.get(name).defaults else dict(params)
 
 
+def goal_settings(finetune: TrainConfig, split: Split, images: int) -> TrainConfig:
+    """The Goal's training settings: the Finetuned model's (`finetune`, over `images` PEBench
+    images) with the steps scaled to D_r, steps · |D_r| / images, so that the Goal passes over
+    each retained image as often as the Finetuned model does: the same epochs, as a model
+    retrained from scratch on the retained data (TOFU's retain model) is trained, neither more
+    nor less."""
+    return finetune.model_copy(update={"steps": max(1, round(finetune.steps * len(split.retain) / images))})
+
+
 class TrainingStages:
     """Fine-tuning and unlearning stages of one run."""
 
@@ -89,9 +98,7 @@ class TrainingStages:
             return qas
         return phrase_qas(self.ctx.data, qas, phrasings)
 
-    def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str) -> VLM:
-        tc = self.ctx.cfg.finetune
-
+    def _sft_model(self, name: str, base: VLM, image_ids: list[str], key: str, tc: TrainConfig) -> VLM:
         def make() -> VLM:
             vlm = self.ctx.lifecycle.trainable(base, f"{name}:{self.ctx.cfg.seed}")
             self.fit(name, vlm, Finetune(), self._sft_streams(image_ids, tc, f"{name}:{self.ctx.cfg.seed}"),
@@ -104,12 +111,18 @@ class TrainingStages:
         """The Finetuned model (the base fine-tuned on all PEBench data) and its key."""
         ids = sorted(r.image_id for r in self.ctx.data.of_kind("pebench"))
         key = keys.finetuned_key(self.ctx.cfg, self.ctx.base.key)
-        return self._sft_model("finetuned", foundation, ids, key), key
+        return self._sft_model("finetuned", foundation, ids, key, self.ctx.cfg.finetune), key
+
+    def goal_settings(self, split: Split) -> TrainConfig:
+        return goal_settings(self.ctx.cfg.finetune, split, len(self.ctx.data.of_kind("pebench")))
+
+    def goal_key(self, split: Split) -> str:
+        return keys.goal_key(self.goal_settings(split), self.ctx.base.key, split)
 
     def goal(self, foundation: VLM, split: Split) -> tuple[VLM, str]:
-        key = keys.goal_key(self.ctx.cfg, self.ctx.base.key, split)
+        key = self.goal_key(split)
         name = f"goal-{split.scenario}" + ("" if split.seed == self.ctx.cfg.seed else f"-seed{split.seed}")
-        return self._sft_model(name, foundation, sorted(split.retain), key), key
+        return self._sft_model(name, foundation, sorted(split.retain), key, self.goal_settings(split)), key
 
     def retain_examples(self, split: Split) -> list[dict]:
         """Encoded D_r QAs of `split`, built once and shared by every method of the split."""

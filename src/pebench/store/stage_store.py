@@ -24,7 +24,8 @@ store.
 Writes are atomic (written beside their place, then renamed), so a killed run leaves no half
 stage. A stage being computed is locked (`locks/<key>.lock`, an exclusive `fcntl.flock`): a
 second run that needs it waits, then reads it, so concurrent runs sharing a store never compute
-one stage twice or read half of one. Locks are advisory and per machine (POSIX); a shared network
+one stage twice or read half of one. The worker processes of one run share out its stages with
+non-blocking claims (`claim`). Locks are advisory and per machine (POSIX); a shared network
 file system must support `flock`.
 """
 
@@ -118,6 +119,27 @@ class StageStore:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def claim(self, key: str) -> Iterator[bool]:
+        """Try to take the work of stage `key` for this process without waiting: yields True when
+        no other process has claimed it (held until the block ends), False when one has. Worker
+        processes of one run (`pebench.recipe.workers`) share out stages this way; a claim is a
+        separate lock from `lock`'s, which the stage's own write still takes. With no store or
+        no locking every claim succeeds."""
+        if self.root is None or not self.locking:
+            yield True
+            return
+        with open(self.root / "locks" / f"claim-{key}.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 

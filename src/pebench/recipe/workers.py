@@ -1,0 +1,93 @@
+"""Worker processes: one run's stages computed side by side on one machine.
+
+A tiny model's steps use a second core poorly (measured on 2 cores: one thread trains a method
+row in 10.1 s, two threads in 6.3 s), so on a CPU a run computes its stages in `workers`
+processes of cores/workers threads each, sharing the stage store. Every worker walks the run's
+stages in the recipe's order and computes those no other worker has claimed
+(`StageStore.claim`); it waits only for a stage it needs that another is computing (the
+Finetuned model, a Goal and the Goal's evaluation). When all workers are done the main process
+walks the recipe once more and finds every stage stored, so results.json, the tables and the
+report are written exactly as in one process.
+
+Numbers do not depend on which worker computed which stage: every worker runs the same number of
+threads (the thread count changes only the last bits of a CPU reduction, and is recorded in each
+stage's provenance). There is one process, as before, under `--fresh` (a worker could not tell a
+stage stored by this run from an older one), without a stage store (nowhere to share stages),
+under a multi-process launch (its processes already share each stage) and on a GPU unless asked.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from pebench.config import RunConfig
+from pebench.core.errors import PebenchError
+
+
+def worker_count(cfg: RunConfig, *, store: bool, fresh: bool, launched: bool, device: str) -> tuple[int, str | None]:
+    """(processes to run, why fewer than `cfg.workers` asked for, or None). `cfg.workers` 0 is
+    automatic: two on a CPU with at least two cores, else one."""
+    cpus = os.cpu_count() or 1
+    wanted = cfg.workers or (2 if device == "cpu" and cpus >= 2 else 1)
+    blocker = ("--fresh recomputes every stage" if fresh else "there is no stage store to share stages through"
+               if not store else "a multi-process launch shares each stage already" if launched else None)
+    if wanted > 1 and blocker:
+        return 1, (f"workers: {cfg.workers} asked for, running one process: {blocker}" if cfg.workers > 1 else None)
+    return wanted, None
+
+
+def worker_threads(cfg: RunConfig, workers: int) -> int:
+    """torch threads of each worker: `cfg.threads`, else the cores shared out."""
+    return cfg.threads or max(1, (os.cpu_count() or 1) // workers)
+
+
+def _entry(target: Callable[..., Any], args: tuple, index: int, conn) -> None:
+    """A worker process: `target(*args, index)`, its result or its error sent back."""
+    try:
+        conn.send(("ok", target(*args, index)))
+    except PebenchError as exc:
+        conn.send(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported by the main process as one error line
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+@contextmanager
+def side_by_side(others: int, target: Callable[..., Any], args: tuple) -> Iterator[list[Any]]:
+    """Start `others` worker processes running `target(*args, index)` (index 1..others; the
+    caller is worker 0 and does its own share inside the block), and on leaving the block wait
+    for them and fill the yielded list with their results. A worker's failure becomes this
+    process's `PebenchError`; a failure here stops the workers."""
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads or locks
+    started = []
+    for index in range(1, others + 1):
+        receive, send = spawn.Pipe(duplex=False)
+        process = spawn.Process(target=_entry, args=(target, args, index, send), name=f"pebench-worker-{index}")
+        process.start()
+        send.close()
+        started.append((index, process, receive))
+    results: list[Any] = []
+    try:
+        yield results
+    except BaseException:
+        for _, process, _ in started:
+            process.terminate()
+            process.join()
+        raise
+    failures = []
+    for index, process, receive in started:
+        try:
+            status, value = receive.recv()
+        except EOFError:  # killed without a word (out of memory, a signal)
+            status, value = "error", "it stopped without a result"
+        process.join()
+        if status == "ok" and process.exitcode == 0:
+            results.append(value)
+        else:
+            failures.append(f"worker {index}: {value if status == 'error' else f'exit code {process.exitcode}'}")
+    if failures:
+        raise PebenchError("a worker process failed: " + "; ".join(failures))

@@ -1,0 +1,85 @@
+"""Worker processes of one run (`pebench.recipe.workers`): claims, how many, errors, and a run
+whose rows two workers share gives the numbers of a one-process run."""
+
+import json
+import operator
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pebench.config import RunConfig, load_config
+from pebench.core.errors import PebenchError
+from pebench.recipe.workers import side_by_side, worker_count, worker_threads
+from pebench.store import StageStore
+
+
+def test_a_claimed_stage_is_not_claimed_again_until_released(tmp_path):
+    store = StageStore(tmp_path / "store")
+    with store.claim("abc") as first:
+        with store.claim("abc") as second, store.claim("other") as other:
+            assert first and not second and other
+    with store.claim("abc") as again:
+        assert again
+    with StageStore(None).claim("abc") as a, StageStore(None).claim("abc") as b:
+        assert a and b  # no store: one process computes everything
+
+
+def test_worker_count_rules():
+    cpus = os.cpu_count() or 1
+    auto = RunConfig()
+    assert worker_count(auto, store=True, fresh=False, launched=False, device="cpu") == (2 if cpus >= 2 else 1, None)
+    assert worker_count(auto, store=True, fresh=False, launched=False, device="cuda") == (1, None)
+    assert worker_count(auto, store=True, fresh=True, launched=False, device="cpu") == (1, None)
+    asked = RunConfig(workers=3)
+    assert worker_count(asked, store=True, fresh=False, launched=False, device="cuda") == (3, None)
+    for blocked in ({"fresh": True}, {"store": False}, {"launched": True}):
+        n, why = worker_count(asked, **{"store": True, "fresh": False, "launched": False, "device": "cpu", **blocked})
+        assert n == 1 and why.startswith("workers: 3 asked for, running one process")
+    assert load_config("tiny").workers == 1
+    assert worker_threads(RunConfig(threads=3), 2) == 3 and worker_threads(RunConfig(), 2) == max(1, cpus // 2)
+
+
+def test_side_by_side_returns_each_workers_result():
+    with side_by_side(2, operator.add, (40,)) as results:
+        pass
+    assert sorted(results) == [41, 42]  # 40 + the worker's index
+
+
+def test_a_failing_worker_is_one_error():
+    with pytest.raises(PebenchError, match=r"^a worker process failed: worker 1: ValueError: int\(\) base must be"):
+        with side_by_side(1, int, ("x",)):  # int("x", 1)
+            pass
+
+
+def _run(out: Path, cache: Path, config: str, *extra) -> dict:
+    (out.parent / f"{out.name}.yaml").write_text(config)
+    result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--scenarios", "person",
+                             "--methods", "GA,NPO,MANU", "--out", str(out), "--cache", str(cache), "--quiet",
+                             "--config", str(out.parent / f"{out.name}.yaml"), *extra],
+                            capture_output=True, text=True, timeout=900, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_numbers_of_one_process(tmp_path):
+    """One process of one thread computes a run; a second store holds its models but none of its
+    rows, and two one-thread workers compute the rows there: every number is the same, both
+    workers computed rows, their seconds are in the run's timings and the stages' environment
+    is the run's."""
+    one = _run(tmp_path / "one", tmp_path / "store-one", "workers: 1\nthreads: 1\n")
+    shutil.copytree(tmp_path / "store-one", tmp_path / "store-two")
+    for kind in ("stages", "samples"):
+        shutil.rmtree(tmp_path / "store-two" / kind)
+        (tmp_path / "store-two" / kind).mkdir()
+    two = _run(tmp_path / "two", tmp_path / "store-two", "workers: 2\nthreads: 1\n")
+    assert two["scenarios"] == one["scenarios"]
+    log = (tmp_path / "two" / "run.log").read_text()
+    assert "[worker 1]" in log and "step" in log.split("[worker 1]", 1)[1]  # the second process trained
+    assert {k for k in one["timings_s"] if k.startswith(("unlearn", "eval", "probes"))} <= set(two["timings_s"])
+    assert not two["provenance"]["mixed"] and two["provenance"]["run"]["threads"] == 1
+    assert not [k for k in two["timings_s"] if k.startswith(("finetuned", "goal"))]  # the models were stored
