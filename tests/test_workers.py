@@ -2,7 +2,6 @@
 whose rows two workers share gives the numbers of a one-process run."""
 
 import json
-import operator
 import os
 import shutil
 import subprocess
@@ -44,21 +43,21 @@ def test_worker_count_rules():
 
 
 def test_side_by_side_returns_each_workers_result():
-    with side_by_side(2, operator.add, (40,)) as results:
+    with side_by_side(2, "operator:add", (40,)) as results:
         pass
     assert sorted(results) == [41, 42]  # 40 + the worker's index
 
 
 def test_a_failing_worker_is_one_error():
     with pytest.raises(PebenchError, match=r"^a worker process failed: worker 1: ValueError: int\(\) base must be"):
-        with side_by_side(1, int, ("x",)):  # int("x", 1)
+        with side_by_side(1, "builtins:int", ("x",)):  # int("x", 1)
             pass
 
 
 def _run(out: Path, cache: Path, config: str, *extra) -> dict:
     (out.parent / f"{out.name}.yaml").write_text(config)
     result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--scenarios", "person",
-                             "--methods", "GA,NPO,MANU", "--out", str(out), "--cache", str(cache), "--quiet",
+                             "--methods", "GA,NPO,KL,WGA,MANU", "--out", str(out), "--cache", str(cache), "--quiet",
                              "--config", str(out.parent / f"{out.name}.yaml"), *extra],
                             capture_output=True, text=True, timeout=900, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -79,7 +78,7 @@ def test_two_workers_give_the_numbers_of_one_process(tmp_path):
     two = _run(tmp_path / "two", tmp_path / "store-two", "workers: 2\nthreads: 1\n")
     assert two["scenarios"] == one["scenarios"]
     log = (tmp_path / "two" / "run.log").read_text()
-    assert "[worker 1]" in log and "step" in log.split("[worker 1]", 1)[1]  # the second process trained
+    assert "[worker 1] evaluate person/" in log  # the second process computed rows (it starts some seconds late)
     assert {k for k in one["timings_s"] if k.startswith(("unlearn", "eval", "probes"))} <= set(two["timings_s"])
     assert not two["provenance"]["mixed"] and two["provenance"]["run"]["threads"] == 1
     assert not [k for k in two["timings_s"] if k.startswith(("finetuned", "goal"))]  # the models were stored

@@ -60,6 +60,9 @@ class RunContext:
     fresh: bool = False  # recompute every stage, ignoring stored ones
     main: bool = True  # only the main process writes under a multi-process launch
     provenance: dict[str, Any] = field(default_factory=dict)  # this run's environment (`pebench.core.environment`)
+    # The environment model stages (the base, Finetuned, Goals) are trained in when it is not
+    # `provenance`: with worker processes, the main process trains them with every core first.
+    model_provenance: dict[str, Any] = field(default_factory=dict)
     # Stage products, recorded by the recipe in this order.
     dataset: Dataset | None = None
     base: Base | None = None
@@ -68,6 +71,7 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     stage_provenance: dict[str, dict | None] = field(default_factory=dict)
+    model_stages: set[str] = field(default_factory=set)  # which of them are model stages
 
     @property
     def data(self) -> PebenchData:

@@ -27,9 +27,9 @@ from pebench.core.environment import provenance
 from pebench.core.errors import PebenchError
 from pebench.core.fingerprint import object_source_hash
 from pebench.core.io import write_json
-from pebench.core.progress import Reporter, log, quiet_libraries
+from pebench.core.progress import Reporter, log
 from pebench.data.build import PebenchData
-from pebench.methods import load_entry_point_methods, load_method_file, make_method, user_method_files
+from pebench.methods import make_method, user_method_files
 from pebench.methods.base import METHODS
 from pebench.methods.overrides import check_overrides
 from pebench.models import VLM
@@ -181,50 +181,55 @@ class Pipeline:
         return entry | scenario_tables(rows, methods)
 
     def pending(self) -> int:
-        """How many of the run's model, evaluation and probe stages are not stored yet."""
-        store, stages = self.ctx.store, []
-        models = [keys.finetuned_key(self.cfg, self.ctx.base.key)]
+        """How many of the run's evaluation and probe stages are not stored yet."""
+        stages = []
         for split in self.splits():
             row_keys = self.row_keys(split)
-            models.append(row_keys.goal)
             rows = [row_keys.goal_row, row_keys.finetuned_row, *row_keys.methods.values()]
             stages += rows + ([keys.probe_key(self.cfg, row) for row in rows] if self.probes.probed(split) else [])
-        return sum(not store.has_model(key) for key in models) + sum(store.read(key) is None for key in stages)
+        return sum(self.ctx.store.read(key) is None for key in stages)
 
-    def share(self, foundation: VLM) -> None:
-        """A worker's share of the run (`recipe.workers`): the Finetuned model and the Goals
-        first (each taken by whichever worker claims it), then every scenario's rows."""
-        ctx, cfg = self.ctx, self.cfg
-        models = [(keys.finetuned_key(cfg, ctx.base.key), lambda: self.finetuned(foundation))]
-        models += [(self.training.goal_key(s), lambda s=s: self.training.goal(foundation, s)) for s in self.splits()]
-        for key, make in models:
-            with ctx.store.claim(key) as mine:
-                if mine:
-                    make()
-        finetuned = self.finetuned(foundation)  # stored by now, or being trained by another worker: waited for
+    def share(self, finetuned: VLM) -> None:
+        """A worker's share of the run's rows (`recipe.workers`): every scenario walked, the rows
+        no other worker has claimed computed."""
         for split in self.splits():
-            self.scenario(split.scenario, split.seed, foundation, finetuned, claim=ctx.store.claim)
+            self.scenario(split.scenario, split.seed, self.ctx.base.vlm, finetuned, claim=self.ctx.store.claim)
 
-    def side_by_side(self, workers: int, foundation: VLM) -> None:
-        """Every stage of the run computed by `workers` processes sharing the stage store, this
-        one among them; their seconds join the run's timings."""
+    def side_by_side(self, workers: int, foundation: VLM, finetuned: VLM) -> None:
+        """The Goals trained here with every core (fine-tuning runs twice as fast on two threads
+        as on one, and two one-thread processes gain nothing on it: measured), then the rows
+        computed by `workers` processes of cores/workers threads sharing the stage store (an
+        evaluation gains about 2x that way, an unlearning run 1.2x), this one among them; their
+        seconds join the run's timings."""
+        ctx = self.ctx
+        for split in self.splits():
+            self.training.goal(foundation, split)
+        ctx.model_provenance = ctx.provenance
+        torch.set_num_threads(worker_threads(self.cfg, workers))
+        self.record_environment()
         if not self.pending():
             return
-        ctx = self.ctx
-        self.ctx.rep.info(f"{workers} worker processes of {torch.get_num_threads()} thread(s) compute the run's stages")
+        ctx.rep.info(f"{workers} worker processes of {torch.get_num_threads()} thread(s) compute the run's rows")
         args = (self.cfg.model_dump(mode="json"), str(ctx.out), self._data_dir and str(self._data_dir), str(ctx.store.root),
                 user_method_files(self.cfg.methods + self.cfg.probes.sequential_methods), torch.get_num_threads())
-        with side_by_side(workers - 1, worker_share, args) as others:
-            self.share(foundation)
+        with side_by_side(workers - 1, "pebench.recipe.worker:share", args) as others:
+            self.share(finetuned)
         for timings in others:
             for name, seconds in timings.items():
                 ctx.timings[name] = round(ctx.timings.get(name, 0.0) + seconds, 3)
+
+    def provenance_record(self) -> dict:
+        """results.json's `provenance`: the run's environment and each stage's (with worker
+        processes also the one the model stages were trained in, and which those are)."""
+        ctx = self.ctx
+        models = {"models": ctx.model_provenance, "model_stages": sorted(ctx.model_stages)} if ctx.model_provenance else {}
+        return {"run": ctx.provenance, "stages": ctx.stage_provenance, **models}
 
     def run(self) -> dict:
         ctx, cfg = self.ctx, self.cfg
         workers, why_one = worker_count(cfg, store=ctx.store.root is not None, fresh=ctx.fresh,
                                         launched=distributed.world_size() > 1, device=distributed.device(cfg.model.device).type)
-        torch.set_num_threads(worker_threads(cfg, workers * distributed.world_size()))
+        torch.set_num_threads(worker_threads(cfg, distributed.world_size()))
         check_overrides(cfg.unlearn.overrides)  # fail before any work on a bad override (NPO.bta, lr: -1)
         for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
             make_method(name, self.training.method_settings(name)[1])
@@ -240,15 +245,15 @@ class Pipeline:
         self.record_environment()
         self.load_data()
         foundation = self.foundation()
-        if workers > 1:
-            self.side_by_side(workers, foundation)  # afterwards the steps below find every stage stored
         finetuned = self.finetuned(foundation)
+        if workers > 1:
+            self.side_by_side(workers, foundation, finetuned)  # afterwards the steps below find every stage stored
         per_seed: dict[int, dict] = {}
         for split in self.splits():
             per_seed.setdefault(split.seed, {})[split.scenario] = self.scenario(split.scenario, split.seed, foundation, finetuned)
         sequential = self.probes.sequential(foundation, finetuned)
         results = results_record(cfg, ctx.dataset.directory, ctx.data, per_seed, sequential, ctx.timings, ctx.training,
-                                 finetuned.device, {"run": ctx.provenance, "stages": ctx.stage_provenance})
+                                 finetuned.device, self.provenance_record())
         if not ctx.main:
             distributed.barrier()  # wait until the main process has written results and report
             return results
@@ -264,29 +269,3 @@ class Pipeline:
 
 
 
-
-def worker_share(cfg: dict, out: str, data_dir: str | None, cache: str, method_files: list[str], threads: int,
-                 index: int) -> dict[str, float]:
-    """Worker `index`'s share of a run (`Pipeline.share`), in a process of its own; returns its
-    stage seconds. It writes only stages (to the store and the run directory), logs to run.log."""
-    import logging
-
-    quiet_libraries()
-    torch.set_num_threads(threads)
-    load_entry_point_methods()
-    for path in method_files:
-        load_method_file(path)
-    run_log = Path(out) / "run.log"
-    if run_log.is_file():
-        handler = logging.FileHandler(run_log, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [worker {index}] %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-    pipe = Pipeline(RunConfig.model_validate(cfg), Path(out), Reporter(quiet=True), data_dir=data_dir and Path(data_dir),
-                    cache=Path(cache))
-    pipe.record_environment()
-    pipe.load_data()
-    foundation, before = pipe.foundation(), dict(pipe.ctx.timings)
-    pipe.share(foundation)
-    return {name: round(seconds - before.get(name, 0.0), 3) for name, seconds in pipe.ctx.timings.items()
-            if seconds != before.get(name)}  # the main process timed loading the data and the base already

@@ -38,6 +38,8 @@ class StageIO:
         the adapter merged in); without, it is a whole model (the foundation)."""
         path = self.ctx.out / "models" / name
         lifecycle = self.ctx.lifecycle if base is not None else FullCopies(self.ctx.cfg.model)
+        environment = self.ctx.model_provenance or self.ctx.provenance
+        self.ctx.model_stages.add(name)
         with self.ctx.store.lock(key):
             stored = self._stored_model(path, key)
             if stored is not None:
@@ -56,13 +58,13 @@ class StageIO:
             if self.ctx.main:
                 with atomic_path(self.ctx.store.model_dir(key) or path) as tmp:
                     lifecycle.write(vlm, tmp)
-                    stage = {"key": key, "name": name, "provenance": self.ctx.provenance,
+                    stage = {"key": key, "name": name, "provenance": environment,
                              **({"training": self.ctx.training[name]} if name in self.ctx.training else {})}
                     (tmp / "stage.json").write_text(json.dumps(stage), encoding="utf-8")
                 if self.ctx.store.model_dir(key):
                     link(path, self.ctx.store.model_dir(key))
                 self.ctx.store.touch(key, path)
-            self.ctx.stage_provenance[name] = self.ctx.provenance
+            self.ctx.stage_provenance[name] = environment
         return lifecycle.finish(vlm, name)
 
     def _stored_model(self, path: Path, key: str) -> dict | None:

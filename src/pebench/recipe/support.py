@@ -215,13 +215,24 @@ def base_record(cfg: RunConfig) -> dict:
     return {"model": cfg.model.path or cfg.model.name, "fingerprint": base_fingerprint(cfg.model) if pretrained else None}
 
 
+def mixed_warnings(provenance: dict) -> list[str]:
+    """`mixed_environment_warnings` for each kind of stage against the environment this run
+    computes that kind in: model stages against "models" (when given), the rest against "run"."""
+    models = set(provenance.get("model_stages", ()))
+    stages = provenance["stages"]
+    return (mixed_environment_warnings(provenance["run"], {k: v for k, v in stages.items() if k not in models})
+            + mixed_environment_warnings(provenance.get("models") or provenance["run"], {k: v for k, v in stages.items() if k in models}))
+
+
 def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: dict[int, dict], sequential: dict | None,
                    timings: dict, training: dict, device: torch.device, provenance: dict | None = None) -> dict:
     """results.json: config, versions, dataset, the scenarios (mean ± std over seeds), warnings, costs
-    and `provenance` ({"run": this run's environment, "stages": each stage's}: see `pebench.core.environment`)."""
+    and `provenance` ({"run": this run's environment, "stages": each stage's, and with worker
+    processes "models": the environment model stages are trained in, "model_stages": which
+    stages those are}: see `pebench.core.environment`)."""
     seeds = list(per_seed)
     provenance = provenance or {"run": {}, "stages": {}}
-    mixed = mixed_environment_warnings(provenance["run"], provenance["stages"]) if provenance["run"] else []
+    mixed = mixed_warnings(provenance) if provenance["run"] else []
     results = {"pebench_version": __version__, "versions": versions(), "seed": cfg.seed, "seeds": seeds,
                "config": cfg.model_dump(mode="json"), "base": base_record(cfg),
                "dataset": {"path": os.path.abspath(data_dir), "build_config": data.build["config"], **data.build["counts"]},

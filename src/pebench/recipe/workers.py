@@ -18,10 +18,13 @@ under a multi-process launch (its processes already share each stage) and on a G
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from pebench.config import RunConfig
 from pebench.core.errors import PebenchError
@@ -44,10 +47,20 @@ def worker_threads(cfg: RunConfig, workers: int) -> int:
     return cfg.threads or max(1, (os.cpu_count() or 1) // workers)
 
 
-def _entry(target: Callable[..., Any], args: tuple, index: int, conn) -> None:
-    """A worker process: `target(*args, index)`, its result or its error sent back."""
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it ends (killed, say): a worker left
+    behind would go on computing, and claiming, stages of a run that is over."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)
+
+
+def _entry(target: str, args: tuple, index: int, conn) -> None:
+    """A worker process: `target(*args, index)` (`target`: "module:function"), its result or its
+    error sent back."""
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     try:
-        conn.send(("ok", target(*args, index)))
+        module, function = target.split(":")
+        conn.send(("ok", getattr(importlib.import_module(module), function)(*args, index)))
     except PebenchError as exc:
         conn.send(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported by the main process as one error line
@@ -57,8 +70,8 @@ def _entry(target: Callable[..., Any], args: tuple, index: int, conn) -> None:
 
 
 @contextmanager
-def side_by_side(others: int, target: Callable[..., Any], args: tuple) -> Iterator[list[Any]]:
-    """Start `others` worker processes running `target(*args, index)` (index 1..others; the
+def side_by_side(others: int, target: str, args: tuple) -> Iterator[list[Any]]:
+    """Start `others` worker processes running `target(*args, index)` ("module:function"; index 1..others; the
     caller is worker 0 and does its own share inside the block), and on leaving the block wait
     for them and fill the yielded list with their results. A worker's failure becomes this
     process's `PebenchError`; a failure here stops the workers."""
