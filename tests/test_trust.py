@@ -20,6 +20,7 @@ from test_cli import _one_line_error, pebench_here
 
 from pebench.config import RunConfig, load_config
 from pebench.core.environment import mixed_environment_warnings
+from pebench.recipe.support import mixed_warnings
 from pebench.core.errors import PebenchError
 from pebench.core.io import write_json
 from pebench.store import StageStore, run_directory, stage_record
@@ -82,6 +83,21 @@ def test_records_carry_their_environment_and_mixed_runs_are_named():
     assert any("threads 1, this run has 2 (finetuned)" in w for w in warnings)
     assert any("without a record of their environment (person/NPO)" in w for w in warnings)
     assert mixed_environment_warnings(current, {"person/GA": current}) == []
+
+
+def test_with_workers_model_stages_are_compared_with_the_environment_they_are_trained_in():
+    """Worker processes: models trained with 2 threads, rows computed with 1; neither is mixed,
+    but a row of 2 threads or a model of 1 is."""
+    models, rows = {"torch": "2.13.0", "threads": 2}, {"torch": "2.13.0", "threads": 1}
+    provenance = {"run": rows, "models": models, "model_stages": ["finetuned", "goal-person"],
+                  "stages": {"finetuned": models, "goal-person": models, "person/GA": rows}}
+    assert mixed_warnings(provenance) == []
+    provenance["stages"] |= {"person/NPO": models, "goal-person": rows}
+    warnings = mixed_warnings(provenance)
+    assert any("threads 2, this run has 1 (person/NPO)" in w for w in warnings)
+    assert any("threads 1, this run has 2 (goal-person)" in w for w in warnings) and len(warnings) == 2
+    one_process = {"run": models, "stages": {"finetuned": models, "person/GA": rows}}
+    assert mixed_warnings(one_process) == mixed_environment_warnings(models, one_process["stages"])
 
 
 def test_a_stage_record_stores_the_provenance_it_was_computed_with(tmp_path):

@@ -1,19 +1,22 @@
-"""Worker processes: one run's stages computed side by side on one machine.
+"""Worker processes: one run's rows computed side by side on one machine.
 
-A tiny model's steps use a second core poorly (measured on 2 cores: one thread trains a method
-row in 10.1 s, two threads in 6.3 s), so on a CPU a run computes its stages in `workers`
-processes of cores/workers threads each, sharing the stage store. Every worker walks the run's
-stages in the recipe's order and computes those no other worker has claimed
-(`StageStore.claim`); it waits only for a stage it needs that another is computing (the
-Finetuned model, a Goal and the Goal's evaluation). When all workers are done the main process
-walks the recipe once more and finds every stage stored, so results.json, the tables and the
-report are written exactly as in one process.
+On a CPU the stages use a second thread unevenly (measured on 2 cores, one process alone
+against two side by side): fine-tuning runs twice as fast on two threads as on one, and two
+one-thread processes gain nothing on it; an evaluation runs about as fast on one thread as on
+two (per-step overhead, not arithmetic), so two one-thread processes evaluate about twice as
+many rows; unlearning gains 1.23x. So the main process trains the models with every core
+(`Pipeline.side_by_side`) and then `workers` processes of cores/workers threads compute the
+rows, sharing the stage store: each walks the run's scenarios and computes the rows no other
+worker has claimed (`StageStore.claim`), waiting only for a Goal evaluation another is
+computing. When all are done the main process walks the recipe once more and finds every stage
+stored, so results.json, the tables and the report are written as in one process.
 
-Numbers do not depend on which worker computed which stage: every worker runs the same number of
-threads (the thread count changes only the last bits of a CPU reduction, and is recorded in each
-stage's provenance). There is one process, as before, under `--fresh` (a worker could not tell a
-stage stored by this run from an older one), without a stage store (nowhere to share stages),
-under a multi-process launch (its processes already share each stage) and on a GPU unless asked.
+Numbers do not depend on which worker computed which row: every worker runs the same number
+of threads (the thread count changes only the last bits of a CPU reduction, and is recorded in
+each stage's provenance). There is one process, as before, under `--fresh` (a worker could not
+tell a stage stored by this run from an older one), without a stage store (nowhere to share
+stages), under a multi-process launch (its processes already share each stage) and on a GPU
+unless asked.
 """
 
 from __future__ import annotations
