@@ -164,7 +164,19 @@ def time_line(results: dict) -> str:
     return (f"Stage seconds: data {total('data'):.0f}, Finetuned {total('finetuned'):.0f}, Goal models "
             f"{total('goal-'):.0f} ({sum(k.startswith('goal-') for k in t)}), unlearning {total('unlearn '):.0f} "
             f"({sum(k.startswith('unlearn ') for k in t)} runs), evaluation {total('eval '):.0f} "
-            f"({sum(k.startswith('eval ') for k in t)} rows), probes {total('probes '):.0f}, report {total('report'):.0f}.")
+            f"({sum(k.startswith('eval ') for k in t)} rows), probes {total('probes '):.0f}, report {total('report'):.0f}."
+            + _workers_note(results))
+
+
+def _workers_note(results: dict) -> str:
+    """How to read the row stages' seconds when worker processes computed them side by side."""
+    provenance = results.get("provenance", {})
+    if "models" not in provenance:
+        return ""
+    models, rows = provenance["models"].get("threads"), provenance["run"].get("threads")
+    return (f" The models were trained in one process of {models} thread(s); the rows (unlearning, evaluation, probes) "
+            f"by worker processes of {rows} thread(s) side by side, so their seconds add up the processes' time, "
+            "not the wall time.")
 
 
 def _cell(sc: dict, row: str, key: str) -> str:

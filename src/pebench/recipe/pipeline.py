@@ -198,9 +198,8 @@ class Pipeline:
     def side_by_side(self, workers: int, foundation: VLM, finetuned: VLM) -> None:
         """The Goals trained here with every core (fine-tuning runs twice as fast on two threads
         as on one, and two one-thread processes gain nothing on it: measured), then the rows
-        computed by `workers` processes of cores/workers threads sharing the stage store (an
-        evaluation gains about 2x that way, an unlearning run 1.2x), this one among them; their
-        seconds join the run's timings."""
+        computed by `workers` processes of cores/workers threads sharing the stage store
+        (`benchmarks/workers.py`), this one among them; their seconds join the run's timings."""
         ctx = self.ctx
         for split in self.splits():
             self.training.goal(foundation, split)

@@ -2,9 +2,8 @@
 
 On a CPU the stages use a second thread unevenly (measured on 2 cores, one process alone
 against two side by side): fine-tuning runs twice as fast on two threads as on one, and two
-one-thread processes gain nothing on it; an evaluation runs about as fast on one thread as on
-two (per-step overhead, not arithmetic), so two one-thread processes evaluate about twice as
-many rows; unlearning gains 1.23x. So the main process trains the models with every core
+one-thread processes gain nothing on it; two one-thread processes unlearn 1.23x as fast as one
+of two threads, and whole rows (`benchmarks/workers.py`) about 1.07x. So the main process trains the models with every core
 (`Pipeline.side_by_side`) and then `workers` processes of cores/workers threads compute the
 rows, sharing the stage store: each walks the run's scenarios and computes the rows no other
 worker has claimed (`StageStore.claim`), waiting only for a Goal evaluation another is
