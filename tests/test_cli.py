@@ -56,6 +56,7 @@ def _one_line_error(result, pattern):
     (["run", "--method-file", "no_such_method.py"], "does not exist"),
     (["data", "show", "no/such/dir"], "does not exist"),
     (["run", "--seeds", "0"], "invalid config at seeds"),
+    (["run", "--workers", "-1"], "invalid config at workers"),
     (["report", "no/such/run"], "has no results.json"),
     (["run", "--seed", "abc"], "Invalid value for '--seed'"),
     (["run", "--seeds", "two"], "Invalid value for '--seeds'"),

@@ -43,6 +43,8 @@ def run(
     cache: Optional[Path] = typer.Option(None, "--cache", help="stage store shared by runs (default $PEBENCH_CACHE, "
                                                                "else ~/.cache/pebench)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="no shared stage store: stages live in --out only"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="processes computing the rows side by side "
+                                                                    "(config `workers`; default: two on a CPU with 2+ cores)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """Run the whole benchmark: data, foundation, Finetuned, Goal, unlearning methods, evaluation, tables."""
@@ -50,7 +52,7 @@ def run(
 
     overrides = nested_overrides(seed=seed, seeds=seeds, methods=comma_list(methods), scenarios=comma_list(scenarios),
                            split__forget_fraction=forget_fraction, eval__judge=judge,
-                           model__path=None if model is None else str(model), model__lora__enabled=lora)
+                           model__path=None if model is None else str(model), model__lora__enabled=lora, workers=workers)
     if seed is not None:
         overrides.setdefault("data", {})["seed"] = seed
     cfg = load_config(preset, config, overrides)
