@@ -15,19 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def _store_without_rows(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("locks"))
-    for kind in ("stages", "samples"):
-        shutil.rmtree(target / kind)
-        (target / kind).mkdir()
+from pebench.store import copy_without_rows
 
 
 def _run(cfg: dict, workers: int, scenarios: str, methods: str, store: Path, out: Path) -> float:
@@ -63,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pebench-workers-") as tmp:
         for workers in (1, args.workers):
             store, out = Path(tmp) / f"store-{workers}", Path(tmp) / f"run-{workers}"
-            _store_without_rows(args.cache, store)
+            copy_without_rows(args.cache, store)
             walls[workers] = _run(cfg, workers, args.scenarios, args.methods, store, out)
             results[workers] = _table_values(json.loads((out / "results.json").read_text()))
     one, many = results[1], results[args.workers]

@@ -3,7 +3,6 @@ whose rows two workers share gives the numbers of a one-process run."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from pebench.config import RunConfig, load_config
 from pebench.core.errors import PebenchError
 from pebench.recipe.workers import side_by_side, worker_count, worker_threads
-from pebench.store import StageStore
+from pebench.store import StageStore, copy_without_rows
 
 
 def test_a_claimed_stage_is_not_claimed_again_until_released(tmp_path):
@@ -25,6 +24,19 @@ def test_a_claimed_stage_is_not_claimed_again_until_released(tmp_path):
         assert again
     with StageStore(None).claim("abc") as a, StageStore(None).claim("abc") as b:
         assert a and b  # no store: one process computes everything
+
+
+def test_a_store_copied_without_rows_keeps_its_models_only(tmp_path):
+    store = StageStore(tmp_path / "store")
+    store.write("row", {"metrics": {"efficacy": 1.0}}, samples="{}\n")
+    (store.root / "models" / "m1").mkdir()
+    (store.root / "models" / "m1" / "model.safetensors").write_bytes(b"weights")
+    with store.claim("row"):
+        copy_without_rows(store.root, tmp_path / "copy")
+    assert not (tmp_path / "copy" / "locks").exists()  # a claim held on the original does not travel
+    copy = StageStore(tmp_path / "copy")
+    assert copy.read("row") is None and copy.samples("row") is None and store.read("row") is not None
+    assert (copy.root / "models" / "m1" / "model.safetensors").read_bytes() == b"weights"
 
 
 def test_worker_count_rules():
@@ -71,10 +83,7 @@ def test_two_workers_give_the_numbers_of_one_process(tmp_path):
     workers computed rows, their seconds are in the run's timings and the stages' environment
     is the run's."""
     one = _run(tmp_path / "one", tmp_path / "store-one", "workers: 1\nthreads: 1\n")
-    shutil.copytree(tmp_path / "store-one", tmp_path / "store-two")
-    for kind in ("stages", "samples"):
-        shutil.rmtree(tmp_path / "store-two" / kind)
-        (tmp_path / "store-two" / kind).mkdir()
+    copy_without_rows(tmp_path / "store-one", tmp_path / "store-two")
     two = _run(tmp_path / "two", tmp_path / "store-two", "workers: 2\nthreads: 1\n")
     assert two["scenarios"] == one["scenarios"]
     log = (tmp_path / "two" / "run.log").read_text()

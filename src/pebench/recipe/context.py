@@ -85,8 +85,12 @@ class RunContext:
         """`fn()`, its seconds added to the run's timing `name`."""
         start = time.perf_counter()
         result = fn()
-        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
+        self.add_time(name, time.perf_counter() - start)
         return result
+
+    def add_time(self, name: str, seconds: float) -> None:
+        """Add `seconds` to the run's timing `name` (a worker process's seconds join this way)."""
+        self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
 
     def tag(self, split: Split) -> str:
         """Where a split's stages live: the scenario name, under seed-<s>/ for extra seeds."""

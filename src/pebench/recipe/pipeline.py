@@ -81,6 +81,8 @@ class Pipeline:
         self.training = TrainingStages(self.ctx, self.io)
         self.foundation_stages = FoundationStages(self.ctx, self.io, self.training)
         self.probes = ProbeStages(self.ctx, self.io, self.training)
+        self._row_keys: dict[tuple[str, int], RowKeys] = {}
+        self._announced: set[tuple[str, int]] = set()
 
     @property
     def cfg(self) -> RunConfig:
@@ -121,7 +123,13 @@ class Pipeline:
         return [make_split(self.ctx.data, sc, self.cfg.split, seed) for seed in seeds for sc in self.cfg.scenarios]
 
     def row_keys(self, split: Split) -> RowKeys:
-        """The keys of `split`'s Goal model and of each of its table rows (`keys.py`)."""
+        """The keys of `split`'s Goal model and of each of its table rows (`keys.py`), computed
+        once per split (`pending` and `scenario` both ask)."""
+        if (split.scenario, split.seed) not in self._row_keys:
+            self._row_keys[split.scenario, split.seed] = self._compute_row_keys(split)
+        return self._row_keys[split.scenario, split.seed]
+
+    def _compute_row_keys(self, split: Split) -> RowKeys:
         ctx, cfg = self.ctx, self.cfg
         evaluation = self.io.evaluation_key(split)
         finetuned = keys.finetuned_key(cfg, ctx.base.key)
@@ -145,8 +153,10 @@ class Pipeline:
         ctx, cfg = self.ctx, self.cfg
         split = make_split(ctx.data, scenario, cfg.split, seed)
         tag, row_keys, ours = ctx.tag(split), self.row_keys(split), claim or _every_stage
-        ctx.rep.info(f"scenario {tag}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
-                      f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
+        if (split.scenario, split.seed) not in self._announced:  # once: with workers, this split is walked twice
+            self._announced.add((split.scenario, split.seed))
+            ctx.rep.info(f"scenario {tag}: {len(split.forget_persons)} persons and {len(split.forget_events)} events "
+                          f"forgotten; D_f_train {len(split.f_train)}, D_f_test {len(split.f_test)}, D_r {len(split.retain)}")
         goal_vlm, _ = self.training.goal(foundation, split)
         goal = self.io.stage_eval(tag, "goal", row_keys.goal_row, lambda: goal_vlm, split)
         ref = goal.get("member_nll")
@@ -215,7 +225,7 @@ class Pipeline:
             self.share(finetuned)
         for timings in others:
             for name, seconds in timings.items():
-                ctx.timings[name] = round(ctx.timings.get(name, 0.0) + seconds, 3)
+                ctx.add_time(name, seconds)
 
     def provenance_record(self) -> dict:
         """results.json's `provenance`: the run's environment and each stage's (with worker
