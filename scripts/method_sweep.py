@@ -8,7 +8,7 @@ prints the six columns and two degeneracy checks: the share of empty answers and
 of distinct answers (a collapsed model says the same thing to every image).
 
     python scripts/method_sweep.py RUN_DIR [--lrs 5e-5,1e-4,3e-4,1e-3] [--steps 40]
-        [--methods GA,GD,...] [--scenarios person,event] [--json sweep.json]
+        [--methods GA,GD,...] [--scenarios person,event] [--json sweep.json] [--threads 1]
     python scripts/method_sweep.py RUN_DIR --methods MANU --knob fraction --values 0.005,0.01,0.02,0.05
 
 A method without a learning rate (MANU takes no gradient step) is swept over its one knob instead:
@@ -47,6 +47,9 @@ def main() -> None:
     ap.add_argument("--scenarios", default="person,event")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--tuning-seed", type=int, default=TUNING_SEED, help="split seed used for tuning only")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads (default: every core; e.g. 1 for each of two sweeps over halves of the methods "
+                         "run side by side, as `pebench run`'s workers are)")
     args = ap.parse_args()
 
     import torch
@@ -62,7 +65,7 @@ def main() -> None:
     from pebench.splits import make_split
 
     quiet_libraries()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     base_cfg = RunConfig.model_validate(read_json(args.run_dir / "config.json"))
     methods = args.methods.split(",") if args.methods else METHODS.names()
     rows = []
