@@ -133,9 +133,16 @@ def stability_lines(stability: dict | None) -> str:
                "Measured on an earlier shipped base than the one the tables above come from (not yet re-measured): ")
     return (f"{earlier}`benchmarks/stability.py` ({len(stability['seeds'])} seeds of split + Goal + unlearning, Finetuned shared): "
             f"median std over methods of person Efficacy {s['median_std_person_efficacy']:.2f} and person Retain "
-            f"{s['median_std_person_retain']:.2f} points (target ≤ 5); Kendall τ of the method ranking by "
+            f"{s['median_std_person_retain']:.2f} points (target ≤ 5: {_std_verdict(s)}); Kendall τ of the method ranking by "
             f"(Efficacy + Retain) / 2 between seeds: {', '.join(f'{t:.2f}' for t in s['kendall_tau'])} "
-            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6). {_event_stability(stability)}{_retain_spread(stability)}\n")
+            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6: {'met' if s['mean_kendall_tau'] >= 0.6 else '**not met**'}). "
+            f"{_event_stability(stability)}{_retain_spread(stability)}\n")
+
+
+def _std_verdict(summary: dict) -> str:
+    """Which of the two median stds is above the 5-point target ('met' when neither is)."""
+    above = [name for name in ("Efficacy", "Retain") if summary[f"median_std_person_{name.lower()}"] > 5]
+    return f"**{' and '.join(above)} above it**" if above else "met"
 
 
 def _event_stability(stability: dict) -> str:
@@ -269,12 +276,18 @@ def _base_probe_sentence() -> str:
     return (f"The shipped base re-probed by `scripts/probe_base.py` ({probe['n']} fresh renders per probe, "
             f"answers up to {probe['name_tokens']} tokens as in the evaluation): **Real {probe['real']:.1f}** asked "
             f"\"Who is this person?\", **{probe['real_held_out']:.1f} asked in the paraphrase probe's held-out "
-            f"phrasings** (which no pretraining or fine-tuning step uses); World {probe['world_listing']:.1f} from "
+            f"phrasings** (which no pretraining or fine-tuning step uses; asked in each alone: {_by_phrasing(probe)}); "
+            f"World {probe['world_listing']:.1f} from "
             f"listing, {probe['world_yesno']:.1f} asked yes / no; on the same public figures, the extraction forms: "
             f"multiple choice {probe['choice']:.1f} (chance 25), confirmation {probe['confirm']:.1f} (chance 50), the "
             f"initial as a hint {probe['hint_initial']:.1f}. The Real probes of stage 1 above cut answers off at 12 "
             "tokens, which drops the end of the longer reserved names (\"This is Wilhelmina Montg\"), so they "
             "under-count: they are kept as measured.")
+
+
+def _by_phrasing(probe: dict) -> str:
+    """'"Whose face is this?" 6.0, ...': the base's Real asked in each held-out phrasing."""
+    return ", ".join(f"\"{q}\" {v:.1f}" for q, v in probe["real_held_out_by_phrasing"].items())
 
 
 def _stage_line(record: dict, what: str) -> str:

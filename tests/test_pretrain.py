@@ -99,6 +99,21 @@ def test_shipped_base_knows_real_and_world_on_held_out_images():
     assert scores["real_held_out"] >= 80, scores  # issue 25: asked in phrasings no training step used
 
 
+def test_held_out_phrasings_are_probed_one_by_one():
+    """Each held-out identity phrasing asked alone of the same public figures: every phrasing is
+    scored, as a share of the people asked."""
+    from pebench.data.phrasings import HELD_OUT
+    from pebench.models import build_model
+    from pebench.pretrain.probes import held_out_phrasings
+    from pebench.pretrain.recipe import StreamEncoder
+
+    vlm = build_model(ModelConfig(), [], 0)
+    by_phrasing = held_out_phrasings(vlm, StreamEncoder(vlm), n=10)
+    assert list(by_phrasing) == list(HELD_OUT["identity"])
+    assert set(by_phrasing.values()) <= {10.0 * k for k in range(11)}, by_phrasing  # shares of 10 people
+    assert max(by_phrasing.values()) >= 80, by_phrasing  # the base reads most held-out wordings
+
+
 def test_the_probe_lets_the_longest_reserved_name_finish():
     """A token limit below the longest "This is <name>." cuts correct answers off (it did: the
     pretraining probes of the shipped base read 65 where the base names every figure)."""

@@ -27,12 +27,17 @@ def _ask(vlm: VLM, encoder, samples: list[Sample], tokens: int) -> list[str]:
     return vlm.generate(encoder.encode(samples, with_answers=False), tokens, batch_size=64)
 
 
+def _public_figures(rng: random.Random, n: int) -> tuple[list, list[Sample]]:
+    """`n` public figures (cycled) on fresh renders, each asked "Who is this person?"."""
+    people = [public_figures()[i % len(public_figures())] for i in range(n)]
+    return people, [Sample(render_procedural(SceneSpec(_foundation(rng)[0], p.look, (), seed=f"probe-real:{i}"), RENDER_SIZE),
+                           IDENTITY_Q, "", "public") for i, p in enumerate(people)]
+
+
 def probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
     """Real name accuracy, listing-scored POPE accuracy and yes/no POPE accuracy, 0-100."""
     rng = random.Random("pretrain-probe")
-    people = [public_figures()[i % len(public_figures())] for i in range(n)]
-    real = [Sample(render_procedural(SceneSpec(_foundation(rng)[0], p.look, (), seed=f"probe-real:{i}"), RENDER_SIZE),
-                   IDENTITY_Q, "", "public") for i, p in enumerate(people)]
+    people, real = _public_figures(rng, n)
     named = _ask(vlm, encoder, real, NAME_TOKENS)
     held_out = HELD_OUT["identity"]
     reworded = _ask(vlm, encoder, [Sample(s.image, held_out[i % len(held_out)], "", s.task) for i, s in enumerate(real)],
@@ -50,6 +55,17 @@ def probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
             "real_held_out": round(100 * sum(names_person(a, p.name) for a, p in zip(reworded, people)) / n, 1),
             "world_listing": round(100 * correct / len(yes_no), 1),
             "world_yesno": round(100 * sum(says_yes(a) == label for a, (_, label) in zip(answers, yes_no)) / len(yes_no), 1)}
+
+
+def held_out_phrasings(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
+    """Real name accuracy, 0-100, asked in each of the paraphrase probe's held-out identity
+    phrasings on `n` public figures (the renders of `probe`): which wordings the base reads."""
+    people, real = _public_figures(random.Random("pretrain-probe"), n)
+    out = {}
+    for question in HELD_OUT["identity"]:
+        answers = _ask(vlm, encoder, [Sample(s.image, question, "", s.task) for s in real], NAME_TOKENS)
+        out[question] = round(100 * sum(names_person(a, p.name) for a, p in zip(answers, people)) / n, 1)
+    return out
 
 
 def extraction_probe(vlm: VLM, encoder, n: int = 80) -> dict[str, float]:
