@@ -126,3 +126,19 @@ def test_no_column_of_the_reference_run_is_the_same_for_every_method():
     for scenario, sc in results["scenarios"].items():
         assert len(sc["methods"]) >= 17, scenario
         assert constant_columns(sc, scenario) == {}, scenario
+
+
+def test_the_stability_line_names_the_targets_it_misses():
+    """The generated stability sentence says which median std is above 5 points and whether the
+    ranking agreement reaches 0.6, from the numbers (hand-made summaries)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_results
+
+    assert readme_results._std_verdict({"median_std_person_efficacy": 5.66, "median_std_person_retain": 3.5}) \
+        == "**Efficacy above it**"
+    assert readme_results._std_verdict({"median_std_person_efficacy": 6.0, "median_std_person_retain": 5.5}) \
+        == "**Efficacy and Retain above it**"
+    assert readme_results._std_verdict({"median_std_person_efficacy": 5.0, "median_std_person_retain": 1.0}) == "met"
+    stored = json.loads(readme_results.STABILITY.read_text(encoding="utf-8"))
+    line = readme_results.stability_lines(stored)
+    assert ("target ≥ 0.6: met" in line) == (stored["summary"]["mean_kendall_tau"] >= 0.6)
