@@ -286,7 +286,7 @@ def _base_probe_sentence() -> str:
 
 
 def _by_phrasing(probe: dict) -> str:
-    """'"Whose face is this?" 6.0, ...': the base's Real asked in each held-out phrasing."""
+    """The base's Real asked in each held-out phrasing alone, as '"Who is shown in this image?" 100.0, ...'."""
     return ", ".join(f"\"{q}\" {v:.1f}" for q, v in probe["real_held_out_by_phrasing"].items())
 
 
