@@ -5,10 +5,11 @@ against two side by side): fine-tuning runs twice as fast on two threads as on o
 one-thread processes gain nothing on it; two one-thread processes unlearn 1.23x as fast as one
 of two threads, and compute whole rows about 1.07x as fast (`benchmarks/workers.py`). So the
 main process trains the models with every core (`Pipeline.side_by_side`) and then `workers`
-processes of cores/workers threads compute the rows, sharing the stage store: each walks the run's scenarios and computes the rows no other
-worker has claimed (`StageStore.claim`), waiting only for a Goal evaluation another is
-computing. When all are done the main process walks the recipe once more and finds every stage
-stored, so results.json, the tables and the report are written as in one process.
+processes of cores/workers threads compute the rows, sharing the stage store: each walks the
+run's scenarios and computes the rows no other worker has claimed (`StageStore.claim`),
+waiting only for a Goal evaluation another is computing. When all are done the main process
+walks the recipe once more and finds every stage stored, so results.json, the tables and the
+report are written as in one process.
 
 Numbers do not depend on which worker computed which row: every worker runs the same number
 of threads (the thread count changes only the last bits of a CPU reduction, and is recorded in
@@ -76,8 +77,8 @@ def side_by_side(others: int, target: str, args: tuple) -> Iterator[list[Any]]:
     """Start `others` worker processes running `target(*args, index)` (`target`:
     "module:function"; index 1..others; the caller is worker 0 and does its own share inside
     the block), and on leaving the block wait for them and fill the yielded list with their
-    results. A worker's failure becomes this
-    process's `PebenchError`; a failure here stops the workers."""
+    results. A worker's failure becomes this process's `PebenchError`; a failure here stops
+    the workers."""
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads or locks
     started = []
     for index in range(1, others + 1):
