@@ -63,10 +63,11 @@ def test_shipped_experiment_configs_are_valid():
 def test_a_partial_stage_section_keeps_the_run_defaults_of_the_rest():
     """Setting only finetune.lr keeps the run's 400 fine-tuning steps and profile share (pydantic
     alone would rebuild the section from TrainConfig's class defaults: 1000 steps, no profile)."""
-    cfg = load_config(overrides={"finetune": {"lr": 1e-3}, "foundation": {"batch_size": 8}})
-    assert (cfg.finetune.lr, cfg.finetune.steps, cfg.finetune.profile_fraction) == (1e-3, 400, 0.25)
+    cfg = load_config(overrides={"finetune": {"lr": 5e-4}, "foundation": {"batch_size": 8}})
+    assert (cfg.finetune.lr, cfg.finetune.steps, cfg.finetune.profile_fraction) == (5e-4, 400, 0.25)
     assert (cfg.foundation.batch_size, cfg.foundation.steps) == (8, 600)
-    assert cfg.finetune == load_config().finetune.model_copy(update={"lr": 1e-3})
+    assert cfg.finetune == load_config().finetune.model_copy(update={"lr": 5e-4})
+    assert (load_config().finetune.lr, load_config().foundation.lr) == (1e-3, 3e-3)
 
 
 def test_replay_and_profile_shares_must_leave_room_for_the_pebench_questions():

@@ -143,9 +143,12 @@ class ProbesConfig(_Strict):
 # quarter of each fine-tuning batch teaches the profile questions of the text-only probe. Each
 # fine-tuning question is seen in 5 phrasings: with one fixed phrasing the Finetuned model failed
 # to name 60% of its forget images asked in held-out wording, with 3 47%, with 5 30% (8: 40%,
-# and Real fell below 80).
+# and Real fell below 80). Fine-tuning at lr 1e-3 rather than the foundation's 3e-3 keeps more of
+# what the base understands: on the person scenario it missed 20% in held-out wording against
+# 38%, and World read 99 against 83 and Real 87 against 80, with Efficacy 0 either way.
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {"foundation": {"steps": 600},
-                                             "finetune": {"steps": 400, "profile_fraction": 0.25, "phrasings": 5}}
+                                             "finetune": {"steps": 400, "lr": 1e-3, "profile_fraction": 0.25,
+                                                          "phrasings": 5}}
 
 
 class RunConfig(_Strict):
@@ -182,7 +185,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "holdout_events": 2},
         "split": {"forget_fraction": 0.25, "event_forget_fraction": None},
         "foundation": {"steps": 60, "batch_size": 16},
-        "finetune": {"steps": 120, "batch_size": 16, "profile_fraction": 0.125},  # 1 + 1 profile questions a batch
+        # 1 + 1 profile questions a batch; 120 steps bind the names at the foundation's rate only
+        "finetune": {"steps": 120, "lr": 3e-3, "batch_size": 16, "profile_fraction": 0.125},
         "unlearn": {"steps": 5, "batch_size": 8},
         "eval": {"max_retain_images": 24, "scene_tokens": 32},
         "probes": {"relearn_steps": 3, "relearn_batch_size": 4, "every": 2, "subset": 12},

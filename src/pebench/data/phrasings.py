@@ -46,32 +46,50 @@ def _politely(*requests: str) -> tuple[str, ...]:
     return tuple(f.replace("{R}", r[0].upper() + r[1:]).replace("{r}", r) for r, f in product(requests, forms))
 
 
-IDENTITY = ("Who is this person?",) + _expand(
+def _embedded(*clauses: str) -> tuple[str, ...]:
+    """Each indirect question ("who is in this photo") in the frames every task shares ("Can you
+    tell me ...?", "Do you know ...?", "I would like to know ..."), so no frame belongs to one task
+    and the wh-word, not the frame, says what is asked."""
+    frames = ("Can you tell me {c}?", "Could you tell me {c}?", "Do you know {c}?", "I would like to know {c}.",
+              "I wonder {c}.")
+    return tuple(f.replace("{c}", c) for c in _expand(*clauses) for f in frames)
+
+
+def _unique(pool: tuple[str, ...]) -> tuple[str, ...]:
+    """`pool` in order with each text once (a polite request may also be an embedded question)."""
+    return tuple(dict.fromkeys(pool))
+
+
+IDENTITY = _unique(("Who is this person?",) + _expand(
     "Who is this?", "Who is pictured here?", "Who appears in this {m}?",
     "Who do you see in this {m}?", "What is this person's name?", "What is the name of this person?",
     "What's this person's name?", "Do you know who this person is?", "Who might this person be?",
     "Which person is this?", "Do you recognise this person?", "Whom does this {m} show?",
 ) + _politely("let me know who this person is", "name the person in this image", "identify this person",
-              "say who is in this photo", "tell me the name of this person")
+              "say who is in this photo", "tell me the name of this person") + _embedded(
+    "who is in this {m}", "who the person in this {m} is", "the name of the person here"))
 
-SCENE = ("Describe the scene in detail.",) + _expand(
+SCENE = _unique(("Describe the scene in detail.",) + _expand(
     "Describe the scene.", "Describe this {m}.", "Describe this {m} in detail.", "What does this {m} show?",
     "What is going on here?", "What can be seen in this {m}?", "What does the scene look like?",
     "Where is this, and who is in it?", "What is the setting of this {m}?",
 ) + _politely("describe the scene in detail", "give a detailed description of this picture",
-              "explain what this photo shows", "write a caption for this image", "tell me what is in this scene")
+              "explain what this photo shows", "write a caption for this image", "tell me what is in this scene") + _embedded(
+    "what is in this {m}", "what this scene shows", "what can be seen here"))
 
-JOB = ("What is this person's job?",) + _expand(
+JOB = _unique(("What is this person's job?",) + _expand(
     "What does this person do for a living?", "What is this person's occupation?", "What work does this person do?",
     "What is the profession of this person?", "Which job does this person have?", "What does this person work as?",
     "What job does the person in this {m} have?",
-) + _politely("tell me this person's job", "say what this person does for a living")
+) + _politely("tell me this person's job", "say what this person does for a living") + _embedded(
+    "what this person does for a living", "what job this person has"))
 
-BIRTHPLACE = ("Where was this person born?",) + _expand(
+BIRTHPLACE = _unique(("Where was this person born?",) + _expand(
     "What is this person's birthplace?", "Which city was this person born in?", "In which city was this person born?",
     "Where is this person from?", "What is the birthplace of this person?", "Where does this person come from?",
     "Where was the person in this {m} born?",
-) + _politely("tell me where this person was born", "name this person's birthplace")
+) + _politely("tell me where this person was born", "name this person's birthplace") + _embedded(
+    "where this person was born", "which city this person comes from"))
 
 # By name, without an image: "{}" is the name.
 JOB_BY_NAME = ("What is {}'s job?", "What does {} do for a living?", "What is {}'s occupation?", "What work does {} do?",
@@ -87,15 +105,17 @@ POPE = ("Is there a {} in the image?",) + _expand(
     "Is a {} visible in the {m}?", "Do you see a {}?", "Is there any {} in the {m}?", "Does the {m} have a {} in it?",
 )
 
-OBJECTS_LIST = ("What objects are in the image?",) + _expand(
+OBJECTS_LIST = _unique(("What objects are in the image?",) + _expand(
     "Which objects can you see?", "What things are in this {m}?", "Which objects does this {m} show?",
     "What objects does this {m} contain?", "What objects are there?",
-) + _politely("list the objects in this image", "name the objects shown")
+) + _politely("list the objects in this image", "name the objects shown") + _embedded(
+    "what objects are in this {m}", "which objects this {m} shows"))
 
-PERSON = ("Describe this person.",) + _expand(
+PERSON = _unique(("Describe this person.",) + _expand(
     "What does this person look like?", "Describe the person's appearance.", "How does this person look?",
     "Describe the person in this {m}.", "What is this person wearing?",
-) + _politely("describe this person", "tell me what this person looks like")
+) + _politely("describe this person", "tell me what this person looks like") + _embedded(
+    "what this person looks like", "how the person in this {m} looks"))
 
 # The extraction forms (asked of the forget persons by `pebench.probes.extraction`); pretraining
 # practises them on public figures and pseudo-identities. "{}" is a name, an initial or a job.
