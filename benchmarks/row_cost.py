@@ -77,22 +77,17 @@ def main() -> None:
     import torch
 
     from pebench.core.progress import quiet_libraries
-    from pebench.config import RunConfig
-    from pebench.core.io import read_json
-    from pebench.core.progress import Reporter
     from pebench.eval.evaluate import evaluate
-    from pebench.recipe.pipeline import Pipeline
+    from pebench.recipe.opened import open_run
     from pebench.splits import make_split
 
     quiet_libraries()
     torch.set_num_threads(os.cpu_count() or 1)
-    cfg = RunConfig.model_validate(read_json(args.run_dir / "config.json"))
     timers = Timers()
     for label, (module, function) in TIMED.items():
         timers.patch(module, function, label)
-    pipe = Pipeline(cfg, args.run_dir, Reporter(quiet=True), cache=args.cache or True)
-    pipe.load_data()
-    finetuned = pipe.finetuned(pipe.foundation())
+    pipe, finetuned = open_run(args.run_dir, args.cache or True)
+    cfg = pipe.cfg
     split = make_split(pipe.data, args.scenario, cfg.split, cfg.seed)
     ctx = pipe.ctx
 

@@ -54,25 +54,20 @@ def main() -> None:
 
     import torch
 
+    from pebench.core.io import write_json
     from pebench.core.progress import quiet_libraries
-    from pebench.config import RunConfig
-    from pebench.core.io import read_json, write_json
-    from pebench.core.progress import Reporter
     from pebench.eval.evaluate import evaluate
     from pebench.methods.base import METHODS
-    from pebench.recipe.pipeline import Pipeline
+    from pebench.recipe.opened import open_run
     from pebench.recipe.support import resolved_eval
     from pebench.splits import make_split
 
     quiet_libraries()
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    base_cfg = RunConfig.model_validate(read_json(args.run_dir / "config.json"))
     methods = args.methods.split(",") if args.methods else METHODS.names()
     rows = []
-    pipe = Pipeline(base_cfg, args.run_dir, Reporter(quiet=True))
-    pipe.load_data()
-    foundation = pipe.foundation()
-    finetuned = pipe.finetuned(foundation)
+    pipe, finetuned = open_run(args.run_dir)
+    base_cfg = pipe.cfg
     for scenario in args.scenarios.split(","):
         split = make_split(pipe.data, scenario, base_cfg.split, args.tuning_seed)
         for name in methods:

@@ -29,21 +29,16 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="stage store (default: $PEBENCH_CACHE or the user cache)")
     args = ap.parse_args()
 
-    from pebench.config import RunConfig
-    from pebench.core.io import read_json
-    from pebench.core.progress import Reporter, quiet_libraries
+    from pebench.core.progress import quiet_libraries
     from pebench.data.phrasings import HELD_OUT, IDENTITY
     from pebench.eval.evaluate import answer_queries
     from pebench.eval.text import names_person
-    from pebench.recipe.pipeline import Pipeline
+    from pebench.recipe.opened import open_run
     from pebench.splits import make_split
 
     quiet_libraries()
-    cfg = RunConfig.model_validate(read_json(args.run_dir / "config.json"))
-    pipe = Pipeline(cfg, args.run_dir, Reporter(quiet=True), cache=args.cache or True)
-    pipe.load_data()
-    finetuned = pipe.finetuned(pipe.foundation())
-    split = make_split(pipe.data, "person", cfg.split, cfg.seed)
+    pipe, finetuned = open_run(args.run_dir, args.cache or True)
+    split = make_split(pipe.data, "person", pipe.cfg.split, pipe.cfg.seed)
     asked = [q for q in pipe.io.queries(split) if q.set == "f_test" and q.qa.kind == "identity"]
     out = {}
     for question in (IDENTITY[0], *HELD_OUT["identity"]):

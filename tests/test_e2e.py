@@ -618,6 +618,21 @@ def test_sequential_requests_chain_models_and_reach_the_tables(tiny_run):
     assert not torch.equal(weights(second), weights(from_finetuned))
 
 
+def test_a_finished_run_opens_again_with_its_config_and_stored_finetuned_model(tiny_run, tmp_path):
+    """`recipe.opened.open_run`, how the scripts that study a run get in: the run's own config,
+    its data, and its Finetuned model taken from the store rather than trained again."""
+    from pebench.core.errors import PebenchError
+    from pebench.recipe.opened import open_run
+
+    out, _ = tiny_run
+    pipe, finetuned = open_run(out, Path(STORE["PEBENCH_CACHE"]))
+    assert pipe.cfg == RunConfig.model_validate(json.loads((out / "config.json").read_text()))
+    assert len(pipe.data.images) > 0 and finetuned.model is not None
+    assert "finetuned" not in pipe.ctx.timings and "foundation" not in pipe.ctx.timings
+    with pytest.raises(PebenchError, match="is not a run directory"):
+        open_run(tmp_path)
+
+
 def test_evaluating_during_unlearning_leaves_the_unlearnt_models_unchanged(tiny_run, tmp_path):
     out = _copy_run(tiny_run, tmp_path)  # (earlier tests may have rerun it with other settings: run it afresh)
     args = ("--scenarios", "person", "--methods", "GA,NPO", "--force")  # only person is probed
