@@ -79,6 +79,7 @@ def main() -> None:
                         "--config", str(no_probes), "--force", "--quiet"], check=True)
         results = json.loads((work / "results.json").read_text(encoding="utf-8"))
     report = {"seeds": results["seeds"], "wall_s": results.get("wall_s"), "base": results.get("base"),
+              "config": results.get("config"),  # what the README checks against the reference run's settings
               **summarise(results["per_seed"])}
     text = json.dumps(report, indent=2, sort_keys=True)
     print(text)

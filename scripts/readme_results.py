@@ -125,12 +125,38 @@ def made_on_the_shipped_base(record: dict) -> bool:
     return (record.get("base") or {}).get("fingerprint") == shipped_base_id()
 
 
-def stability_lines(stability: dict | None) -> str:
+# What a stability record must share with the reference run for its figures to describe the
+# run's tables (it differs in seeds and probes by design).
+SHARED_SETTINGS = ("data", "split", "model", "foundation", "finetune", "unlearn", "eval", "methods", "scenarios")
+
+
+def settings_unlike_the_run(record: dict, results: dict) -> list[str]:
+    """The SHARED_SETTINGS sections in which a stability record's config differs from the run's
+    (all of them when the record stores no config)."""
+    mine = record.get("config")
+    if mine is None:
+        return list(SHARED_SETTINGS)
+    return [k for k in SHARED_SETTINGS if mine.get(k) != results.get("config", {}).get(k)]
+
+
+def _provenance_caveat(stability: dict, results: dict | None) -> str:
+    if not made_on_the_shipped_base(stability):
+        return "Measured on an earlier shipped base than the one the tables above come from (not yet re-measured): "
+    unlike = settings_unlike_the_run(stability, results) if results else []
+    if not unlike:
+        return ""
+    what = "stores no settings" if "config" not in stability else f"differs in `{'`, `'.join(unlike)}`"
+    return (f"Measured with other settings than the tables above (the record {what}; not yet re-measured, "
+            "so these figures describe the earlier defaults): ")
+
+
+def stability_lines(stability: dict | None, results: dict | None = None) -> str:
+    """The README's stability paragraph; `results`: the reference run, whose settings the
+    record is checked against."""
     if not stability:
         return "The stability benchmark has not been stored yet (`benchmarks/stability.py`).\n"
     s = stability["summary"]
-    earlier = ("" if made_on_the_shipped_base(stability) else
-               "Measured on an earlier shipped base than the one the tables above come from (not yet re-measured): ")
+    earlier = _provenance_caveat(stability, results)
     return (f"{earlier}`benchmarks/stability.py` ({len(stability['seeds'])} seeds of split + Goal + unlearning, Finetuned shared): "
             f"median std over methods of person Efficacy {s['median_std_person_efficacy']:.2f} and person Retain "
             f"{s['median_std_person_retain']:.2f} points (target ≤ 5: {_std_verdict(s)}); Kendall τ of the method ranking by "
@@ -255,7 +281,7 @@ def section(results: dict, stability: dict | None) -> str:
              "", time_line(results),
              *([""] + [f"> **Warning:** {w}." for w in results["warnings"]] if results.get("warnings") else []),
              "", "**Targets**", "", targets_table(results), "**Power**", "", power_lines(results),
-             "**Stability**", "", stability_lines(stability), "**Findings against the paper**", "", findings(results)]
+             "**Stability**", "", stability_lines(stability, results), "**Findings against the paper**", "", findings(results)]
     if t1:
         parts += ["**Table 1** (forgetting persons or events)", "", to_markdown(t1)]
     if t2:

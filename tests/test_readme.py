@@ -142,3 +142,23 @@ def test_the_stability_line_names_the_targets_it_misses():
     stored = json.loads(readme_results.STABILITY.read_text(encoding="utf-8"))
     line = readme_results.stability_lines(stored)
     assert ("target ≥ 0.6: met" in line) == (stored["summary"]["mean_kendall_tau"] >= 0.6)
+
+
+def test_the_stability_line_says_when_it_was_measured_with_other_settings():
+    """A stability record made with other fine-tuning or method settings than the reference run
+    (or one that stores none) is flagged as describing the earlier defaults; seeds and probes,
+    which the benchmark changes by design, do not count."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_results
+
+    stored = json.loads(readme_results.STABILITY.read_text(encoding="utf-8"))
+    results = json.loads((ROOT / "docs" / "results" / "results.json").read_text(encoding="utf-8"))
+    same = {**stored, "base": results["base"],
+            "config": {**results["config"], "seeds": 3, "probes": {**results["config"]["probes"], "scenarios": []}}}
+    assert not readme_results.stability_lines(same, results).startswith("Measured")
+    other = {**same, "config": {**same["config"], "finetune": {**results["config"]["finetune"], "lr": 0.003}}}
+    assert readme_results.settings_unlike_the_run(other, results) == ["finetune"]
+    assert readme_results.stability_lines(other, results).startswith("Measured with other settings")
+    assert "differs in `finetune`" in readme_results.stability_lines(other, results)
+    unknown = {k: v for k, v in same.items() if k != "config"}
+    assert "stores no settings" in readme_results.stability_lines(unknown, results)
