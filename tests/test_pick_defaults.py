@@ -48,3 +48,33 @@ def test_scenarios_are_averaged_and_another_knob_is_picked_by_the_same_rule():
             {**_row("MANU", None, 0.3, 0.9, scenario="event"), "knob": "fraction", "value": 0.1}]
     picked = rule.pick(rows)["MANU"]
     assert picked["fraction"] == 0.1 and "lr" not in picked
+
+
+def _sweep_table():
+    import sys
+
+    sys.path.insert(0, str(_path.parent))
+    import sweep_table
+
+    return sweep_table
+
+
+def test_the_sweep_table_shows_the_pick_and_every_settings_score():
+    """Hand-made sweeps: the row names the picked lr, its person and event E / R, the score at
+    each lr tried (a collapsed setting marked) and the file the rows came from."""
+    rows = [_row("GA", 1e-4, 60.0, 60.0), _row("GA", 1e-4, 0.5, 1.0, scenario="event"),
+            _row("GA", 3e-5, 20.0, 100.0), _row("GA", 3e-5, 0.1, 1.0, scenario="event"),
+            _row("GA", 1e-3, 100.0, 100.0, distinct=0.01), _row("GA", 1e-3, 1.0, 1.0, scenario="event")]
+    text = _sweep_table().table({"sweep_x.json": rows})
+    line = next(x for x in text.splitlines() if x.startswith("| GA |"))
+    assert line == ("| GA | lr 1e-4 | 60 / 60 | 0.50 / 1.00 | 3e-5: 0.26 · 1e-4: 0.63 · 1e-3: 1.00 (degenerate) "
+                    "| `sweep_x.json` |")
+
+
+def test_picked_json_and_the_methods_page_are_what_the_stored_sweeps_give():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(_path.parent / "sweep_table.py"), "--check"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -30,11 +30,12 @@ def number_from_text(text: str) -> Any:
 
 # Learning rates (MANU, which takes no gradient step: its pruned `fraction`) chosen by
 # scripts/method_sweep.py + scripts/pick_defaults.py on the default recipe, on the tuning split
-# seed (README, "Choosing the defaults"; scripts/sweep/); the other methods use `unlearn.lr` (1e-4).
+# seed (docs/methods.md, "Choosing the defaults"; scripts/sweep/); the other methods use
+# `unlearn.lr` (5e-5).
 DEFAULT_METHOD_OVERRIDES: dict[str, dict[str, Any]] = {
-    "PO": {"lr": 1e-3}, "DPO": {"lr": 1e-3}, "NPO": {"lr": 1e-3}, "RMU": {"lr": 3e-4}, "SIU": {"lr": 1e-3},
-    "SimNPO": {"lr": 3e-4}, "WGA": {"lr": 1e-3}, "SatImp": {"lr": 1e-3}, "UNDIAL": {"lr": 3e-4}, "PDU": {"lr": 1e-3},
-    "MANU": {"fraction": 0.1}}
+    "GA": {"lr": 3e-5}, "DPO": {"lr": 1e-3}, "NPO": {"lr": 1e-3}, "RMU": {"lr": 1e-4}, "SIU": {"lr": 1e-3},
+    "SimNPO": {"lr": 3e-4}, "WGA": {"lr": 3e-4}, "SatImp": {"lr": 1e-3}, "PDU": {"lr": 1e-3},
+    "MANU": {"fraction": 0.05}}
 
 
 class UnlearnConfig(_Strict):
@@ -42,7 +43,7 @@ class UnlearnConfig(_Strict):
 
     steps: int = Field(40, ge=1)
     batch_size: int = Field(16, ge=1, description="forget batch size (and retain batch size)")
-    lr: float = Field(1e-4, gt=0)
+    lr: float = Field(5e-5, gt=0)
     grad_clip: float = Field(1.0, gt=0)
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: copy.deepcopy(DEFAULT_METHOD_OVERRIDES),
