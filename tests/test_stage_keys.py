@@ -35,8 +35,12 @@ READS = {  # which config fields each stage's key reads (a section, or section.f
 }
 
 
+# The method whose keys are checked: one without a swept override, so `unlearn.lr` is its lr.
+METHOD = "GD"
+
+
 def keys(cfg: RunConfig, data, *, build=None, files=None, base=None, env=ENV, code="eval-code") -> dict[str, str]:
-    """Every stage key of `cfg` (scenario person's rows, GA as the method, sequential on both)."""
+    """Every stage key of `cfg` (scenario person's rows, METHOD's row, sequential on both)."""
     data_key = sk.data_key(build or {"config": "built"}, files)
     foundation = sk.foundation_key(cfg, data_key, base, env)
     finetuned = sk.finetuned_key(cfg, foundation)
@@ -46,15 +50,15 @@ def keys(cfg: RunConfig, data, *, build=None, files=None, base=None, env=ENV, co
         split = make_split(data, scenario, cfg.split, cfg.seed)
         goal = sk.goal_key(goal_settings(cfg.finetune, split, len(data.of_kind("pebench"))), foundation, split)
         evaluation = sk.evaluation_key(cfg, eval_cfg, split, data_key, code, [])
-        settings = method_settings(cfg.unlearn, "GA")
+        settings = method_settings(cfg.unlearn, METHOD)
         if scenario == "person":
-            method = sk.method_row_key(evaluation, finetuned, goal, "GA", settings, cfg.seed, {}, "src",
+            method = sk.method_row_key(evaluation, finetuned, goal, METHOD, settings, cfg.seed, {}, "src",
                                        sk.trajectory_settings(cfg, split))
             out |= {"goal": goal, "evaluation": evaluation, "goal_row": sk.goal_row_key(evaluation, goal),
                     "finetuned_row": sk.finetuned_row_key(evaluation, finetuned, goal), "method_row": method,
                     "probes": sk.probe_key(cfg, method)}
         else:
-            out["sequential"] = sk.sequential_key(cfg, evaluation, finetuned, goal, "GA", settings, {}, "src")
+            out["sequential"] = sk.sequential_key(cfg, evaluation, finetuned, goal, METHOD, settings, {}, "src")
     return out
 
 
@@ -70,7 +74,7 @@ def _leaves(model: BaseModel, prefix: tuple = ()):
 def _candidates(path: tuple, value, annotation) -> list:
     options = [a for a in typing.get_args(annotation) if isinstance(a, str)]
     if path[-1] == "overrides":
-        return [{**value, "GA": {"lr": 5e-4}}]
+        return [{**value, METHOD: {"lr": 5e-4}}]
     if path[-1] == "device":
         return [d for d in ("cpu", "cuda:1") if d != value]
     if value is None and float in typing.get_args(annotation):
