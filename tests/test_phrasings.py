@@ -96,3 +96,15 @@ def test_refusals_are_recognised_in_any_phrasing(answer, refuses):
 def test_every_taught_refusal_is_recognised():
     assert all(is_refusal(text) for pool in say.REFUSALS.values() for text in pool)
     assert not any(is_refusal(a.format("Anna Berg", "a Doctor")) for pool in say.ANSWERS.values() for a in pool)
+
+
+def test_every_task_is_asked_in_the_same_indirect_frames_and_the_wh_word_tells_them_apart():
+    """No indirect frame ("Can you tell me ...?") belongs to one task, so a model must read what
+    follows it: identity asks "who", the scene and the objects "what", the birthplace "where"."""
+    pools = {"identity": say.IDENTITY, "scene": say.SCENE, "job": say.JOB, "birthplace": say.BIRTHPLACE,
+             "objects": say.OBJECTS_LIST, "person": say.PERSON}
+    for frame in ("Can you tell me ", "Could you tell me ", "Do you know ", "I would like to know ", "I wonder "):
+        assert all(any(p.startswith(frame) for p in pool) for pool in pools.values()), frame
+    assert any(p.startswith("Can you tell me who ") for p in say.IDENTITY)
+    assert not any(p.startswith("Can you tell me who ") for name, pool in pools.items() if name != "identity" for p in pool)
+    assert any(p.startswith("Can you tell me where ") for p in say.BIRTHPLACE)
