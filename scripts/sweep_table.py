@@ -58,10 +58,11 @@ def _at_pick(rows: list[dict]) -> tuple[str, str]:
     return person, event
 
 
-def table(sweeps: dict[str, list[dict]]) -> str:
-    """The generated block: one row per method, in the order of the picks (alphabetical)."""
+def table(sweeps: dict[str, list[dict]], picks: dict[str, dict] | None = None) -> str:
+    """The generated block: one row per method, in the order of the picks (alphabetical);
+    `picks`: the rule's picks over all the rows, when already made."""
     rows = [r for file_rows in sweeps.values() for r in file_rows]
-    picks = pick(rows)
+    picks = picks or pick(rows)
     lines = ["| method | picked | person E / R | event E / R | score at each setting tried | sweep file |",
              "|---|---|---|---|---|---|"]
     for method, chosen in picks.items():
@@ -80,9 +81,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if picked.json or the page differs from the sweeps")
     args = parser.parse_args()
     sweeps = load_sweeps()
-    picked = json.dumps(pick([r for rows in sweeps.values() for r in rows]), indent=1) + "\n"
-    page = replace_block(PAGE.read_text(encoding="utf-8"), BEGIN, END, table(sweeps), PAGE)
-    return sync({PICKED: picked, PAGE: page}, args.check, "run scripts/sweep_table.py")
+    picks = pick([r for rows in sweeps.values() for r in rows])
+    page = replace_block(PAGE.read_text(encoding="utf-8"), BEGIN, END, table(sweeps, picks), PAGE)
+    return sync({PICKED: json.dumps(picks, indent=1) + "\n", PAGE: page}, args.check, "run scripts/sweep_table.py")
 
 
 if __name__ == "__main__":
