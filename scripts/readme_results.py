@@ -5,8 +5,9 @@
 
 The reference files live in docs/results/ (results.json of the default run, and the stability
 benchmark's JSON); every number between a page's GENERATED markers is computed from them here
-(README.md: `front`; docs/results.md: `results`; docs/probes.md: `robustness`; docs/base.md:
-`base`), so a hand edit of a results table fails CI.
+(README.md: `front`; docs/results.md: `results`; docs/probes.md: `robustness`, from readme_robustness.py;
+docs/base.md: `base`, from readme_base.py; the stability paragraph from readme_stability.py), so a
+hand edit of a results table fails CI.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from statistics import median
 from pathlib import Path
 
 from pebench.core.generated import replace_block, sync
-from pebench.report import in_config_order
-from readme_robustness import full_run_mismatch, robustness_section
 from pebench.eval.metrics import column_metric, table_metrics
+from pebench.report import in_config_order
 from pebench.report.tables import TABLE1_COLUMNS, privacy_tables, table1, table2, to_markdown
+from readme_base import base_section, made_on_the_shipped_base
+from readme_robustness import full_run_mismatch, robustness_section
+from readme_stability import stability_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results" / "results.json"
@@ -32,8 +35,6 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 # Which generated blocks each page holds.
 PAGES = {README: ("front",), DOCS / "results.md": ("results",), DOCS / "probes.md": ("robustness",), DOCS / "base.md": ("base",)}
-BASE = ROOT / "src" / "pebench" / "assets" / "tiny-base"
-BASE_PROBE = ROOT / "docs" / "results" / "base_probe.json"
 FULL = ROOT / "docs" / "results" / "full.json"
 
 
@@ -112,82 +113,6 @@ def constant_columns(sc: dict, scenario: str) -> dict[str, float]:
         if len(values) > 1 and len({round(v, 6) for v in values}) == 1:
             out[key] = values[0]
     return out
-
-
-def shipped_base_id() -> str:
-    from pebench.models.shipped import verify_base
-
-    return verify_base(BASE)
-
-
-def made_on_the_shipped_base(record: dict) -> bool:
-    """Whether a stored run (or stability benchmark) records the shipped base it was made with."""
-    return (record.get("base") or {}).get("fingerprint") == shipped_base_id()
-
-
-# What a stability record must share with the reference run for its figures to describe the
-# run's tables (it differs in seeds and probes by design).
-SHARED_SETTINGS = ("data", "split", "model", "foundation", "finetune", "unlearn", "eval", "methods", "scenarios")
-
-
-def settings_unlike_the_run(record: dict, results: dict) -> list[str]:
-    """The SHARED_SETTINGS sections in which a stability record's config differs from the run's
-    (all of them when the record stores no config)."""
-    mine = record.get("config")
-    if mine is None:
-        return list(SHARED_SETTINGS)
-    return [k for k in SHARED_SETTINGS if mine.get(k) != results.get("config", {}).get(k)]
-
-
-def _provenance_caveat(stability: dict, results: dict | None) -> str:
-    if not made_on_the_shipped_base(stability):
-        return "Measured on an earlier shipped base than the one the tables above come from (not yet re-measured): "
-    unlike = settings_unlike_the_run(stability, results) if results else []
-    if not unlike:
-        return ""
-    what = "stores no settings" if "config" not in stability else f"differs in `{'`, `'.join(unlike)}`"
-    return (f"Measured with other settings than the tables above (the record {what}; not yet re-measured, "
-            "so these figures describe the earlier defaults): ")
-
-
-def stability_lines(stability: dict | None, results: dict | None = None) -> str:
-    """The README's stability paragraph; `results`: the reference run, whose settings the
-    record is checked against."""
-    if not stability:
-        return "The stability benchmark has not been stored yet (`benchmarks/stability.py`).\n"
-    s = stability["summary"]
-    earlier = _provenance_caveat(stability, results)
-    return (f"{earlier}`benchmarks/stability.py` ({len(stability['seeds'])} seeds of split + Goal + unlearning, Finetuned shared): "
-            f"median std over methods of person Efficacy {s['median_std_person_efficacy']:.2f} and person Retain "
-            f"{s['median_std_person_retain']:.2f} points (target ≤ 5: {_std_verdict(s)}); Kendall τ of the method ranking by "
-            f"(Efficacy + Retain) / 2 between seeds: {', '.join(f'{t:.2f}' for t in s['kendall_tau'])} "
-            f"(mean {s['mean_kendall_tau']:.2f}, target ≥ 0.6: {'met' if s['mean_kendall_tau'] >= 0.6 else '**not met**'}). "
-            f"{_event_stability(stability)}{_retain_spread(stability)}\n")
-
-
-def _std_verdict(summary: dict) -> str:
-    """Which of the two median stds is above the 5-point target ('met' when neither is)."""
-    above = [name for name in ("Efficacy", "Retain") if summary[f"median_std_person_{name.lower()}"] > 5]
-    return f"**{' and '.join(above)} above it**" if above else "met"
-
-
-def _event_stability(stability: dict) -> str:
-    """The event scenario's std and rank agreement beside the person one's (0-1 judge scores)."""
-    event = stability.get("per_scenario", {}).get("event", {}).get("all")
-    if not event:
-        return ""
-    taus = event["kendall_tau"]
-    return (f"Event scenario: median std over methods of event Efficacy {event['median_std']['efficacy']:.3f} and event "
-            f"Retain {event['median_std']['retain']:.3f} (0-1 scale); Kendall τ between seeds: "
-            f"{', '.join(f'{t:.2f}' for t in taus)} (mean {sum(taus) / len(taus):.2f}). ")
-
-
-def _retain_spread(stability: dict) -> str:
-    """The methods whose person Retain std over seeds is above 5 points, largest first."""
-    retain = stability["per_scenario"]["person"]["all"]["std"]["retain"]
-    spread = sorted(retain.items(), key=lambda kv: -kv[1])
-    above = [f"{m} {v:.1f}" for m, v in spread if v > 5]
-    return f"Person Retain std above 5 points: {', '.join(above)}." if above else ""
 
 
 def time_line(results: dict) -> str:
@@ -292,64 +217,6 @@ def section(results: dict, stability: dict | None) -> str:
     return "\n".join(parts) + "\n" + END
 
 
-def _base_probe_sentence() -> str:
-    """The re-probe of the shipped weights (scripts/probe_base.py), refused if the base changed since."""
-    if not BASE_PROBE.is_file():
-        raise SystemExit(f"error: {BASE_PROBE} is missing (run scripts/probe_base.py)")
-    probe = json.loads(BASE_PROBE.read_text(encoding="utf-8"))
-    if probe["base_sha256sums"] != shipped_base_id():
-        raise SystemExit(f"error: {BASE_PROBE} probed another base (run scripts/probe_base.py)")
-    return (f"The shipped base re-probed by `scripts/probe_base.py` ({probe['n']} fresh renders per probe, "
-            f"answers up to {probe['name_tokens']} tokens as in the evaluation): **Real {probe['real']:.1f}** asked "
-            f"\"Who is this person?\", **{probe['real_held_out']:.1f} asked in the paraphrase probe's held-out "
-            f"phrasings** (which no pretraining or fine-tuning step uses; asked in each alone: {_by_phrasing(probe)}); "
-            f"World {probe['world_listing']:.1f} from "
-            f"listing, {probe['world_yesno']:.1f} asked yes / no; on the same public figures, the extraction forms: "
-            f"multiple choice {probe['choice']:.1f} (chance 25), confirmation {probe['confirm']:.1f} (chance 50), the "
-            f"initial as a hint {probe['hint_initial']:.1f}. The Real probes of stage 1 above cut answers off at 12 "
-            "tokens, which drops the end of the longer reserved names (\"This is Wilhelmina Montg\"), so they "
-            "under-count: they are kept as measured.")
-
-
-def _by_phrasing(probe: dict) -> str:
-    """The base's Real asked in each held-out phrasing alone, as '"Who is shown in this image?" 100.0, ...'."""
-    return ", ".join(f"\"{q}\" {v:.1f}" for q, v in probe["real_held_out_by_phrasing"].items())
-
-
-def _stage_line(record: dict, what: str) -> str:
-    hardware = record.get("hardware", {})
-    return (f"{what}: {record['steps']} steps of batch {record['config']['batch_size']} "
-            f"({record['steps'] * record['config']['batch_size']:,} freshly rendered examples, none repeated) at lr "
-            f"{record['config']['lr']:g}, {record['wall_s'] / 60:.0f} min on {hardware.get('threads', '?')} CPU threads "
-            f"({hardware.get('machine', '?')}, torch {hardware.get('torch', '?')})")
-
-
-def _probe_rows(record: dict, stage: str) -> list[str]:
-    return [f"| {stage} | {p['step']} | {p['real']:.1f} | {p.get('real_held_out', float('nan')):.1f} | "
-            f"{p['world_listing']:.1f} | {p['world_yesno']:.1f} |" for p in record["probes"]]
-
-
-def base_section() -> str:
-    """What the shipped base is: its pretraining stages, time, size and held-out probes."""
-    record = json.loads((BASE / "pretrain.json").read_text(encoding="utf-8"))
-    stages = [record.get("earlier"), record] if record.get("earlier") else [record]
-    size = sum(f.stat().st_size for f in BASE.iterdir() if f.is_file())
-    begin, end = markers("base")
-    lines = [_stage_line(stages[0], "one phrasing per task, from a random initialisation")]
-    if len(stages) > 1:
-        lines.append(_stage_line(record, "then every task in its pool of phrasings (`pebench.data.phrasings`) and the "
-                                         "extraction forms, continued from those weights (`pebench pretrain --init`)"))
-    rows = [row for i, stage in enumerate(stages) for row in _probe_rows(stage, str(i + 1))]
-    return "\n".join([
-        begin, "",
-        f"The shipped base ({size / 2**20:.1f} MB on disk in float16) was pretrained in {len(stages)} stage(s): "
-        + "; ".join(lines) + ". Held-out probes during pretraining (80 fresh renders each; Real: public figures named, "
-        "asked \"Who is this person?\" and, from stage 2 on, in the held-out phrasings; World: POPE answered from the "
-        "listed objects, and POPE asked yes / no):", "",
-        "| stage | step | Real | Real, held-out phrasings | World (listing) | World (yes / no) |", "|---|---|---|---|---|---|",
-        *rows, "", _base_probe_sentence(), "", end])
-
-
 def front_section(results: dict) -> str:
     """The README's one table: Table 1 of the reference run, with the run it comes from."""
     results = in_config_order(results)
@@ -366,9 +233,13 @@ def front_section(results: dict) -> str:
 
 def blocks(results: dict, stability: dict | None, full: dict | None) -> dict[str, str]:
     """Every generated block, markers included, by name."""
-    begin, end = markers("robustness")
     return {"front": front_section(results), "results": section(results, stability),
-            "robustness": "\n".join([begin, "", robustness_section(results, full), end]), "base": base_section()}
+            "robustness": _marked("robustness", robustness_section(results, full)), "base": _marked("base", base_section())}
+
+
+def _marked(block: str, text: str) -> str:
+    begin, end = markers(block)
+    return "\n".join([begin, "", text, end])
 
 
 def render(page: str, names: tuple[str, ...], generated: dict[str, str]) -> str:
@@ -389,7 +260,6 @@ def load_reference() -> dict[str, str]:
     if full and (stale := full_run_mismatch(results["config"], full)):
         raise SystemExit(f"error: {FULL} was made with another config than the default run ({stale}): store a new full run")
     return blocks(results, stability, full)
-
 
 
 def main() -> int:

@@ -145,7 +145,10 @@ def test_fsdp_shards_the_trained_model_and_matches_one_process(model, tiny_data_
         logits = reloaded.model(**load_file(two / "probe.safetensors")).logits[:, -4:]
     assert torch.allclose(logits, torch.tensor(b["logits"]["tuned"]), atol=1e-5)  # what the run computed
     for name in ("tuned", "merged"):
-        assert torch.tensor(b["logits"][name]) == pytest.approx(torch.tensor(a["logits"][name]), abs=1e-3)
+        # Adam's normalised steps (12 at lr 3e-3) turn that rounding, where a gradient is near zero, into
+        # weight differences of up to the lr per step: the logits agree to ~1e-2 (3e-3 seen on AMD EPYC for
+        # Idefics3), where a shard gathered wrongly or left untrained is off by whole units
+        assert torch.tensor(b["logits"][name]) == pytest.approx(torch.tensor(a["logits"][name]), abs=1e-2)
     assert b["answers"] == a["answers"]
 
 

@@ -580,7 +580,8 @@ def test_embedding_judge_end_to_end(tiny_run, tmp_path):
     event = json.loads((out / "results.json").read_text())["scenarios"]["event"]
     keywords = json.loads((tiny_run[0] / "results.json").read_text())["scenarios"]["event"]
     # the Finetuned model's answers about events it learnt score above the Goal's about events it never saw
-    assert 0 <= event["goal"]["efficacy"] < event["finetuned"]["retain"] <= 1
+    # (Efficacy is 1 - the judge's score on the forget events, Retain the score itself on the retained ones)
+    assert 0 <= 1 - event["goal"]["efficacy"] < event["finetuned"]["retain"] <= 1
     assert event["goal"]["efficacy"] != keywords["goal"]["efficacy"]  # another judge, another score
     assert event["finetuned"]["scope"] == keywords["finetuned"]["scope"]  # the answers themselves are unchanged
 

@@ -77,7 +77,9 @@ def test_min_k_plus_plus_standardises_each_token_by_the_models_own_distribution(
         logp_all = torch.log_softmax(logits[mask], -1)
         mu = (logp_all.exp() * logp_all).sum(-1)
         sigma = ((logp_all.exp() * logp_all.square()).sum(-1) - mu.square()).sqrt()
-        assert got["minkpp"] == pytest.approx(float(((logps[mask] - mu) / sigma).mean()), rel=1e-4)
+        # a mean of standardised terms of both signs: float32 rounding of the padded batch shows in the
+        # fourth decimal, where a wrong mu_t or sigma_t moves it by tenths
+        assert got["minkpp"] == pytest.approx(float(((logps[mask] - mu) / sigma).mean()), abs=1e-4)
 
 
 def _mia(set_name: str, person: int, nll: float) -> dict:

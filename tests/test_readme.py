@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -133,14 +135,15 @@ def test_the_stability_line_names_the_targets_it_misses():
     ranking agreement reaches 0.6, from the numbers (hand-made summaries)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import readme_results
+    import readme_stability
 
-    assert readme_results._std_verdict({"median_std_person_efficacy": 5.66, "median_std_person_retain": 3.5}) \
+    assert readme_stability._std_verdict({"median_std_person_efficacy": 5.66, "median_std_person_retain": 3.5}) \
         == "**Efficacy above it**"
-    assert readme_results._std_verdict({"median_std_person_efficacy": 6.0, "median_std_person_retain": 5.5}) \
+    assert readme_stability._std_verdict({"median_std_person_efficacy": 6.0, "median_std_person_retain": 5.5}) \
         == "**Efficacy and Retain above it**"
-    assert readme_results._std_verdict({"median_std_person_efficacy": 5.0, "median_std_person_retain": 1.0}) == "met"
+    assert readme_stability._std_verdict({"median_std_person_efficacy": 5.0, "median_std_person_retain": 1.0}) == "met"
     stored = json.loads(readme_results.STABILITY.read_text(encoding="utf-8"))
-    line = readme_results.stability_lines(stored)
+    line = readme_stability.stability_lines(stored)
     assert ("target ≥ 0.6: met" in line) == (stored["summary"]["mean_kendall_tau"] >= 0.6)
 
 
@@ -150,15 +153,33 @@ def test_the_stability_line_says_when_it_was_measured_with_other_settings():
     which the benchmark changes by design, do not count."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import readme_results
+    from readme_stability import settings_unlike_the_run, stability_lines
 
     stored = json.loads(readme_results.STABILITY.read_text(encoding="utf-8"))
     results = json.loads((ROOT / "docs" / "results" / "results.json").read_text(encoding="utf-8"))
     same = {**stored, "base": results["base"],
             "config": {**results["config"], "seeds": 3, "probes": {**results["config"]["probes"], "scenarios": []}}}
-    assert not readme_results.stability_lines(same, results).startswith("Measured")
+    assert not stability_lines(same, results).startswith("Measured")
     other = {**same, "config": {**same["config"], "finetune": {**results["config"]["finetune"], "lr": 0.003}}}
-    assert readme_results.settings_unlike_the_run(other, results) == ["finetune"]
-    assert readme_results.stability_lines(other, results).startswith("Measured with other settings")
-    assert "differs in `finetune`" in readme_results.stability_lines(other, results)
+    assert settings_unlike_the_run(other, results) == ["finetune"]
+    assert stability_lines(other, results).startswith("Measured with other settings")
+    assert "differs in `finetune`" in stability_lines(other, results)
     unknown = {k: v for k, v in same.items() if k != "config"}
-    assert "stores no settings" in readme_results.stability_lines(unknown, results)
+    assert "stores no settings" in stability_lines(unknown, results)
+
+
+def test_the_stability_line_compares_the_spread_with_the_runs_own_intervals():
+    """The standard error read off a 95% interval is its width / 3.92 (hand-made intervals), and
+    the sentence comparing it with the seeds' spread appears only for a record that stores its
+    settings (one without cannot be tied to the run's tables)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_stability import bootstrap_se, stability_lines
+
+    results = {"scenarios": {"person": {"forget": {"persons": list(range(10))},
+                                        "ci95": {"methods": {"A": {"efficacy": [10.0, 49.2]}, "B": {"efficacy": [0.0, 0.0]}}}}}}
+    assert bootstrap_se(results, "efficacy") == {"A": pytest.approx(10.0), "B": 0.0}
+    stored = json.loads((ROOT / "docs" / "results" / "stability.json").read_text(encoding="utf-8"))
+    line = stability_lines(stored, results)
+    assert "median standard error of person Efficacy over forget targets in the reference run is 5.00" in line
+    assert "draws its own 10 forget persons" in line
+    assert "standard error" not in stability_lines({k: v for k, v in stored.items() if k != "config"}, results)
