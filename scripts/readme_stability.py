@@ -90,8 +90,8 @@ def _sampling_note(stability: dict, results: dict | None) -> str:
     if not se:
         return ""
     persons = len(results["scenarios"]["person"].get("forget", {}).get("persons", []))
-    return (f" The tables' own intervals predict this spread: the median standard error of person Efficacy over "
+    return (f" The tables' own intervals predict the spread of person Efficacy: its median standard error over "
             f"forget targets in the reference run is {median(se.values()):.2f} points (interval width / 3.92), against "
-            f"the median std of {stability['summary']['median_std_person_efficacy']:.2f} between seeds; each seed draws its own "
+            f"its median std of {stability['summary']['median_std_person_efficacy']:.2f} between seeds; each seed draws its own "
             f"{persons} forget persons, so a cell moves as its brackets say, and only more forget persons per run "
             "would narrow both.")

@@ -180,6 +180,6 @@ def test_the_stability_line_compares_the_spread_with_the_runs_own_intervals():
     assert bootstrap_se(results, "efficacy") == {"A": pytest.approx(10.0), "B": 0.0}
     stored = json.loads((ROOT / "docs" / "results" / "stability.json").read_text(encoding="utf-8"))
     line = stability_lines(stored, results)
-    assert "median standard error of person Efficacy over forget targets in the reference run is 5.00" in line
+    assert "predict the spread of person Efficacy: its median standard error over forget targets in the reference run is 5.00" in line
     assert "draws its own 10 forget persons" in line
     assert "standard error" not in stability_lines({k: v for k, v in stored.items() if k != "config"}, results)
