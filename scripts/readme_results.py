@@ -24,11 +24,10 @@ from pebench.core.generated import replace_block, sync
 from pebench.eval.metrics import column_metric, table_metrics
 from pebench.report import in_config_order
 from pebench.report.tables import TABLE1_COLUMNS, privacy_tables, table1, table2, to_markdown
-from readme_base import base_section, made_on_the_shipped_base
+from readme_base import ROOT, base_section, made_on_the_shipped_base
 from readme_robustness import full_run_mismatch, robustness_section
 from readme_stability import stability_lines
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results" / "results.json"
 STABILITY = ROOT / "docs" / "results" / "stability.json"
 README = ROOT / "README.md"

@@ -84,8 +84,8 @@ def bootstrap_se(results: dict, column: str) -> dict[str, float]:
 def _sampling_note(stability: dict, results: dict | None) -> str:
     """Whether the spread between seeds is the one the run's own intervals predict: each seed
     forgets other persons, so a cell moves by about its bootstrap standard error."""
-    if not results or stability.get("config") is None:
-        return ""
+    if not results or _provenance_caveat(stability, results):
+        return ""  # a record made otherwise than the run does not describe its intervals' spread
     se = bootstrap_se(results, "efficacy")
     if not se:
         return ""

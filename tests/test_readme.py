@@ -170,15 +170,16 @@ def test_the_stability_line_says_when_it_was_measured_with_other_settings():
 
 def test_the_stability_line_compares_the_spread_with_the_runs_own_intervals():
     """The standard error read off a 95% interval is its width / 3.92 (hand-made intervals), and
-    the sentence comparing it with the seeds' spread appears only for a record that stores its
-    settings (one without cannot be tied to the run's tables)."""
+    the sentence comparing it with the seeds' spread appears only for a record made with the
+    run's settings (one that stores none cannot be tied to the run's tables)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from readme_stability import bootstrap_se, stability_lines
 
-    results = {"scenarios": {"person": {"forget": {"persons": list(range(10))},
+    stored = json.loads((ROOT / "docs" / "results" / "stability.json").read_text(encoding="utf-8"))
+    results = {"config": stored["config"],
+               "scenarios": {"person": {"forget": {"persons": list(range(10))},
                                         "ci95": {"methods": {"A": {"efficacy": [10.0, 49.2]}, "B": {"efficacy": [0.0, 0.0]}}}}}}
     assert bootstrap_se(results, "efficacy") == {"A": pytest.approx(10.0), "B": 0.0}
-    stored = json.loads((ROOT / "docs" / "results" / "stability.json").read_text(encoding="utf-8"))
     line = stability_lines(stored, results)
     assert "predict the spread of person Efficacy: its median standard error over forget targets in the reference run is 5.00" in line
     assert "draws its own 10 forget persons" in line
