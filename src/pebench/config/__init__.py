@@ -18,6 +18,7 @@ from pebench.config.sections import (  # noqa: F401
                                    SEED_MAX,
                                    DataConfig,
                                    DiffusionConfig,
+                                   GoalConfig,
                                    LLMJudgeConfig,
                                    LoraConfig,
                                    ModelConfig,

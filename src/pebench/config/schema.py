@@ -14,7 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pebench.config.sections import SEED_MAX, DataConfig, LLMJudgeConfig, ModelConfig, SplitConfig, TrainConfig, _Strict
+from pebench.config.sections import (SEED_MAX, DataConfig, GoalConfig, LLMJudgeConfig, ModelConfig, SplitConfig,
+                                     TrainConfig, _Strict)
 from pebench.core.errors import PebenchError
 
 SCENARIOS = ("person", "event", "both")
@@ -163,6 +164,7 @@ class RunConfig(_Strict):
     model: ModelConfig = ModelConfig()
     foundation: TrainConfig = TrainConfig(**STAGE_DEFAULTS["foundation"])
     finetune: TrainConfig = TrainConfig(**STAGE_DEFAULTS["finetune"])
+    goal: GoalConfig = GoalConfig()
     unlearn: UnlearnConfig = UnlearnConfig()
     eval: EvalConfig = EvalConfig()
     probes: ProbesConfig = ProbesConfig()

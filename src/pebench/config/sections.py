@@ -155,6 +155,19 @@ class TrainConfig(_Strict):
         return self
 
 
+class GoalConfig(_Strict):
+    """How long the Goal model (the foundation fine-tuned on D_r only) trains.
+
+    `finetuned`: as many optimizer steps as the Finetuned model, with its batch size and
+    schedule, so it fits D_r as closely as the Finetuned model does (each retained image is
+    seen |images| / |D_r| times as often, as a model retrained to convergence on less data is).
+    `epochs`: the Finetuned model's passes over each retained image (steps scaled by
+    |D_r| / |images|), which leaves the tiny default's Goal short of that fit."""
+
+    budget: Literal["finetuned", "epochs"] = Field("finetuned", description="finetuned: the Finetuned model's steps; "
+                                                   "epochs: its passes over each image (fewer steps on D_r)")
+
+
 class LLMJudgeConfig(_Strict):
     """An OpenAI-compatible chat endpoint used as a G-Eval style judge (`eval.judge: llm`).
 

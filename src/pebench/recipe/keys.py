@@ -7,7 +7,7 @@ reads, config sections first:
 * data as used: the dataset's build record, its files when given with `--data`, the data code;
 * foundation: `model`, `seed` (and `foundation` when trained here); the data, the base's
   checksum or `--model` files, the training code, the compute environment;
-* Finetuned: `finetune`; the foundation. Goal: `finetune` (steps scaled to D_r); the foundation, the split's D_r;
+* Finetuned: `finetune`; the foundation. Goal: `finetune` (and `goal.budget`: its steps, or scaled to D_r); the foundation, the split's D_r;
 * evaluation: `eval` (resolved), `split`; the data, the split (scenario, seed, targets), the
   evaluation code (plug-in metrics too), the files of `eval.pope_dir` / `eval.real_dir`;
 * a row: the evaluation and the row's model keys; a method's row also its training settings

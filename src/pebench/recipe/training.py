@@ -29,12 +29,17 @@ def seeded_params(name: str, params: dict, seed: int) -> dict:
     return {"seed": seed, **params} if "seed" in METHODS.get(name).defaults else dict(params)
 
 
-def goal_settings(finetune: TrainConfig, split: Split, images: int) -> TrainConfig:
+def goal_settings(finetune: TrainConfig, split: Split, images: int, budget: str = "finetuned") -> TrainConfig:
     """The Goal's training settings: the Finetuned model's (`finetune`, over `images` PEBench
-    images) with the steps scaled to D_r, steps · |D_r| / images, so that the Goal passes over
-    each retained image as often as the Finetuned model does: the same epochs, as a model
-    retrained from scratch on the retained data (TOFU's retain model) is trained, neither more
-    nor less."""
+    images). With `budget` "finetuned" they are used as they are: as many steps as the Finetuned
+    model, so that the Goal fits D_r as the Finetuned model does, as a model retrained to
+    convergence on the retained data would (TOFU's retain model is trained with the full model's
+    recipe). With "epochs" the steps are scaled to D_r, steps · |D_r| / images, so that the Goal
+    passes over each retained image as often as the Finetuned model does; on the tiny default that
+    leaves it short of the Finetuned model's fit on D_r (a Goal that cannot name the retained
+    persons it trained on)."""
+    if budget == "finetuned":
+        return finetune
     return finetune.model_copy(update={"steps": max(1, round(finetune.steps * len(split.retain) / images))})
 
 
@@ -114,7 +119,7 @@ class TrainingStages:
         return self._sft_model("finetuned", foundation, ids, key, self.ctx.cfg.finetune), key
 
     def goal_settings(self, split: Split) -> TrainConfig:
-        return goal_settings(self.ctx.cfg.finetune, split, len(self.ctx.data.of_kind("pebench")))
+        return goal_settings(self.ctx.cfg.finetune, split, len(self.ctx.data.of_kind("pebench")), self.ctx.cfg.goal.budget)
 
     def goal_key(self, split: Split) -> str:
         return keys.goal_key(self.goal_settings(split), self.ctx.base.key, split)
