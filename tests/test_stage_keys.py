@@ -178,18 +178,19 @@ def test_the_data_code_and_its_package_files_are_in_the_data_keys(monkeypatch, b
 
 
 def test_the_goal_trains_the_finetuned_steps_or_its_epochs(tiny_data):
-    """By default the Goal takes the Finetuned model's steps (its fit on D_r); with budget
-    "epochs" its steps are Finetuned's scaled by |D_r| / |PEBench images|; its key follows them."""
+    """With budget "finetuned" the Goal takes the Finetuned model's steps (its fit on D_r); with
+    "epochs" (the default) Finetuned's scaled by |D_r| / |PEBench images|; its key follows them."""
     cfg = RunConfig()
     images = len(tiny_data.of_kind("pebench"))
     split = make_split(tiny_data, "person", cfg.split, 0)
-    assert cfg.goal.budget == "finetuned"
-    assert goal_settings(cfg.finetune, split, images) == cfg.finetune
+    assert cfg.goal.budget == "epochs"
+    assert goal_settings(cfg.finetune, split, images, "finetuned") == cfg.finetune
     settings = goal_settings(cfg.finetune, split, images, "epochs")
     assert settings.steps == round(cfg.finetune.steps * len(split.retain) / images) < cfg.finetune.steps
     assert settings.model_dump(exclude={"steps"}) == cfg.finetune.model_dump(exclude={"steps"})
     assert goal_settings(cfg.finetune.model_copy(update={"steps": 400}), split, 4 * len(split.retain), "epochs").steps == 100
     assert goal_settings(cfg.finetune, split, 10**9, "epochs").steps == 1  # never zero steps
     longer = cfg.finetune.model_copy(update={"steps": 2 * cfg.finetune.steps})
-    assert sk.goal_key(settings, "f", split) != sk.goal_key(goal_settings(cfg.finetune, split, images), "f", split)
+    assert goal_settings(cfg.finetune, split, images) == settings
+    assert sk.goal_key(settings, "f", split) != sk.goal_key(goal_settings(cfg.finetune, split, images, "finetuned"), "f", split)
     assert sk.goal_key(cfg.finetune, "f", split) != sk.goal_key(goal_settings(longer, split, images), "f", split)

@@ -29,7 +29,7 @@ def seeded_params(name: str, params: dict, seed: int) -> dict:
     return {"seed": seed, **params} if "seed" in METHODS.get(name).defaults else dict(params)
 
 
-def goal_settings(finetune: TrainConfig, split: Split, images: int, budget: str = "finetuned") -> TrainConfig:
+def goal_settings(finetune: TrainConfig, split: Split, images: int, budget: str = "epochs") -> TrainConfig:
     """The Goal's training settings: the Finetuned model's (`finetune`, over `images` PEBench
     images). With `budget` "finetuned" they are used as they are: as many steps as the Finetuned
     model, so that the Goal fits D_r as the Finetuned model does, as a model retrained to
