@@ -14,7 +14,6 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from statistics import fmean
 
 from pick_defaults import degenerate, pick, score, setting
 
@@ -36,11 +35,12 @@ def _num(value: float) -> str:
 
 
 def _scores(rows: list[dict]) -> str:
-    """The rule's score at each setting tried, in order; the degenerate ones marked."""
+    """The rule's score (its worst scenario's) at each setting tried, in order; the degenerate
+    ones marked."""
     by_value: dict[float, list[dict]] = defaultdict(list)
     for r in rows:
         by_value[setting(r)[1]].append(r)
-    return " · ".join(f"{_num(v)}: {fmean(score(r) for r in rs):.2f}{' (degenerate)' if any(map(degenerate, rs)) else ''}"
+    return " · ".join(f"{_num(v)}: {min(score(r) for r in rs):.2f}{' (degenerate)' if any(map(degenerate, rs)) else ''}"
                       for v, rs in sorted(by_value.items()))
 
 
@@ -67,10 +67,11 @@ def table(sweeps: dict[str, list[dict]], picks: dict[str, dict] | None = None) -
              "|---|---|---|---|---|---|"]
     for method, chosen in picks.items():
         mine = [r for r in rows if r["method"] == method]
-        knob, value = next((k, v) for k, v in chosen.items() if k not in ("steps", "score", "degenerate"))
+        knob, value = next((k, v) for k, v in chosen.items() if k not in ("steps", "score", "degenerate", "edge"))
         person, event = _at_pick([r for r in mine if setting(r) == (knob, value) and r["steps"] == chosen["steps"]])
         files = ", ".join(f"`{name}`" for name, file_rows in sweeps.items() if any(r["method"] == method for r in file_rows))
-        lines.append(f"| {method} | {knob} {_num(value)} | {person} | {event} | {_scores(mine)} | {files} |")
+        edge = " (grid edge)" if chosen.get("edge") else ""
+        lines.append(f"| {method} | {knob} {_num(value)}{edge} | {person} | {event} | {_scores(mine)} | {files} |")
     return "\n".join([BEGIN, "", *lines, "", END])
 
 

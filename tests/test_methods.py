@@ -323,7 +323,7 @@ def test_undial_moves_away_from_the_true_answer_with_a_bounded_loss(setup):
 def test_pdu_multiplier_rises_while_the_retain_constraint_is_violated(setup):
     from pebench.methods import make_method
 
-    method = make_method("PDU", {"epsilon": 0.0, "dual_step_size": 1.0})
+    method = make_method("PDU", {"epsilon": 0.0, "dual_step_size": 1.0, "multiplier": 1.0, "warmup_steps": 0})
     base, forget, retain = setup
     batches = {"forget": {"answer": base.collate([e["answer"] for e in forget[:4]])},
                "retain": {"answer": base.collate([e["answer"] for e in retain[:4]])}}
@@ -334,15 +334,25 @@ def test_pdu_multiplier_rises_while_the_retain_constraint_is_violated(setup):
 @pytest.mark.slow
 def test_mmunlearner_moves_only_the_chosen_modality(setup):
     base, _, _ = setup
+    vlm, _ = _unlearn(setup, "MMUnlearner", steps=3, lr=3e-3, modality="vision", retain_weight=0.0)
+    moved = {n for (n, p), q in zip(vlm.model.named_parameters(), base.model.parameters()) if not torch.equal(p, q)}
+    assert moved and all(in_modality(n, "vision") for n in moved)  # forget-only: the mask decides
     vlm, _ = _unlearn(setup, "MMUnlearner", steps=3, lr=3e-3, modality="vision")
     moved = {n for (n, p), q in zip(vlm.model.named_parameters(), base.model.parameters()) if not torch.equal(p, q)}
-    assert moved and all(in_modality(n, "vision") for n in moved)
+    assert any(not in_modality(n, "vision") for n in moved)  # the retain step is not masked
+    frozen = VLM(copy.deepcopy(base.model), base.processor)
+    for name, p in frozen.model.named_parameters():
+        p.requires_grad_(not in_modality(name, "vision"))
+    from pebench.core.errors import PebenchError
+
+    with pytest.raises(PebenchError, match="no trainable parameter belongs to modality 'vision'"):
+        make_method("MMUnlearner", {"modality": "vision"}).prepare(frozen, lambda: {}, base)
 
 
 @pytest.mark.slow
 def test_manu_prunes_the_chosen_share_of_each_modalitys_neurons_and_trains_nothing(setup):
     base, _, _ = setup
-    vlm, losses = _unlearn(setup, "MANU", fraction=0.1)
+    vlm, losses = _unlearn(setup, "MANU", fraction=0.1, layers=0)  # every block
     assert losses == [] and not METHODS.get("MANU").trains
     changed = [(n, p, q) for (n, p), q in zip(vlm.model.named_parameters(), base.model.parameters()) if not torch.equal(p, q)]
     assert changed and all(n.endswith(("down_proj.weight", "fc2.weight")) for n, _, _ in changed)
@@ -350,3 +360,11 @@ def test_manu_prunes_the_chosen_share_of_each_modalitys_neurons_and_trains_nothi
     neurons = {m: sum(p.shape[1] for n, p in base.model.named_parameters()
                       if n.endswith(("down_proj.weight", "fc2.weight")) and in_modality(n, m)) for m in ("vision", "language")}
     assert zero_columns == sum(max(1, round(0.1 * n)) for n in neurons.values() if n)
+    from pebench.methods.manu import layer_index
+
+    last, _ = _unlearn(setup, "MANU", fraction=0.1, layers=1)  # the last block of each modality only
+    moved = [n for (n, p), q in zip(last.model.named_parameters(), base.model.parameters()) if not torch.equal(p, q)]
+    for modality in ("vision", "language"):
+        blocks = [layer_index(n) for n, _ in base.model.named_parameters() if n.endswith(("down_proj.weight", "fc2.weight"))
+                  and in_modality(n, modality)]
+        assert {layer_index(n) for n in moved if in_modality(n, modality)} <= {max(blocks)}

@@ -71,12 +71,36 @@ def test_gru_removes_only_the_conflicting_component():
 
 
 def test_mmunlearner_saliency_and_modalities():
-    mask = saliency_mask(torch.tensor([2.0, 1.0, 0.0]), torch.tensor([1.0, 2.0, 0.0]), threshold=1.0)
-    assert mask.tolist() == [1.0, 0.0, 1.0]
+    mask = saliency_mask(torch.tensor([2.0, 1.0, 0.0, 0.0]), torch.tensor([1.0, 2.0, 0.0, 1.0]), threshold=1.0)
+    assert mask.tolist() == [1.0, 0.0, 0.0, 0.0]  # 0/0 (no gradient on either set) is not salient
     assert in_modality("model.vision_tower.encoder.layers.0.mlp.fc2.weight", "vision")
     assert not in_modality("model.language_model.layers.0.mlp.down_proj.weight", "vision")
     assert in_modality("model.language_model.layers.0.mlp.down_proj.weight", "language")
     assert in_modality("model.multi_modal_projector.linear_1.weight", "both")
+
+
+def test_mmunlearner_masks_the_forget_gradient_only():
+    """Huo et al.'s loop: g = m ⊙ g_forget + g_retain (the retain step is not masked)."""
+    from types import SimpleNamespace
+
+    from pebench.methods import make_method
+
+    layer = torch.nn.Linear(2, 1, bias=False)
+    method = make_method("MMUnlearner")
+    layer.weight.grad = torch.tensor([[3.0, 5.0]])  # the forget term's gradient, as backward left it
+    method.masks = {"weight": torch.tensor([[1.0, 0.0]])}
+    method._retain_grads = {"weight": torch.tensor([[0.5, 0.25]])}
+    method.on_gradients(SimpleNamespace(model=layer), {}, None)
+    assert layer.weight.grad.tolist() == [[3.5, 0.25]]
+    assert method._retain_grads == {}  # used once
+
+
+def test_undial_and_ceu_draw_no_retain_batch_at_retain_weight_zero():
+    from pebench.methods import make_method
+
+    for name in ("UNDIAL", "CE-U"):
+        assert not make_method(name).uses_retain  # the authors' forget-only default: no D_r batch, no retain_nll logged
+        assert make_method(name, {"retain_weight": 0.5}).uses_retain
 
 
 def test_manu_statistics_specificity_and_selection():
@@ -128,3 +152,95 @@ def test_every_shared_method_module_is_in_the_training_key():
     shared = {f.stem for f in Path(package.__file__).parent.glob("*.py")} - {Path(f).stem for f in method_files} - {"__init__"}
     # overrides.py only merges settings, and the merged values are in the row key themselves
     assert {f"pebench.methods.{m}" for m in shared} - {"pebench.methods.overrides"} <= set(COMPONENTS["training"])
+
+
+class _Scores:
+    """A stand-in for a VLM's scoring calls that returns hand-set log-probabilities, so a loss's
+    formula is checked on numbers with known answers (as torchtune's loss tests do)."""
+
+    def __init__(self, sequence: dict[str, float], retain: float = 0.0, token_logps=None):
+        self.sequence, self.retain, self.token_logps = sequence, retain, token_logps
+
+    def sequence_logprob(self, batch):
+        return torch.tensor([self.sequence[batch["which"]]])
+
+    def nll(self, batch):
+        return torch.tensor(self.retain)
+
+    def token_logprobs(self, batch):
+        logps = torch.tensor(self.token_logps)
+        return logps, torch.ones_like(logps), None
+
+
+def test_dpo_has_the_unlearning_2_over_beta_factor():
+    """-(2/β)·log σ(β·m), m = (log π(refusal) − log π_ref(refusal)) − (log π(answer) − log π_ref(answer))."""
+    from pebench.methods import make_method
+
+    batches = {"forget": {"refusal": {"which": "refusal"}, "answer": {"which": "answer"}}, "retain": {"answer": {}}}
+    model, ref = _Scores({"refusal": -1.0, "answer": -2.0}, retain=0.5), _Scores({"refusal": -2.0, "answer": -1.0})
+    loss, logs = make_method("DPO", {"beta": 0.1}).loss(model, batches, ref)
+    margin = (-1.0 + 2.0) - (-2.0 + 1.0)  # 2
+    assert logs["dpo"] == pytest.approx(-(2 / 0.1) * math.log(1 / (1 + math.exp(-0.1 * margin))))
+    assert float(loss) == pytest.approx(logs["dpo"] + 1.0 * 0.5)
+    at_zero, _ = make_method("DPO", {"beta": 0.1, "retain_weight": 0.0}).loss(ref, batches, ref)
+    assert float(at_zero) == pytest.approx(20 * math.log(2))  # (2/β)·log 2 at a zero margin
+
+
+def test_simnpo_weighs_its_forget_term_as_the_authors_tofu_setting():
+    """forget_weight · (2/β) · −log σ(−β·mean_t log π − γ), forget_weight 0.1375 by default."""
+    from pebench.methods import make_method
+
+    method = make_method("SimNPO")
+    assert method.params["forget_weight"] == 0.1375 and method.params["beta"] == 2.5
+    model = _Scores({}, retain=0.0, token_logps=[[-1.0, -3.0]])  # mean log-prob −2
+    _, logs = method.loss(model, {"forget": {"answer": {}}, "retain": {"answer": {}}}, None)
+    assert logs["simnpo"] == pytest.approx(0.1375 * (2 / 2.5) * -math.log(1 / (1 + math.exp(-2.5 * 2.0))))
+
+
+def test_satimp_and_undial_defaults_are_the_authors():
+    from pebench.methods import make_method
+
+    assert make_method("SatImp").params.items() >= {"gamma": 1.0, "retain_weight": 0.1, "beta1": 5.0, "beta2": 1.0}.items()
+    assert make_method("UNDIAL").params["beta"] == 5.0
+
+
+def test_manu_prunes_the_last_blocks_and_weighs_frequency_as_the_release():
+    from pebench.methods.manu import last_layers, layer_index
+
+    names = [f"model.language_model.layers.{i}.mlp.down_proj" for i in range(5)] + ["model.other.fc2"]
+    assert layer_index(names[3]) == 3 and layer_index("model.other.fc2") is None
+    assert last_layers(names, 3) == names[2:]  # blocks 2-4, and a projection outside any block
+    assert last_layers(names, 0) == names
+    forget = {"absolute": torch.tensor([1.0, 1.0]), "frequency": torch.tensor([4.0, 1.0]),
+              "variance": torch.tensor([1.0, 1.0]), "rms": torch.tensor([1.0, 1.0])}
+    retain = {k: torch.ones(2) for k in forget}
+    assert specificity(forget, retain, {"frequency": 0.0}).tolist() == pytest.approx([3.0, 3.0])
+    assert specificity(forget, retain)[0] > specificity(forget, retain)[1]
+
+
+def test_pdu_sets_epsilon_above_the_finetuned_retain_nll_and_holds_lambda_through_the_warm_up():
+    """ε = NLL_Finetuned(D_r) + epsilon, measured in prepare; λ stays at its start for
+    `warmup_steps` steps, then λ ← max(0, λ + η (NLL(r) − ε)); each step logs whether NLL(r) ≤ ε."""
+    from pebench.methods import make_method
+
+    class Model:
+        def __init__(self, retain):
+            self.retain = retain
+
+        def nll(self, batch):
+            return torch.tensor(self.retain)
+
+        def answer_logits(self, batch):
+            return torch.tensor([[1.0, 3.0]]), torch.tensor([1]), torch.tensor([[True]])
+
+    method = make_method("PDU", {"epsilon": 0.05, "multiplier": 50.0, "warmup_steps": 1, "dual_step_size": 2.0})
+    prepared = method.prepare(Model(0.3), lambda: {"retain": {"answer": {}}}, None)
+    assert prepared["epsilon"] == pytest.approx(0.35) and prepared["finetuned_retain_nll"] == pytest.approx(0.3)
+    batches = {"forget": {"answer": {}}, "retain": {"answer": {}}}
+    loss, logs = method.loss(Model(0.5), batches, None)
+    assert float(loss) == pytest.approx((3.0 - 2.0) ** 2 + 50.0 * (0.5 - 0.35))
+    assert logs["constraint_held"] == 0.0 and method.multiplier == 50.0  # held through the warm-up step
+    _, logs = method.loss(Model(0.5), batches, None)
+    assert method.multiplier == pytest.approx(50.0 + 2.0 * (0.5 - 0.35))
+    _, logs = method.loss(Model(0.2), batches, None)
+    assert logs["constraint_held"] == 1.0

@@ -37,17 +37,30 @@ def test_degenerate_settings_are_dropped_and_reported_when_nothing_else_is_left(
     rows = [_row("GA", 1e-3, 100.0, 90.0, distinct=0.05), _row("GA", 1e-4, 50.0, 90.0),
             _row("KL", 1e-4, 90.0, 90.0, empty=0.6)]
     picked = rule.pick(rows)
-    assert picked["GA"] == {"lr": 1e-4, "steps": 40, "score": pytest.approx(0.6429, abs=1e-4), "degenerate": False}
+    assert picked["GA"] == {"lr": 1e-4, "steps": 40, "score": pytest.approx(0.6429, abs=1e-4), "degenerate": False,
+                            "edge": True}  # the lowest lr tried: not bracketed
     assert picked["KL"]["degenerate"]
 
 
-def test_scenarios_are_averaged_and_another_knob_is_picked_by_the_same_rule():
+def test_the_worst_scenario_decides_and_another_knob_is_picked_by_the_same_rule():
     rows = [{**_row("MANU", None, 100.0, 4.0), "knob": "fraction", "value": 0.2},
             {**_row("MANU", None, 0.6, 0.72, scenario="event"), "knob": "fraction", "value": 0.2},
             {**_row("MANU", None, 55.0, 53.0), "knob": "fraction", "value": 0.1},
             {**_row("MANU", None, 0.3, 0.9, scenario="event"), "knob": "fraction", "value": 0.1}]
     picked = rule.pick(rows)["MANU"]
     assert picked["fraction"] == 0.1 and "lr" not in picked
+    assert picked["score"] == pytest.approx(rule.harmonic(0.3, 0.9), abs=1e-4)  # event, its worse scenario
+
+
+def test_a_collapse_in_one_scenario_is_not_paid_for_by_the_other():
+    """Mean over scenarios: 1e-3 (person 0.98, event 0.10 → mean 0.54) beat 1e-4 (0.50 and
+    0.50); the worst scenario picks 1e-4, and a pick between two tried values is bracketed."""
+    rows = [_row("GA", 1e-3, 98.0, 98.0), _row("GA", 1e-3, 0.1, 0.1, scenario="event"),
+            _row("GA", 1e-4, 50.0, 50.0), _row("GA", 1e-4, 0.5, 0.5, scenario="event"),
+            _row("GA", 1e-5, 10.0, 90.0), _row("GA", 1e-5, 0.1, 0.9, scenario="event")]
+    picked = rule.pick(rows)["GA"]
+    assert picked["lr"] == 1e-4 and picked["score"] == pytest.approx(0.5) and not picked["edge"]
+    assert rule.pick(rows[:4])["GA"]["edge"]  # 1e-4 the lowest tried
 
 
 def _sweep_table():
@@ -67,7 +80,7 @@ def test_the_sweep_table_shows_the_pick_and_every_settings_score():
             _row("GA", 1e-3, 100.0, 100.0, distinct=0.01), _row("GA", 1e-3, 1.0, 1.0, scenario="event")]
     text = _sweep_table().table({"sweep_x.json": rows})
     line = next(x for x in text.splitlines() if x.startswith("| GA |"))
-    assert line == ("| GA | lr 1e-4 | 60 / 60 | 0.50 / 1.00 | 3e-5: 0.26 · 1e-4: 0.63 · 1e-3: 1.00 (degenerate) "
+    assert line == ("| GA | lr 1e-4 | 60 / 60 | 0.50 / 1.00 | 3e-5: 0.18 · 1e-4: 0.60 · 1e-3: 1.00 (degenerate) "
                     "| `sweep_x.json` |")
 
 

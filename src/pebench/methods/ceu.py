@@ -1,6 +1,5 @@
 """CE-U: cross-entropy unlearning (Yang, 2025, "CE-U: Cross Entropy Unlearning", arXiv 2503.01224)."""
 
-import torch
 
 from pebench.methods.base import METHODS, Method, answer_logits, retain_nll
 from pebench.methods.token_weighted import after_first_answer_tokens, ceu_targets, soft_cross_entropy
@@ -25,5 +24,13 @@ class CrossEntropyUnlearning(Method):
         logits, targets, rows = answer_logits(model, batches["forget"]["answer"])
         keep = after_first_answer_tokens(rows, int(self.params["skip_first"]))
         forget = soft_cross_entropy(logits[keep], ceu_targets(logits[keep], targets[keep]))
-        retain = retain_nll(model, batches) if self.params["retain_weight"] else torch.zeros(())
-        return forget + self.params["retain_weight"] * retain, {"ceu": float(forget.detach()), "retain_nll": float(retain.detach())}
+        logs = {"ceu": float(forget.detach())}
+        if not self.uses_retain:
+            return forget, logs
+        retain = retain_nll(model, batches)
+        return forget + self.params["retain_weight"] * retain, {**logs, "retain_nll": float(retain.detach())}
+
+    @property
+    def uses_retain(self) -> bool:  # type: ignore[override]
+        """The retain term, and so a D_r batch, only at a non-zero `retain_weight` (0 by default)."""
+        return bool(self.params["retain_weight"])

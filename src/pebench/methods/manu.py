@@ -35,12 +35,29 @@ def statistics_from_sums(sums: torch.Tensor) -> dict[str, torch.Tensor]:
             "variance": (squares - total ** 2).clamp(min=0).float(), "rms": squares.sqrt().float()}
 
 
-def specificity(forget: dict[str, torch.Tensor], retain: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Σ_s r_s / mean(r_s) over the statistics s, r_s = I_s(forget) / (I_s(retain) + 1e-8): how
-    much more a neuron serves the forget data than the retained data, each statistic's ratio
-    scaled by its mean over the layer so that none dominates by its units."""
-    ratios = [forget[s] / (retain[s] + 1e-8) for s in STATISTICS]
-    return sum(r / r.mean().clamp(min=1e-12) for r in ratios)
+def specificity(forget: dict[str, torch.Tensor], retain: dict[str, torch.Tensor],
+                weights: dict[str, float] | None = None) -> torch.Tensor:
+    """Σ_s w_s · r_s / mean(r_s) over the statistics s, r_s = I_s(forget) / (I_s(retain) + 1e-8):
+    how much more a neuron serves the forget data than the retained data, each statistic's ratio
+    scaled by its mean over the layer so that none dominates by its units (w_s: 1 unless given;
+    the method weighs frequency 0, as the authors' release does)."""
+    weights = weights or {}
+    ratios = {s: forget[s] / (retain[s] + 1e-8) for s in STATISTICS}
+    return sum(weights.get(s, 1.0) * r / r.mean().clamp(min=1e-12) for s, r in ratios.items())
+
+
+def layer_index(name: str) -> int | None:
+    """The block number in a module name (`...layers.3.mlp.down_proj` → 3), None without one."""
+    parts = name.split(".")
+    return next((int(parts[i + 1]) for i in range(len(parts) - 1) if parts[i] in ("layers", "layer", "blocks")
+                 and parts[i + 1].isdigit()), None)
+
+
+def last_layers(names: list[str], count: int) -> list[str]:
+    """The names among `names` in the last `count` blocks (all of them with `count` 0)."""
+    indices = sorted({i for i in map(layer_index, names) if i is not None})
+    kept = set(indices[-count:]) if count else set(indices)
+    return [n for n in names if layer_index(n) is None or layer_index(n) in kept]
 
 
 def top_fraction(scores: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -51,14 +68,15 @@ def top_fraction(scores: torch.Tensor, fraction: float) -> torch.Tensor:
 
 def _collect(model, modules: dict[str, torch.nn.Linear], batches: list[dict]) -> dict[str, dict[str, torch.Tensor]]:
     """The statistics of each down projection's inputs over `batches` (the language model's at
-    the non-padding positions; the vision encoder's at every patch), over every process's share."""
+    the non-padding positions; the vision encoder's at every patch: told apart by the module's
+    modality), over every process's share."""
     sums: dict[str, torch.Tensor] = {}
     current: dict[str, torch.Tensor] = {}
 
     def record(name: str, args: tuple) -> None:
         a = args[0].detach()
         keep = current["attention_mask"]
-        part = activation_sums(a[keep.bool()] if a.shape[:2] == keep.shape else a.reshape(-1, a.shape[-1]))
+        part = activation_sums(a[keep.bool()] if in_modality(name, "language") else a.reshape(-1, a.shape[-1]))
         sums[name] = sums[name] + part if name in sums else part
 
     hooks = [module.register_forward_pre_hook(lambda _m, args, n=name: record(n, args)) for name, module in modules.items()]
@@ -79,14 +97,17 @@ class ModalityAwareNeuronUnlearning(Method):
     """Before unlearning (and instead of any training step): run `batches` forget and retain
     batches through the Finetuned model, score each MLP neuron of the vision encoder and of the
     language model by `specificity`, and prune (zero the down-projection column of) the top
-    `fraction` of each modality's neurons. The one knob, `fraction`, is chosen by the same sweep
-    rule as the other methods' learning rates (`scripts/method_sweep.py`)."""
+    `fraction` of the neurons in each modality's last `layers` blocks (the authors' release
+    prunes the last three; 0: every block), with the frequency statistic weighted
+    `frequency_weight` (the release: 0). The one knob, `fraction`, is chosen by the same sweep
+    rule as the other methods' learning rates (`scripts/method_sweep.py`). Kept on purpose: each
+    statistic's ratio is scaled by its mean over the pruned blocks, pebench's normalisation."""
 
     name = "MANU"
     source = "Liu et al., ACL 2025, arXiv 2502.15910"
     supports_sharding = False  # whole gradients / activations (one process or DDP)
-    defaults = {"fraction": 0.02, "batches": 4}
-    ranges = {"fraction": ">=0,<=1", "batches": ">=1"}
+    defaults = {"fraction": 0.02, "batches": 4, "layers": 3, "frequency_weight": 0.0}
+    ranges = {"fraction": ">=0,<=1", "batches": ">=1", "layers": ">=0", "frequency_weight": ">=0"}
     trains = False
     supports_lora = False  # pruning edits the base weights, which a LoRA adapter cannot hold
 
@@ -98,10 +119,11 @@ class ModalityAwareNeuronUnlearning(Method):
         retain = _collect(model, modules, [b["retain"]["answer"] for b in drawn])
         pruned = {}
         for modality in ("vision", "language"):
-            names = [n for n in modules if in_modality(n, modality)]
+            names = last_layers([n for n in modules if in_modality(n, modality)], int(self.params["layers"]))
             if not names:
                 continue
-            scores = torch.cat([specificity(forget[n], retain[n]) for n in names])
+            weights = {"frequency": float(self.params["frequency_weight"])}
+            scores = torch.cat([specificity(forget[n], retain[n], weights) for n in names])
             chosen = top_fraction(scores, self.params["fraction"])
             offsets = torch.tensor([0, *[modules[n].in_features for n in names]]).cumsum(0)
             with torch.no_grad():

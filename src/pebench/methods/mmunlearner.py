@@ -12,10 +12,13 @@ from pebench.core.errors import PebenchError
 from pebench.methods.base import METHODS, Method, nll, retain_nll
 from pebench.methods.modality import in_modality
 
+
 def saliency_mask(forget_fisher: torch.Tensor, retain_fisher: torch.Tensor, threshold: float) -> torch.Tensor:
-    """1 where (F_f + 1e-15) / (F_r + 1e-15) ≥ threshold: the parameter matters more to the
-    forget data than to the retained data (F: mean squared gradient, a diagonal Fisher)."""
-    return ((forget_fisher + 1e-15) / (retain_fisher + 1e-15) >= threshold).float()
+    """1 where (F_f + 1e-15) / (F_r + 1e-15) ≥ threshold and F_f > 0: the parameter matters more
+    to the forget data than to the retained data (F: mean squared gradient, a diagonal Fisher).
+    A parameter no gradient reaches on either set (0/0, e.g. a LoRA `lora_A` while B is zero)
+    is not salient: nothing shows it matters to the forget data."""
+    return (((forget_fisher + 1e-15) / (retain_fisher + 1e-15) >= threshold) & (forget_fisher > 0)).float()
 
 
 @METHODS.register("MMUnlearner")
@@ -23,8 +26,11 @@ class MMUnlearner(Method):
     """Before the first step, for each trainable parameter of the chosen `modality`:
     F_f = mean over `saliency_batches` forget batches of (∇NLL(forget))², F_r likewise on retain
     batches, both at the Finetuned model; mask m = 1[F_f / F_r ≥ threshold] (0 for the other
-    modality's parameters). Then loss = −NLL(forget) + retain_weight · NLL(retain) with every
-    gradient multiplied by m, so only the salient parameters move."""
+    modality's parameters). Then each step's gradient is m ⊙ ∇(−NLL(forget)) + retain_weight ·
+    ∇NLL(retain): the forget step moves only the salient parameters, the retain step every
+    trainable one (as the authors' training loop masks the forget gradient only). A `modality`
+    with no trainable parameter (vision under language-only LoRA targets) is refused: it would
+    train nothing."""
 
     name = "MMUnlearner"
     source = "Huo et al., ACL 2025 Findings, arXiv 2502.11051"
@@ -37,6 +43,7 @@ class MMUnlearner(Method):
         if self.params["modality"] not in ("vision", "language", "both"):
             raise PebenchError(f"method MMUnlearner: modality must be vision, language or both, not {self.params['modality']!r}")
         self.masks: dict[str, torch.Tensor] = {}
+        self._retain_grads: dict[str, torch.Tensor] = {}
 
     def _fisher(self, model, params: dict[str, torch.nn.Parameter], draw, part: str) -> dict[str, torch.Tensor]:
         fisher = {name: torch.zeros_like(p) for name, p in params.items()}
@@ -55,6 +62,9 @@ class MMUnlearner(Method):
 
     def prepare(self, model, draw, ref):
         params = {n: p for n, p in model.model.named_parameters() if p.requires_grad}
+        if not any(in_modality(n, self.params["modality"]) for n in params):
+            raise PebenchError(f"method MMUnlearner: no trainable parameter belongs to modality {self.params['modality']!r} "
+                               "(under LoRA, add that modality's modules to model.lora.target_modules, or choose another modality)")
         forget, retain = self._fisher(model, params, draw, "forget"), self._fisher(model, params, draw, "retain")
         self.masks = {n: saliency_mask(forget[n], retain[n], self.params["threshold"])
                       if in_modality(n, self.params["modality"]) else torch.zeros_like(p) for n, p in params.items()}
@@ -62,12 +72,28 @@ class MMUnlearner(Method):
         return {"salient_share": kept}
 
     def loss(self, model, batches, ref):
+        """Returns the forget term to back-propagate (masked in `on_gradients`); the retain
+        term's gradient is taken here, apart, and added unmasked after the mask."""
         forget = nll(model, batches["forget"]["answer"])
         retain = retain_nll(model, batches)
-        return -forget + self.params["retain_weight"] * retain, {"forget_nll": float(forget.detach()), "retain_nll": float(retain.detach())}
+        params = {n: p for n, p in model.model.named_parameters() if p.requires_grad}
+        weighted = self.params["retain_weight"] * retain
+        grads = torch.autograd.grad(weighted, list(params.values()), allow_unused=True) if weighted.requires_grad else ()
+        self._retain_grads = {n: g for n, g in zip(params, grads) if g is not None}
+        return -forget + weighted.detach(), {"forget_nll": float(forget.detach()), "retain_nll": float(retain.detach())}
 
     def on_gradients(self, model, batches, ref):
         for name, p in model.model.named_parameters():
             if p.grad is not None and name in self.masks:
                 p.grad.mul_(self.masks[name])
+        retain = self._retain_grads
+        if retain:  # averaged over processes as the loop averaged the forget gradient
+            flat = distributed.mean_of_processes(torch.cat([g.reshape(-1) for g in retain.values()]))
+            offset = 0
+            for name, p in model.model.named_parameters():
+                if name in retain:
+                    g = flat[offset:offset + p.numel()].view_as(p)
+                    offset += p.numel()
+                    p.grad = g.clone() if p.grad is None else p.grad.add_(g)
+        self._retain_grads = {}
         return {}
