@@ -18,6 +18,18 @@ def shipped_base_id() -> str:
     return verify_base(BASE)
 
 
+def made_by_other_code(record: dict) -> str:
+    """Which code components (`pebench.core.fingerprint.COMPONENTS`) differ between a stored run
+    and this checkout ("" when none: the run is what this code makes)."""
+    from pebench.core.fingerprint import code_identity
+
+    stored = (record.get("code") or {}).get("components")
+    if not stored:
+        return "it records no code identity"
+    return ", ".join(f"{name} {stored.get(name)} != {digest}" for name, digest in code_identity().items()
+                     if stored.get(name) != digest)
+
+
 def made_on_the_shipped_base(record: dict) -> bool:
     """Whether a stored run (or stability benchmark) records the shipped base it was made with."""
     return (record.get("base") or {}).get("fingerprint") == shipped_base_id()

@@ -24,7 +24,8 @@ from pebench.core.generated import replace_block, sync
 from pebench.eval.metrics import column_metric, table_metrics
 from pebench.report import in_config_order
 from pebench.report.tables import TABLE1_COLUMNS, privacy_tables, table1, table2, to_markdown
-from readme_base import ROOT, base_section, made_on_the_shipped_base
+from readme_goal import goal_section
+from readme_base import ROOT, base_section, made_by_other_code, made_on_the_shipped_base
 from readme_robustness import full_run_mismatch, robustness_section
 from readme_stability import stability_lines
 
@@ -33,7 +34,7 @@ STABILITY = ROOT / "docs" / "results" / "stability.json"
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 # Which generated blocks each page holds.
-PAGES = {README: ("front",), DOCS / "results.md": ("results",), DOCS / "probes.md": ("robustness",), DOCS / "base.md": ("base",)}
+PAGES = {README: ("front",), DOCS / "results.md": ("results", "goal"), DOCS / "probes.md": ("robustness",), DOCS / "base.md": ("base",)}
 FULL = ROOT / "docs" / "results" / "full.json"
 
 
@@ -233,7 +234,8 @@ def front_section(results: dict) -> str:
 def blocks(results: dict, stability: dict | None, full: dict | None) -> dict[str, str]:
     """Every generated block, markers included, by name."""
     return {"front": front_section(results), "results": section(results, stability),
-            "robustness": _marked("robustness", robustness_section(results, full)), "base": _marked("base", base_section())}
+            "robustness": _marked("robustness", robustness_section(results, full)), "base": _marked("base", base_section()),
+            "goal": _marked("goal", goal_section(results))}
 
 
 def _marked(block: str, text: str) -> str:
@@ -252,6 +254,8 @@ def load_reference() -> dict[str, str]:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     if not made_on_the_shipped_base(results):
         raise SystemExit(f"error: {RESULTS} was made with another base than the shipped one (store a new default run)")
+    if other := made_by_other_code(results):
+        raise SystemExit(f"error: {RESULTS} was made by other code ({other}): store a new default run")
     stability = json.loads(STABILITY.read_text(encoding="utf-8")) if STABILITY.is_file() else None
     full = json.loads(FULL.read_text(encoding="utf-8")) if FULL.is_file() else None
     if full and not made_on_the_shipped_base(full):

@@ -11,7 +11,7 @@ from readme_base import made_on_the_shipped_base
 
 # What a stability record must share with the reference run for its figures to describe the
 # run's tables (it differs in seeds and probes by design).
-SHARED_SETTINGS = ("data", "split", "model", "foundation", "finetune", "unlearn", "eval", "methods", "scenarios")
+SHARED_SETTINGS = ("data", "split", "model", "foundation", "finetune", "goal", "unlearn", "eval", "methods", "scenarios")
 
 
 def settings_unlike_the_run(record: dict, results: dict) -> list[str]:

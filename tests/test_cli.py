@@ -207,6 +207,15 @@ def test_run_refuses_a_directory_with_another_config(tmp_path, monkeypatch, caps
     assert (other / "precious.txt").read_text() == "keep me"
 
 
+def test_a_method_the_configuration_cannot_run_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    """Issue 44: MANU under LoRA was refused after config.json was written, so the corrected rerun
+    into the same --out was refused too; now nothing is written and the error names the way out."""
+    out = tmp_path / "r"
+    result = pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--lora", "--methods", "GA,MANU", "--out", str(out))
+    _one_line_error(result, "method MANU edits weights in a way a LoRA adapter cannot hold; drop it from `methods`")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("env, message", [
     ({"ACCELERATE_USE_DEEPSPEED": "true"}, "error: DeepSpeed is not supported: pebench shards models with PyTorch FSDP2 "
                                            "(use configs/accelerate/fsdp.yaml; ZeRO-3 and FSDP shard the same state)"),

@@ -61,6 +61,13 @@ def test_results_have_every_row_and_column(tiny_run):
     assert results["config"]["data"]["persons"] == 8
     assert results["base"] == {"model": "tiny-llava", "fingerprint": None}  # built from a config, not pretrained
     assert results["versions"]["transformers"].startswith("5.")
+    from pebench.core.fingerprint import code_identity
+
+    code = results["code"]  # which code made the run (issue 44): components, commit, every model and row key
+    assert code["components"] == code_identity()
+    assert set(code["rows"]) == {"person", "event", "both"} and set(code["rows"]["person"]["methods"]) == set(METHODS)
+    assert len(code["models"]["finetuned"]) == 16 and code["rows"]["person"]["goal"] != code["rows"]["event"]["goal"]
+    assert code["git"] is None or len(code["git"]["commit"]) == 40
 
 
 def test_goal_model_never_learned_the_forgotten_event(tiny_run):

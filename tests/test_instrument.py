@@ -1,9 +1,11 @@
 """The measuring instrument's data: reserved identities, captions that mention the person,
 object listing, POPE's official parsing, a generic tokenizer corpus and an order-free judge."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +180,62 @@ def test_a_finetuned_model_that_never_learnt_the_targets_is_flagged():
     assert not missed["ok"] and missed["person"]["ok"] and not missed["event"]["ok"]
     warnings = unlearnt_warnings({0: {"person": {"knows_targets": knew}, "both": {"knows_targets": missed}}})
     assert len(warnings) == 1 and "scenario both" in warnings[0] and "event Efficacy 0.6 > 0.2" in warnings[0]
+
+
+def test_components_cover_the_modules_their_code_imports_transitively(tmp_path):
+    """Issue 44: `core/distributed.py` (gradient averaging, sharding) is in no listed root, yet the
+    training stages import it, so it is in the training component; a helper a --method-file
+    imports from its own folder is in that method's hash; a later stage's code is not walked into."""
+    import importlib.util
+
+    from pebench.core.fingerprint import component_files, imported_modules, object_source_hash
+
+    training = {f.relative_to(f.parents[2]).as_posix() for f in component_files("training")}
+    assert {"pebench/core/distributed.py", "pebench/config/schema.py", "pebench/core/registry.py"} <= training
+    assert not any(name.startswith(("pebench/eval/", "pebench/probes/", "pebench/report/")) for name in training)
+    assert not any(f.parts[-2] == "eval" for f in component_files("data"))
+    source = tmp_path / "uses.py"
+    source.write_text("from pebench.core import distributed\nfrom pebench.core.errors import PebenchError\nimport json\n")
+    assert imported_modules(source) == {"pebench.core", "pebench.core.distributed", "pebench.core.errors"}
+    (tmp_path / "helper.py").write_text("FACTOR = 1\n")
+    method = tmp_path / "mine_helped.py"
+    method.write_text("from helper import FACTOR\n\nclass Mine:\n    factor = FACTOR\n")
+
+    def load():
+        sys.path.insert(0, str(tmp_path))
+        try:
+            spec = importlib.util.spec_from_file_location("mine_helped", method)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules.pop("helper", None)
+            sys.modules["mine_helped"] = module
+            spec.loader.exec_module(module)
+            return object_source_hash(module.Mine)
+        finally:
+            sys.path.remove(str(tmp_path))
+            sys.modules.pop("mine_helped", None)
+
+    before = load()
+    (tmp_path / "helper.py").write_text("FACTOR = 2\n")
+    assert load() != before
+
+
+@pytest.mark.slow
+def test_editing_a_byte_of_core_distributed_changes_the_training_component(tmp_path):
+    """A copy of the package with one byte of `core/distributed.py` changed hashes its training
+    component (in every model stage's key, so DDP and FSDP stages are recomputed) otherwise."""
+    import shutil
+
+    import pebench
+    from pebench.core.fingerprint import code_identity
+
+    copy = tmp_path / "pebench"
+    shutil.copytree(Path(pebench.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__", "assets"))
+    target = copy / "core" / "distributed.py"
+    target.write_text(target.read_text(encoding="utf-8").replace("world_size", "world_size ", 1), encoding="utf-8")
+    probe = "import json; from pebench.core.fingerprint import code_identity; print(json.dumps(code_identity()))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    edited, current = json.loads(result.stdout.strip().splitlines()[-1]), code_identity()
+    assert edited["training"] != current["training"] and edited["probes"] != current["probes"]
+    assert edited["data"] != current["data"]  # the data build shards its rendering with it too

@@ -22,7 +22,7 @@ SKIPPED = {("model", "path"), ("eval", "pope_dir"), ("eval", "real_dir"), ("eval
 
 FOUNDATION = {"model", "seed", "foundation"}
 EVALUATION = {"eval", "split", "seed"}
-GOAL = FOUNDATION | {"finetune", "split.forget_fraction"}  # D_r: which targets, not how their images divide
+GOAL = FOUNDATION | {"finetune", "goal", "split.forget_fraction"}  # D_r: which targets, not how their images divide
 FINETUNED = FOUNDATION | {"finetune"}
 ROW = EVALUATION | FINETUNED | GOAL
 METHOD = ROW | {"unlearn", "probes.every", "probes.subset", "probes.scenarios"}  # evaluation during unlearning, when probed
@@ -48,7 +48,7 @@ def keys(cfg: RunConfig, data, *, build=None, files=None, base=None, env=ENV, co
     out = {"dataset": sk.dataset_key(cfg), "foundation": foundation, "finetuned": finetuned}
     for scenario in ("person", "both"):
         split = make_split(data, scenario, cfg.split, cfg.seed)
-        goal = sk.goal_key(goal_settings(cfg.finetune, split, len(data.of_kind("pebench"))), foundation, split)
+        goal = sk.goal_key(goal_settings(cfg.finetune, split, len(data.of_kind("pebench")), cfg.goal.budget), foundation, split)
         evaluation = sk.evaluation_key(cfg, eval_cfg, split, data_key, code, [])
         settings = method_settings(cfg.unlearn, METHOD)
         if scenario == "person":
@@ -178,12 +178,12 @@ def test_the_data_code_and_its_package_files_are_in_the_data_keys(monkeypatch, b
 
 
 def test_the_goal_trains_the_finetuned_steps_or_its_epochs(tiny_data):
-    """With budget "finetuned" the Goal takes the Finetuned model's steps (its fit on D_r); with
-    "epochs" (the default) Finetuned's scaled by |D_r| / |PEBench images|; its key follows them."""
+    """With budget "finetuned" (the default) the Goal takes the Finetuned model's steps (its fit
+    on D_r); with "epochs" Finetuned's scaled by |D_r| / |PEBench images|; its key follows them."""
     cfg = RunConfig()
     images = len(tiny_data.of_kind("pebench"))
     split = make_split(tiny_data, "person", cfg.split, 0)
-    assert cfg.goal.budget == "epochs"
+    assert cfg.goal.budget == "finetuned"
     assert goal_settings(cfg.finetune, split, images, "finetuned") == cfg.finetune
     settings = goal_settings(cfg.finetune, split, images, "epochs")
     assert settings.steps == round(cfg.finetune.steps * len(split.retain) / images) < cfg.finetune.steps
@@ -191,6 +191,6 @@ def test_the_goal_trains_the_finetuned_steps_or_its_epochs(tiny_data):
     assert goal_settings(cfg.finetune.model_copy(update={"steps": 400}), split, 4 * len(split.retain), "epochs").steps == 100
     assert goal_settings(cfg.finetune, split, 10**9, "epochs").steps == 1  # never zero steps
     longer = cfg.finetune.model_copy(update={"steps": 2 * cfg.finetune.steps})
-    assert goal_settings(cfg.finetune, split, images) == settings
+    assert goal_settings(cfg.finetune, split, images) == cfg.finetune
     assert sk.goal_key(settings, "f", split) != sk.goal_key(goal_settings(cfg.finetune, split, images, "finetuned"), "f", split)
-    assert sk.goal_key(cfg.finetune, "f", split) != sk.goal_key(goal_settings(longer, split, images), "f", split)
+    assert sk.goal_key(cfg.finetune, "f", split) != sk.goal_key(goal_settings(longer, split, images, "epochs"), "f", split)

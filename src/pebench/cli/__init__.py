@@ -86,12 +86,14 @@ def run(
     from pebench.core import distributed
     from pebench.core.progress import Reporter
     from pebench.recipe.pipeline import Pipeline, check_out_dir
+    from pebench.recipe.training import check_methods
 
     distributed.init()  # a no-op unless started by `accelerate launch` / `torchrun` with several processes
     if out is None and distributed.world_size() > 1:
         raise PebenchError("pass --out under a multi-process launch (each process must use the same run directory)")
     out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     main_process = distributed.is_main()
+    check_methods(cfg)  # before the run directory or its config.json is written
     if main_process:
         check_out_dir(out, cfg, force)
         handler = logging.FileHandler(out / "run.log", encoding="utf-8")

@@ -164,9 +164,9 @@ class GoalConfig(_Strict):
     `epochs`: the Finetuned model's passes over each retained image (steps scaled by
     |D_r| / |images|), which leaves the tiny default's Goal short of that fit."""
 
-    budget: Literal["finetuned", "epochs"] = Field("epochs", description="epochs: the Finetuned model's passes over each "
-                                                   "image (fewer steps on D_r); finetuned: its steps (measured better, "
-                                                   "docs/limitations.md; the default once the reference run is remade)")
+    budget: Literal["finetuned", "epochs"] = Field("finetuned", description="finetuned: the Finetuned model's steps "
+                                                   "(its fit on D_r, the default); epochs: its passes over each image "
+                                                   "(fewer steps on D_r; measured worse, docs/limitations.md)")
 
 
 class LLMJudgeConfig(_Strict):

@@ -24,14 +24,12 @@ from pebench import __version__
 from pebench.config import RunConfig
 from pebench.core import distributed
 from pebench.core.environment import provenance
-from pebench.core.errors import PebenchError
 from pebench.core.fingerprint import object_source_hash
 from pebench.core.io import write_json
 from pebench.core.progress import Reporter, log
 from pebench.data.build import PebenchData
-from pebench.methods import make_method, user_method_files
+from pebench.methods import user_method_files
 from pebench.methods.base import METHODS
-from pebench.methods.overrides import check_overrides
 from pebench.models import VLM
 from pebench.models.lifecycle import model_lifecycle
 from pebench.recipe import keys
@@ -43,6 +41,7 @@ from pebench.recipe.support import (  # noqa: F401
     Encoder,
     Lazy,
     check_out_dir,
+    code_record,
     fallback_warnings,
     knows_targets,
     remove_stale_temporaries,
@@ -51,7 +50,7 @@ from pebench.recipe.support import (  # noqa: F401
     scenario_tables,
 )
 from pebench.recipe.keys import RowKeys
-from pebench.recipe.training import TrainingStages
+from pebench.recipe.training import TrainingStages, check_methods
 from pebench.recipe.workers import side_by_side, worker_count, worker_threads
 from pebench.report import write_report
 from pebench.splits import Split, make_split
@@ -239,13 +238,7 @@ class Pipeline:
         workers, why_one = worker_count(cfg, store=ctx.store.root is not None, fresh=ctx.fresh,
                                         launched=distributed.world_size() > 1, device=distributed.device(cfg.model.device).type)
         torch.set_num_threads(worker_threads(cfg, distributed.world_size()))
-        check_overrides(cfg.unlearn.overrides)  # fail before any work on a bad override (NPO.bta, lr: -1)
-        for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
-            make_method(name, self.training.method_settings(name)[1])
-            if cfg.model.lora.enabled and not METHODS.get(name).supports_lora:
-                raise PebenchError(f"method {name} edits weights in a way a LoRA adapter cannot hold; run it without --lora")
-            if distributed.strategy() == "fsdp" and not METHODS.get(name).supports_sharding:
-                raise PebenchError(f"method {name} needs whole gradients or activations; run it in one process or under DDP, not FSDP")
+        check_methods(cfg)  # the CLI checked already, before writing anything; the API checks here
         started = time.perf_counter()
         ctx.rep.info(f"pebench {__version__}: run directory {ctx.out}")
         for warning in fallback_warnings(cfg) + ([why_one] if why_one else []):
@@ -261,8 +254,10 @@ class Pipeline:
         for split in self.splits():
             per_seed.setdefault(split.seed, {})[split.scenario] = self.scenario(split.scenario, split.seed, foundation, finetuned)
         sequential = self.probes.sequential(foundation, finetuned)
+        code = code_record({"foundation": ctx.base.key, "finetuned": keys.finetuned_key(cfg, ctx.base.key)},
+                           {ctx.tag(split): self.row_keys(split)._asdict() for split in self.splits()})
         results = results_record(cfg, ctx.dataset.directory, ctx.data, per_seed, sequential, ctx.timings, ctx.training,
-                                 finetuned.device, self.provenance_record())
+                                 finetuned.device, self.provenance_record(), code)
         if not ctx.main:
             distributed.barrier()  # wait until the main process has written results and report
             return results

@@ -18,6 +18,7 @@ from pebench.config import EvalConfig, RunConfig
 from pebench.core import distributed
 from pebench.core.environment import mixed_environment_warnings
 from pebench.core.errors import PebenchError
+from pebench.core.fingerprint import code_identity, git_commit
 from pebench.core.io import read_json, write_json
 from pebench.data.build import PebenchData
 from pebench.data.phrasings import REFUSALS, keyed
@@ -225,7 +226,8 @@ def mixed_warnings(provenance: dict) -> list[str]:
 
 
 def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: dict[int, dict], sequential: dict | None,
-                   timings: dict, training: dict, device: torch.device, provenance: dict | None = None) -> dict:
+                   timings: dict, training: dict, device: torch.device, provenance: dict | None = None,
+                   code: dict | None = None) -> dict:
     """results.json: config, versions, dataset, the scenarios (mean ± std over seeds), warnings, costs
     and `provenance` ({"run": this run's environment, "stages": each stage's, and with worker
     processes "models": the environment model stages are trained in, "model_stages": which
@@ -241,8 +243,16 @@ def results_record(cfg: RunConfig, data_dir: Path, data: PebenchData, per_seed: 
                "training": {k: v["final"] for k, v in training.items()},
                "world_size": distributed.world_size(), "distributed": distributed.describe(),
                "warnings": fallback_warnings(cfg) + unlearnt_warnings(per_seed) + mixed,
-               "provenance": {**provenance, "mixed": bool(mixed)},
+               "provenance": {**provenance, "mixed": bool(mixed)}, **({"code": code} if code else {}),
                "hardware": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}}
     if len(seeds) > 1:
         results["per_seed"] = {str(s): v for s, v in per_seed.items()}
     return results
+
+
+def code_record(models: dict[str, str], rows: dict[str, dict]) -> dict:
+    """results.json's `code`: which code made the run: each component's source hash
+    (`pebench.core.fingerprint`), the git commit when run from a checkout (and whether `src/`
+    differed from it), and the content key of each model and table row, so a stored run made by
+    other code, or under other keys, is told apart from a fresh one."""
+    return {"components": code_identity(), "git": git_commit(), "models": models, "rows": rows}

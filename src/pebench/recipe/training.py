@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pebench.config import TrainConfig
+from pebench.config import RunConfig, TrainConfig
+from pebench.core import distributed
+from pebench.core.errors import PebenchError
 from pebench.core.progress import log
 from pebench.data.qa import pebench_qas, phrase_qas, profile_qas
 from pebench.methods import make_method
 from pebench.methods.base import METHODS, Method
 from pebench.methods.finetune import Finetune
-from pebench.methods.overrides import method_settings
+from pebench.methods.overrides import check_overrides, method_settings
 from pebench.models import VLM
 from pebench.models.builders import starts_pretrained
 from pebench.recipe import keys
@@ -29,7 +31,7 @@ def seeded_params(name: str, params: dict, seed: int) -> dict:
     return {"seed": seed, **params} if "seed" in METHODS.get(name).defaults else dict(params)
 
 
-def goal_settings(finetune: TrainConfig, split: Split, images: int, budget: str = "epochs") -> TrainConfig:
+def goal_settings(finetune: TrainConfig, split: Split, images: int, budget: str = "finetuned") -> TrainConfig:
     """The Goal's training settings: the Finetuned model's (`finetune`, over `images` PEBench
     images). With `budget` "finetuned" they are used as they are: as many steps as the Finetuned
     model, so that the Goal fits D_r as the Finetuned model does, as a model retrained to
@@ -41,6 +43,19 @@ def goal_settings(finetune: TrainConfig, split: Split, images: int, budget: str 
     if budget == "finetuned":
         return finetune
     return finetune.model_copy(update={"steps": max(1, round(finetune.steps * len(split.retain) / images))})
+
+
+def check_methods(cfg: RunConfig) -> None:
+    """Refuse, before any work or write, a bad override (NPO.bta, lr: -1) or a method that cannot
+    run in this configuration, naming the way that works (distributed.init() must have run)."""
+    check_overrides(cfg.unlearn.overrides)
+    for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
+        make_method(name, method_settings(cfg.unlearn, name)[1])
+        if cfg.model.lora.enabled and not METHODS.get(name).supports_lora:
+            raise PebenchError(f"method {name} edits weights in a way a LoRA adapter cannot hold; drop it from "
+                               "`methods` or run without LoRA (model.lora.enabled: false)")
+        if distributed.strategy() == "fsdp" and not METHODS.get(name).supports_sharding:
+            raise PebenchError(f"method {name} needs whole gradients or activations; run it in one process or under DDP, not FSDP")
 
 
 class TrainingStages:
