@@ -77,6 +77,52 @@ def test_a_reference_run_made_on_another_base_is_refused(monkeypatch, tmp_path):
         readme_results.load_reference()
 
 
+def test_a_reference_run_made_by_other_code_is_refused(monkeypatch, tmp_path):
+    """Issue 44: the stored run records each code component's hash; the pages refuse a run whose
+    record differs from this checkout's code (or that records none), naming the component."""
+    import json
+
+    import pytest
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_results
+
+    results = json.loads(readme_results.RESULTS.read_text(encoding="utf-8"))
+    assert readme_results.made_by_other_code(results) == ""
+    stale = tmp_path / "results.json"
+    monkeypatch.setattr(readme_results, "RESULTS", stale)
+    edited = {**results, "code": {**results["code"], "components": {**results["code"]["components"], "eval": "0" * 16}}}
+    stale.write_text(json.dumps(edited))
+    with pytest.raises(SystemExit, match="other code .*eval 0000000000000000"):
+        readme_results.load_reference()
+    stale.write_text(json.dumps({k: v for k, v in results.items() if k != "code"}))
+    with pytest.raises(SystemExit, match="records no code identity"):
+        readme_results.load_reference()
+
+
+# Measured on the reference run (docs/limitations.md): the Goal does not name the persons at the
+# events it saw them less at, nor describe their scenes as well (the identity-to-scene binding).
+GOAL_CELLS_MISSED = {("person", "person", "scope"), ("event", "event", "scope"), ("event", "event", "real"),
+                     ("both", "person", "scope"), ("both", "event", "scope")}
+
+
+def test_the_reference_runs_goal_keeps_what_the_finetuned_model_keeps():
+    """Issue 42's target, checked on the stored reference run: every kept cell (Retain, Scope,
+    Real, World per concept and scenario) of the Goal within 5 points (0.05) of Finetuned or
+    above, except the cells listed, each measured and explained in docs/limitations.md."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_goal
+    import readme_results
+
+    results = json.loads(readme_results.RESULTS.read_text(encoding="utf-8"))
+    cells = readme_goal.goal_cells(results)
+    assert len(cells) == 16  # person 4, event 4, both 2 × 4
+    missed = {(c["scenario"], c["concept"], c["column"]) for c in cells if not c["met"]}
+    assert missed == GOAL_CELLS_MISSED
+
+
 def test_every_forget_cell_of_the_reference_run_rests_on_at_least_ten_targets():
     """Issue 27: in every scenario of the stored default run, each row's Efficacy, Generality and
     Scope cell (of either concept) is measured over at least 10 forget targets, so its interval
@@ -127,7 +173,11 @@ def test_no_column_of_the_reference_run_is_the_same_for_every_method():
     assert set(results["scenarios"]) == {"person", "event", "both"}
     for scenario, sc in results["scenarios"].items():
         assert len(sc["methods"]) >= 17, scenario
-        assert constant_columns(sc, scenario) == {}, scenario
+        constant = constant_columns(sc, scenario)
+        # forget quality at its resolution floor (10 forget identities against the Goal's 10: p ≥ 1.1e-5)
+        # means every method's forget losses lie apart from all the Goal's; the table note says so
+        floor = {k: v for k, v in constant.items() if k.endswith("forget_quality") and v < 2e-5}
+        assert constant.keys() - floor.keys() == set(), scenario
 
 
 def test_the_stability_line_names_the_targets_it_misses():
