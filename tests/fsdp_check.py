@@ -3,7 +3,8 @@ pebench's model lifecycle, fine-tunes a tiny LLaVA (full), unlearns with NPO (a 
 per step through the frozen reference), then unlearns with a LoRA adapter (reference: the
 adapter disabled), and generates with the result. The main process writes each phase's losses,
 the share of parameters each process held while sharded, the fine-tuned model (HF format),
-logits on a probe batch and the answers. A third argument names another tiny family's builder."""
+logits on a probe batch and the answers, under OUT/<builder> for each tiny family's builder named
+after OUT (one launch checks them all: a launch's start-up costs more than a family's check)."""
 
 import json
 import sys
@@ -29,7 +30,12 @@ def _phase(life, start, seed, objective, streams, steps, lr):
     return life.trained(model), [h["loss"] for h in result.history], share
 
 
-def main(data_dir: str, out: str, model: str | None = None) -> None:
+def main(data_dir: str, out: str, *models: str) -> None:
+    for model in models:
+        check(data_dir, str(Path(out) / model), model)
+
+
+def check(data_dir: str, out: str, model: str) -> None:
     cfg, base, records, qas, examples = tiny_setup(data_dir, model)
     forget = examples[:48]
 

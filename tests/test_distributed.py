@@ -120,17 +120,26 @@ def test_only_the_main_process_calls_the_llm_judge(tmp_path):
 
 
 FSDP = ["--config_file", str(HERE.parent / "configs" / "accelerate" / "fsdp.yaml")]
+FSDP_MODELS = ["tiny-llava", "tiny-idefics3", "tiny-qwen3-vl"]
 
 
-@pytest.mark.parametrize("model", ["tiny-llava", "tiny-idefics3", "tiny-qwen3-vl"])
-def test_fsdp_shards_the_trained_model_and_matches_one_process(model, tiny_data_dir, tmp_path):
+@pytest.fixture(scope="module")
+def fsdp_checks(tiny_data_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """tests/fsdp_check.py for every family of FSDP_MODELS, in one process and in one FSDP launch."""
+    root = tmp_path_factory.mktemp("fsdp")
+    one, two = root / "one", root / "two"
+    subprocess.run([sys.executable, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(one), *FSDP_MODELS], check=True,
+                   env=ENV, capture_output=True, timeout=600)
+    _launch(2, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(two), *FSDP_MODELS, launcher=FSDP)
+    return one, two
+
+
+@pytest.mark.parametrize("model", FSDP_MODELS)
+def test_fsdp_shards_the_trained_model_and_matches_one_process(model, fsdp_checks):
     """LLaVA; Idefics3 (decoder under `text_model`, image tiles); Qwen3-VL (DeepStack, M-RoPE)."""
     from pebench.models import load_vlm
 
-    one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(one), model], check=True,
-                   env=ENV, capture_output=True, timeout=600)
-    _launch(2, str(HERE / "fsdp_check.py"), str(tiny_data_dir), str(two), model, launcher=FSDP)
+    one, two = (root / model for root in fsdp_checks)
     a, b = json.loads((one / "run.json").read_text()), json.loads((two / "run.json").read_text())
     assert a["distributed"] == {"strategy": "single", "world_size": 1}
     assert b["distributed"]["strategy"] == "fsdp" and b["distributed"]["world_size"] == 2

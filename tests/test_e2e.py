@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_here import pebench_in_process
 
 from pebench.config import RunConfig
 from pebench.eval.evaluate import COLUMNS
@@ -23,6 +24,11 @@ assert {"GD+BGD", "KL+BGD"} < set(BOTH_METHODS) and len(METHODS) >= 17
 def _run(out: Path, *extra):
     return subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(out), "--quiet", *extra],
                           capture_output=True, text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
+
+
+def _run_here(out: Path, *extra):
+    """`_run` in this interpreter (cli_here): for the reruns, which need no process of their own."""
+    return pebench_in_process("run", "--preset", "tiny", "--out", out, "--quiet", *extra)
 
 
 # The module's run: every scenario, with the sequential requests for two methods (the tiny
@@ -98,7 +104,7 @@ def test_a_table_cell_can_be_recomputed_from_samples(tiny_run):
 def test_rerun_reuses_every_stage_and_gives_the_same_results(tiny_run):
     out, _ = tiny_run
     before = json.loads((out / "results.json").read_text())
-    result = _run(out, *_run_args(out))
+    result = _run_here(out, *_run_args(out))
     assert result.returncode == 0, result.stderr[-3000:]
     after = json.loads((out / "results.json").read_text())
     assert after["scenarios"] == before["scenarios"]
@@ -112,7 +118,7 @@ def test_a_new_run_directory_takes_every_stage_from_the_store(tiny_run, tmp_path
     out, _ = tiny_run
     new = tmp_path / "run"
     (tmp_path / "run.yaml").write_text(RUN_CONFIG)
-    result = _run(new, *_run_args(new))
+    result = _run_here(new, *_run_args(new))
     assert result.returncode == 0, result.stderr[-3000:]
     before, after = (json.loads((d / "results.json").read_text()) for d in (out, new))
     assert after["scenarios"] == before["scenarios"] and after["sequential"] == before["sequential"]
@@ -135,7 +141,7 @@ def test_a_run_reusing_stages_from_another_environment_says_so(tiny_run, tmp_pat
         pytest.skip("the module run used one thread already")
     new = tmp_path / "run"
     (tmp_path / "run.yaml").write_text(RUN_CONFIG + "threads: 1\n")
-    result = _run(new, *_run_args(new))
+    result = _run_here(new, *_run_args(new))
     assert result.returncode == 0, result.stderr[-3000:]
     after = json.loads((new / "results.json").read_text())
     assert not [k for k in after["timings_s"] if k.split()[0] in ("finetuned", "unlearn", "eval")]
@@ -219,7 +225,7 @@ def test_changing_one_methods_lr_redoes_only_that_method(tiny_run, tmp_path):
     out, _ = tiny_run
     cfg = tmp_path / "c.yaml"
     cfg.write_text(RUN_CONFIG + "unlearn:\n  overrides:\n    GA: {lr: 0.002}\n")
-    result = _run(out, "--scenarios", "person,event,both", "--config", str(cfg), "--force")
+    result = _run_here(out, "--scenarios", "person,event,both", "--config", str(cfg), "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     timings = json.loads((out / "results.json").read_text())["timings_s"]
     redone = {k for k in timings if k.startswith("unlearn")}
@@ -280,7 +286,7 @@ def test_an_edited_method_file_is_recomputed_and_nothing_else(tiny_run, tmp_path
 
 def test_seeds_report_mean_and_std(tiny_run, tmp_path):
     out = _copy_run(tiny_run, tmp_path)
-    result = _run(out, "--scenarios", "person", "--methods", "GA", "--seeds", "2", "--force")
+    result = _run_here(out, "--scenarios", "person", "--methods", "GA", "--seeds", "2", "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"] == [0, 1] and set(results["per_seed"]) == {"0", "1"}
@@ -323,7 +329,7 @@ def test_unreachable_llm_judge_fails_clearly_and_keeps_finished_stages(tiny_run,
     models = {p: p.read_bytes() for p in (out / "models").rglob("*.safetensors")}
     cfg = tmp_path / "judge.yaml"
     cfg.write_text(f"eval:\n  llm:\n    url: {closed_port_url()}\n    retries: 1\n    backoff_s: 0.01\n")
-    result = _run(out, "--scenarios", "event", "--methods", "GA", "--judge", "llm", "--config", str(cfg), "--force")
+    result = _run_here(out, "--scenarios", "event", "--methods", "GA", "--judge", "llm", "--config", str(cfg), "--force")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: LLM judge endpoint")
     assert not (out / "results.json").exists()
@@ -444,8 +450,7 @@ def test_pebench_report_rebuilds_everything_from_files(tiny_run, tmp_path):
     for p in [*before, "report.html"]:
         (out / p).unlink()
     shutil.rmtree(out / "plots")
-    result = subprocess.run([sys.executable, "-m", "pebench", "report", str(out)], capture_output=True, text=True,
-                            timeout=300)
+    result = pebench_in_process("report", out)
     assert result.returncode == 0, result.stderr[-2000:]
     assert all((out / p).read_bytes() == data for p, data in before.items())
     assert (out / "report.html").is_file() and (out / "plots" / "tradeoff.svg").is_file()
@@ -458,8 +463,7 @@ def test_pebench_report_compares_runs(tiny_run, tmp_path):
     a, b = tmp_path / "small", tmp_path / "other"
     for d in (a, b):
         shutil.copytree(tiny_run[0], d, ignore=shutil.ignore_patterns("models", "dataset", "stages"))
-    result = subprocess.run([sys.executable, "-m", "pebench", "report", str(a), str(b), "--out", str(tmp_path / "cmp")],
-                            capture_output=True, text=True, timeout=300)
+    result = pebench_in_process("report", a, b, "--out", tmp_path / "cmp")
     assert result.returncode == 0, result.stderr[-2000:]
     md = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "| P-Eff [small] | P-Eff [other] |" in md  # headers from the metric registry
@@ -469,7 +473,7 @@ def test_pebench_report_compares_runs(tiny_run, tmp_path):
 
 
 def test_pebench_report_on_a_non_run_fails_clearly(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pebench", "report", str(tmp_path)], capture_output=True, text=True)
+    result = pebench_in_process("report", tmp_path)
     assert result.returncode == 2 and result.stderr.strip() == f"error: {tmp_path} has no results.json " \
                                                                "(is it a finished pebench run directory?)"
 
@@ -537,7 +541,7 @@ def test_killed_and_interrupted_runs_resume_to_the_same_results(tiny_run, tmp_pa
         else:
             assert proc.wait(timeout=60) == -signal.SIGKILL
         assert not (out / "results.json").exists()
-    result = _run(out, *args)
+    result = _run_here(out, *args)
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = json.loads((out / "results.json").read_text())["scenarios"]["person"]
     uninterrupted = json.loads((tiny_run[0] / "results.json").read_text())["scenarios"]["person"]
@@ -555,13 +559,13 @@ def test_a_killed_lora_run_resumes_to_the_same_results(tmp_path):
     cfg = tmp_path / "short.yaml"
     cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 4}\nunlearn: {steps: 3}\nprobes: {scenarios: []}\n")
     args = ("--scenarios", "person", "--methods", "GA", "--lora", "--config", str(cfg))
-    straight = _run(tmp_path / "a", *args, "--no-cache")
+    straight = _run_here(tmp_path / "a", *args, "--no-cache")
     assert straight.returncode == 0, straight.stderr[-3000:]
     proc = _start(tmp_path / "b", *args, "--no-cache")
     _wait_for_log(tmp_path / "b", "train person/GA", proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
-    resumed = _run(tmp_path / "b", *args, "--no-cache")
+    resumed = _run_here(tmp_path / "b", *args, "--no-cache")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = (json.loads((tmp_path / d / "results.json").read_text())["scenarios"]["person"] for d in "ab")
     _same_rows(a, b, ("GA",))
@@ -572,12 +576,12 @@ def test_fresh_recomputes_every_stage(tmp_path):
     cfg.write_text("foundation: {steps: 3}\nfinetune: {steps: 3}\nunlearn: {steps: 2}\nprobes: {scenarios: []}\n")
     out = tmp_path / "run"
     args = ("--scenarios", "person", "--methods", "GD", "--config", str(cfg))
-    first = _run(out, *args)
+    first = _run_here(out, *args)
     assert first.returncode == 0, first.stderr[-3000:]
     before = json.loads((out / "results.json").read_text())["scenarios"]
-    cached = _run(out, *args)
+    cached = _run_here(out, *args)
     assert not any(k.startswith(("foundation", "unlearn")) for k in json.loads((out / "results.json").read_text())["timings_s"])
-    fresh = _run(out, *args, "--fresh")
+    fresh = _run_here(out, *args, "--fresh")
     assert cached.returncode == fresh.returncode == 0, fresh.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert {"data", "foundation", "finetuned", "goal-person", "unlearn person/GD", "eval person/GD"} <= set(results["timings_s"])
@@ -586,7 +590,7 @@ def test_fresh_recomputes_every_stage(tmp_path):
 
 def test_embedding_judge_end_to_end(tiny_run, tmp_path):
     out = _copy_run(tiny_run, tmp_path)
-    result = _run(out, "--scenarios", "event", "--methods", "GA", "--judge", "embedding", "--force")
+    result = _run_here(out, "--scenarios", "event", "--methods", "GA", "--judge", "embedding", "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     event = json.loads((out / "results.json").read_text())["scenarios"]["event"]
     keywords = json.loads((tiny_run[0] / "results.json").read_text())["scenarios"]["event"]
@@ -648,11 +652,11 @@ def test_a_finished_run_opens_again_with_its_config_and_stored_finetuned_model(t
 def test_evaluating_during_unlearning_leaves_the_unlearnt_models_unchanged(tiny_run, tmp_path):
     out = _copy_run(tiny_run, tmp_path)  # (earlier tests may have rerun it with other settings: run it afresh)
     args = ("--scenarios", "person", "--methods", "GA,NPO", "--force")  # only person is probed
-    assert _run(out, *args).returncode == 0
+    assert _run_here(out, *args).returncode == 0
     before = json.loads((out / "results.json").read_text())
     cfg = tmp_path / "c.yaml"
     cfg.write_text("probes: {every: 0}\n")
-    result = _run(out, *args, "--config", str(cfg))
+    result = _run_here(out, *args, "--config", str(cfg))
     assert result.returncode == 0, result.stderr[-3000:]
     after = json.loads((out / "results.json").read_text())
     assert {k for k in after["timings_s"] if k.startswith("unlearn person/")} == {"unlearn person/GA", "unlearn person/NPO"}

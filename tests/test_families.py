@@ -3,19 +3,15 @@ configs go through the same VLM interface, save in HF format and load back with 
 classes; LoRA adapters train only adapter weights."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
+from cli_here import pebench_in_process
 
 from pebench.config import LoraConfig, ModelConfig
 from pebench.models import MODEL_BUILDERS, load_vlm
 from pebench.models.lora import add_adapter, load_adapter, merged_copy, reference, remove_adapter, save_adapter
 from pebench.train import Stream, train
-
-STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
 
 FAMILIES = {"tiny-llava-next": "LlavaNextForConditionalGeneration", "tiny-qwen2-vl": "Qwen2VLForConditionalGeneration",
             "tiny-qwen2.5-vl": "Qwen2_5_VLForConditionalGeneration"}
@@ -107,9 +103,8 @@ def _pebench_run(out, *extra):
     """`pebench run --preset tiny` with short training: these runs test the plumbing, not learning."""
     short = out.parent / "short.yaml"
     short.write_text("finetune: {steps: 30}\nunlearn: {steps: 3}\n")
-    return subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--config", str(short),
-                           "--out", str(out), "--quiet", "--scenarios", "person", *extra], capture_output=True, text=True,
-                          timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
+    return pebench_in_process("run", "--preset", "tiny", "--config", short, "--out", out, "--quiet", "--scenarios", "person",
+                              *extra)
 
 
 @pytest.mark.parametrize("name,lora,methods", [("tiny-qwen2-vl", True, ("GA", "KL", "RMU")),

@@ -6,12 +6,10 @@ saved, producing results."""
 
 import copy
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
+from cli_here import pebench_in_process
 
 from pebench.config import ModelConfig
 from pebench.data.qa import pebench_qas
@@ -19,8 +17,6 @@ from pebench.methods import make_method
 from pebench.models import MODEL_BUILDERS, VLM, load_vlm
 from pebench.recipe.support import Encoder
 from pebench.train import Stream, train
-
-STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
 
 NEW = ["tiny-gemma3", "tiny-gemma4", "tiny-idefics3", "tiny-internvl", "tiny-llava-onevision", "tiny-qwen3-vl",
        "tiny-qwen3.5", "tiny-smolvlm"]
@@ -60,10 +56,8 @@ def test_pebench_run_on_a_hub_layout_directory_of_the_family(name, corpus, tmp_p
     settings.write_text("finetune: {steps: 12}\nunlearn: {steps: 2}\nmodel: {lora: {save_merged: true}}\n"
                         "probes: {quant_bits: [], relearn_steps: 0, every: 0, paraphrase: false, text_only: false}\n")
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--config", str(settings),
-                             "--out", str(out), "--quiet", "--scenarios", "person", "--model", str(model_dir),
-                             "--methods", "GA,NPO", "--lora"], capture_output=True, text=True, timeout=600,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
+    result = pebench_in_process("run", "--preset", "tiny", "--config", settings, "--out", out, "--quiet",
+                                "--scenarios", "person", "--model", model_dir, "--methods", "GA,NPO", "--lora")
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     rows = results["scenarios"]["person"]

@@ -94,19 +94,26 @@ def run(
     out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     main_process = distributed.is_main()
     check_methods(cfg)  # before the run directory or its config.json is written
+    handler = None
     if main_process:
         check_out_dir(out, cfg, force)
         handler = logging.FileHandler(out / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logging.getLogger("pebench").addHandler(handler)
         logging.getLogger("pebench").setLevel(logging.INFO)
-    distributed.barrier()
-    reporter = Reporter(quiet=quiet or not main_process)
-    start = time.perf_counter()
-    Pipeline(cfg, out, reporter, data_dir=data, data=dataset, fresh=fresh, cache=False if no_cache else cache or True).run()
-    distributed.shutdown()  # after a failure the launcher stops the other processes
+    try:
+        distributed.barrier()
+        reporter = Reporter(quiet=quiet or not main_process)
+        start = time.perf_counter()
+        Pipeline(cfg, out, reporter, data_dir=data, data=dataset, fresh=fresh, cache=False if no_cache else cache or True).run()
+        distributed.shutdown()  # after a failure the launcher stops the other processes
+        if main_process:
+            reporter.info(f"done in {time.perf_counter() - start:.0f} s")
+    finally:  # a second run in the same interpreter (a notebook, the tests) logs to its own run.log only
+        if handler is not None:
+            logging.getLogger("pebench").removeHandler(handler)
+            handler.close()
     if main_process:
-        reporter.info(f"done in {time.perf_counter() - start:.0f} s")
         typer.echo((out / "table.md").read_text(encoding="utf-8"))
         typer.echo(f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}")
 

@@ -1,0 +1,55 @@
+"""`pebench` run in the test's own interpreter, through the real entry point `pebench.cli.main`.
+
+A new interpreter costs 4-7 s before the first stage (torch, transformers and matplotlib import
+again, the fonts load again), which was most of the time of the tests that rerun a stored run.
+Tests that need a real process (signals, a launcher, an environment of their own, a method file
+imported fresh) start one; the rest call this. What a run changes in the interpreter (torch's
+thread count, argv, the environment it was given, the working directory) is put back afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+
+@contextlib.contextmanager
+def _restored(env: dict[str, str], cwd: Path | None):
+    saved_env = {k: os.environ.get(k) for k in env}
+    saved_argv, saved_threads, saved_cwd = sys.argv, torch.get_num_threads(), os.getcwd()
+    os.environ.update(env)
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        torch.set_num_threads(saved_threads)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def pebench_in_process(*args, env: dict[str, str] | None = None, cwd: Path | None = None) -> SimpleNamespace:
+    """`pebench ARGS` as `main()` runs it: returncode (main's exit status), stdout and stderr."""
+    from pebench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with _restored(env or {}, cwd):
+        sys.argv = ["pebench", *map(str, args)]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
