@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import runpy
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,12 +21,14 @@ import torch
 
 
 @contextlib.contextmanager
-def _restored(env: dict[str, str], cwd: Path | None):
+def _restored(env: dict[str, str], cwd: Path | None, threads: int | None):
     saved_env = {k: os.environ.get(k) for k in env}
     saved_argv, saved_threads, saved_cwd = sys.argv, torch.get_num_threads(), os.getcwd()
     os.environ.update(env)
     if cwd is not None:
         os.chdir(cwd)
+    if threads is not None:  # as OMP_NUM_THREADS gives a new process (set here, it is read once at start-up)
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
@@ -39,12 +42,13 @@ def _restored(env: dict[str, str], cwd: Path | None):
                 os.environ[key] = value
 
 
-def pebench_in_process(*args, env: dict[str, str] | None = None, cwd: Path | None = None) -> SimpleNamespace:
+def pebench_in_process(*args, env: dict[str, str] | None = None, cwd: Path | None = None,
+                       threads: int | None = None) -> SimpleNamespace:
     """`pebench ARGS` as `main()` runs it: returncode (main's exit status), stdout and stderr."""
     from pebench.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with _restored(env or {}, cwd):
+    with _restored(env or {}, cwd, threads):
         sys.argv = ["pebench", *map(str, args)]
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -53,3 +57,11 @@ def pebench_in_process(*args, env: dict[str, str] | None = None, cwd: Path | Non
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def script_in_process(path: Path, *args, threads: int | None = 1) -> None:
+    """`python PATH ARGS` in this interpreter (its `__main__` block included), one thread by
+    default, as the one-process side of a comparison with a launch of one-thread processes."""
+    with _restored({}, None, threads):
+        sys.argv = [str(path), *map(str, args)]
+        runpy.run_path(str(path), run_name="__main__")

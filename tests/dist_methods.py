@@ -1,13 +1,17 @@
 """Run by tests/test_distributed.py under 1 and 2 processes: every built-in unlearning method
 takes a few steps (its `prepare` and `on_gradients` included) from the same tiny model on the
-same batches; the main process writes each method's loss history and a checksum of its weights,
-so the test can check that a launch optimises the same objective as one process."""
+same batches; the main process writes each method's loss history, a checksum of its weights and
+a hash of what a selecting method selected (MMUnlearner's saliency masks, the columns MANU
+pruned), so the test can check that a launch optimises the same objective as one process and
+selects exactly the same parameters."""
 
 import copy
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import torch
 from dist_setup import tiny_setup
 
 from pebench.core import distributed
@@ -33,6 +37,20 @@ def streams(method, vlm, encoder, data, split, prefix: str) -> dict[str, Stream]
     return out
 
 
+def selection(method, vlm: VLM) -> str | None:
+    """What a selecting method selected, one bit per entry (hex of the packed bits): MMUnlearner's
+    masks (which entries are salient), or the all-zero input columns of every weight matrix after
+    a method that takes no step (the neurons MANU pruned)."""
+    if hasattr(method, "masks"):
+        chosen = {n: m.bool() for n, m in method.masks.items()}
+    elif not method.trains:
+        chosen = {n: (p == 0).all(dim=0) for n, p in vlm.model.named_parameters() if p.dim() == 2}
+    else:
+        return None
+    bits = torch.cat([chosen[n].flatten() for n in sorted(chosen)])
+    return np.packbits(bits.numpy()).tobytes().hex()
+
+
 def run(name: str, base: VLM, encoder, data, split) -> dict:
     vlm = VLM(copy.deepcopy(base.model), base.processor)
     method = make_method(name, {})
@@ -44,7 +62,7 @@ def run(name: str, base: VLM, encoder, data, split) -> dict:
         losses = [h["loss"] for h in train(vlm.model, lambda b: method.loss(vlm, b, base), streams(method, vlm, encoder, data, split, ""),
                                            steps=STEPS, lr=1e-3, log_every=1, after_backward=hook).history]
     weights = float(sum(p.detach().double().abs().sum() for p in vlm.model.parameters()))
-    return {"losses": losses, "prepared": prepared, "weights": weights}
+    return {"losses": losses, "prepared": prepared, "weights": weights, "selection": selection(method, vlm)}
 
 
 def main(data_dir: str, out: str) -> None:

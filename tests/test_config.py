@@ -60,6 +60,24 @@ def test_shipped_experiment_configs_are_valid():
     assert load_config("default", root / "flux-data.yaml").data.diffusion.steps == 40
 
 
+def test_every_paper_config_passes_the_checks_run_makes_before_writing():
+    """The paper-scale configs inherited the default methods, MANU among them, with LoRA on: `run`
+    refused them at start (issue 44). Each now lists every default method a LoRA adapter can hold."""
+    from pathlib import Path
+
+    from pebench.config import RunConfig
+    from pebench.eval.judges import JUDGES
+    from pebench.recipe.training import check_methods
+
+    papers = [p for p in sorted((Path(__file__).parent.parent / "configs").glob("*.yaml")) if p.name != "flux-data.yaml"]
+    assert len(papers) == 8
+    for path in papers:
+        cfg = load_config("default", path)
+        JUDGES.get(cfg.eval.judge)
+        check_methods(cfg)  # raises PebenchError on a method the configuration cannot run
+        assert cfg.model.lora.enabled and set(cfg.methods) == set(RunConfig().methods) - {"MANU"}, path.name
+
+
 def test_a_partial_stage_section_keeps_the_run_defaults_of_the_rest():
     """Setting only finetune.lr keeps the run's 400 fine-tuning steps and profile share (pydantic
     alone would rebuild the section from TrainConfig's class defaults: 1000 steps, no profile)."""

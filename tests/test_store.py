@@ -7,11 +7,10 @@ import sys
 import time
 
 import pytest
+from cli_here import pebench_in_process
 
 from pebench.core.io import link, write_json
 from pebench.store import StageStore, stage_record
-
-STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}
 
 
 def _compute(calls: list, value: int):
@@ -119,8 +118,7 @@ def test_prune_by_age_and_all(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "pebench", *args], capture_output=True, text=True, timeout=120,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
+    return pebench_in_process(*args)
 
 
 @pytest.mark.slow
@@ -152,9 +150,7 @@ def test_cache_commands_list_measure_and_prune(tmp_path):
 def test_an_unusable_store_is_refused_before_any_work(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--out", str(tmp_path / "run"),
-                             "--cache", str(blocker / "store")], capture_output=True, text=True, timeout=120,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **STORE})
+    result = _cli("run", "--preset", "tiny", "--out", str(tmp_path / "run"), "--cache", str(blocker / "store"))
     assert result.returncode == 2 and result.stderr.startswith("error: cannot use the stage store")
     assert not (tmp_path / "run").exists()
     both = _cli("run", "--preset", "tiny", "--out", str(tmp_path / "run"), "--cache", str(tmp_path), "--no-cache")
