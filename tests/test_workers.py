@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_here import pebench_in_process
 
 from pebench.config import RunConfig, load_config
 from pebench.core.errors import PebenchError
@@ -66,12 +67,14 @@ def test_a_failing_worker_is_one_error():
             pass
 
 
-def _run(out: Path, cache: Path, config: str, *extra) -> dict:
+def _run(out: Path, cache: Path, config: str, here: bool = False) -> dict:
+    """The run, in a new interpreter (its workers start from it, as a user's do) or, `here`, in this one."""
     (out.parent / f"{out.name}.yaml").write_text(config)
-    result = subprocess.run([sys.executable, "-m", "pebench", "run", "--preset", "tiny", "--scenarios", "person",
-                             "--methods", "GA,NPO,KL,WGA,MANU", "--out", str(out), "--cache", str(cache), "--quiet",
-                             "--config", str(out.parent / f"{out.name}.yaml"), *extra],
-                            capture_output=True, text=True, timeout=900, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    args = ["run", "--preset", "tiny", "--scenarios", "person", "--methods", "GA,NPO,KL,WGA,MANU", "--out", str(out),
+            "--cache", str(cache), "--quiet", "--config", str(out.parent / f"{out.name}.yaml")]
+    result = (pebench_in_process(*args) if here else
+              subprocess.run([sys.executable, "-m", "pebench", *args], capture_output=True, text=True, timeout=900,
+                             env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}))
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
 
@@ -83,7 +86,7 @@ def test_two_workers_give_the_numbers_of_one_process(tmp_path):
     workers computed rows, their seconds are in the run's timings and the stages' environment
     is the run's."""
     short = "foundation: {steps: 20}\nfinetune: {steps: 30}\n"  # the rows' equality needs trained models, not good ones
-    one = _run(tmp_path / "one", tmp_path / "store-one", short + "workers: 1\nthreads: 1\n")
+    one = _run(tmp_path / "one", tmp_path / "store-one", short + "workers: 1\nthreads: 1\n", here=True)
     copy_without_rows(tmp_path / "store-one", tmp_path / "store-two")
     two = _run(tmp_path / "two", tmp_path / "store-two", short + "workers: 2\nthreads: 1\n")
     assert two["scenarios"] == one["scenarios"]
