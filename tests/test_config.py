@@ -62,11 +62,13 @@ def test_shipped_experiment_configs_are_valid():
 
 def test_every_paper_config_passes_the_checks_run_makes_before_writing():
     """The paper-scale configs inherited the default methods, MANU among them, with LoRA on: `run`
-    refused them at start (issue 44). Each now lists every default method a LoRA adapter can hold."""
+    refused them at start, and ran NPO at the 1e-3 swept on the 1.8 MB CPU model (issue 44). Each
+    now lists every default method a LoRA adapter can hold, each at the config's own lr."""
     from pathlib import Path
 
     from pebench.config import RunConfig
     from pebench.eval.judges import JUDGES
+    from pebench.methods.overrides import method_settings
     from pebench.recipe.training import check_methods
 
     papers = [p for p in sorted((Path(__file__).parent.parent / "configs").glob("*.yaml")) if p.name != "flux-data.yaml"]
@@ -76,6 +78,8 @@ def test_every_paper_config_passes_the_checks_run_makes_before_writing():
         JUDGES.get(cfg.eval.judge)
         check_methods(cfg)  # raises PebenchError on a method the configuration cannot run
         assert cfg.model.lora.enabled and set(cfg.methods) == set(RunConfig().methods) - {"MANU"}, path.name
+        # the learning rates swept on the embedded model do not reach a 7B LoRA run: each method runs at the config's lr
+        assert {m: method_settings(cfg.unlearn, m)[0]["lr"] for m in cfg.methods} == dict.fromkeys(cfg.methods, cfg.unlearn.lr)
 
 
 def test_a_partial_stage_section_keeps_the_run_defaults_of_the_rest():
