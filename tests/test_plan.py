@@ -95,6 +95,23 @@ def test_the_gpu_check_refuses_in_one_line_without_a_gpu():
     assert result.returncode == 2 and result.stderr.strip().startswith("error:") and len(result.stderr.splitlines()) == 1
 
 
+def test_the_gpu_checks_mfu_counts_6n_per_trained_token_and_2n_per_reference_token():
+    """PaLM's model FLOPs utilisation, on numbers worked by hand: a 7B model, 16 sequences of 700
+    tokens trained (8 of them also through NPO's reference) in 1 s on an H100 SXM (989 TFLOP/s)."""
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("gpu_check", Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    assert check.step_flops(10, 3, 2) == 6 * 10 * 3 + 2 * 10 * 2
+    flops = check.step_flops(7_000_000_000, 16 * 700, 8 * 700)
+    assert flops == pytest.approx(4.704e14 + 7.84e13)
+    assert check.mfu(flops, 1.0, check.peak_tflops("NVIDIA H100 80GB HBM3", None)) == pytest.approx(5.488e14 / 9.89e14)
+    assert check.peak_tflops("NVIDIA H100 PCIe", None) == 756.0 and check.peak_tflops("NVIDIA H200", None) == 989.0
+    assert check.peak_tflops("Tesla T4", None) is None and check.mfu(flops, 1.0, None) is None
+    assert check.peak_tflops("Tesla T4", 65.0) == 65.0
+
+
 def test_every_paper_config_carries_the_planners_figures_for_its_checkpoint():
     """configs/<checkpoint>.yaml of every family's published checkpoint: the comment block is what
     the planner gives for the checkpoint's dimensions (scripts/family_configs.py --check)."""
