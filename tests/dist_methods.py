@@ -1,9 +1,9 @@
 """Run by tests/test_distributed.py under 1 and 2 processes: every built-in unlearning method
 takes a few steps (its `prepare` and `on_gradients` included) from the same tiny model on the
 same batches; the main process writes each method's loss history, a checksum of its weights and
-a hash of what a selecting method selected (MMUnlearner's saliency masks, the columns MANU
-pruned), so the test can check that a launch optimises the same objective as one process and
-selects exactly the same parameters."""
+the packed bits of what a selecting method selected (MMUnlearner's saliency masks, the columns
+MANU pruned), so the test can check that a launch optimises the same objective as one process
+and selects the same parameters."""
 
 import copy
 import json

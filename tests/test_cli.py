@@ -5,9 +5,9 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from cli_here import pebench_in_process
 
 STORE = {"PEBENCH_CACHE": os.environ["PEBENCH_CACHE"]}  # the session's stage store (conftest)
 
@@ -19,18 +19,9 @@ def pebench(*args, cwd=None):
 
 def pebench_here(monkeypatch, capsys, *args, cwd=None):
     """The entry point `pebench.cli.main` run in this interpreter (no 4 s start-up of a new one):
-    for input that must fail before any work; the tests through `pebench` cover the real process."""
-    from pebench.cli import main
-
-    if cwd is not None:
-        monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["pebench", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return SimpleNamespace(returncode=code, stderr=capsys.readouterr().err)
+    for input that must fail before any work; the tests through `pebench` cover the real process.
+    (`cli_here.pebench_in_process`, under the signature the callers here and in test_trust use.)"""
+    return pebench_in_process(*args, cwd=cwd)
 
 
 def _snapshot(path: Path) -> dict:
