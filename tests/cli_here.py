@@ -2,9 +2,11 @@
 
 A new interpreter costs 4-7 s before the first stage (torch, transformers and matplotlib import
 again, the fonts load again), which was most of the time of the tests that rerun a stored run.
-Tests that need a real process (signals, a launcher, an environment of their own, a method file
-imported fresh) start one; the rest call this. What a run changes in the interpreter (torch's
-thread count, argv, the environment it was given, the working directory) is put back afterwards.
+Tests that need a real process (signals, a launcher, an environment of their own) start one; the
+rest call this. What a run changes in the interpreter (torch's thread count, argv, the
+environment it was given, the working directory, the methods a `--method-file` registered and
+its module) is put back afterwards, so the next call imports a method file fresh, as a new
+process would.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from types import SimpleNamespace
 
 import torch
 
+from pebench.methods import METHODS, USER_MODULE_PREFIX
+
 
 @contextlib.contextmanager
 def _restored(env: dict[str, str], cwd: Path | None, threads: int | None):
     saved_env = {k: os.environ.get(k) for k in env}
     saved_argv, saved_threads, saved_cwd = sys.argv, torch.get_num_threads(), os.getcwd()
+    saved_methods = set(METHODS.names())
     os.environ.update(env)
     if cwd is not None:
         os.chdir(cwd)
@@ -35,6 +40,11 @@ def _restored(env: dict[str, str], cwd: Path | None, threads: int | None):
         os.chdir(saved_cwd)
         sys.argv = saved_argv
         torch.set_num_threads(saved_threads)
+        for name in set(METHODS.names()) - saved_methods:
+            if METHODS.get(name).__module__.startswith(USER_MODULE_PREFIX):
+                del METHODS._items[name]
+        for module in [m for m in sys.modules if m.startswith(USER_MODULE_PREFIX)]:
+            del sys.modules[module]
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

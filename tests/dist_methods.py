@@ -9,6 +9,7 @@ import copy
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -16,25 +17,22 @@ from dist_setup import tiny_setup
 
 from pebench.core import distributed
 from pebench.data.build import load_dataset_dir
-from pebench.data.qa import pebench_qas
 from pebench.methods import METHODS, make_method
 from pebench.models import VLM
 from pebench.recipe.support import Encoder
-from pebench.splits import forget_qas, make_split
+from pebench.recipe.training import TrainingStages
+from pebench.splits import make_split
 from pebench.train import Stream, train
 
 STEPS = 3
 
 
-def streams(method, vlm, encoder, data, split, prefix: str) -> dict[str, Stream]:
-    """Forget (mixed, or one stream per concept for a balancing method) and retain streams of 8."""
-    groups = {c: encoder.examples(qas, refusal=True, extra=method.extra_views)
-              for c, qas in forget_qas(data, split, method.single_image).items()}
-    out = ({f"forget_{c}": Stream([(ex, 4)], vlm.collate, f"{prefix}f{c}") for c, ex in groups.items()}
-           if method.balance_concepts else
-           {"forget": Stream([([e for c in sorted(groups) for e in groups[c]], 8)], vlm.collate, prefix + "f")})
-    out["retain"] = Stream([(encoder.examples(pebench_qas(data, sorted(split.retain))), 8)], vlm.collate, prefix + "r")
-    return out
+def streams(method, vlm, encoder, data, split, seed: str) -> dict[str, Stream]:
+    """The streams the recipe gives `method` (`TrainingStages._unlearning_streams`, batches of 8):
+    its forget views (mixed, or one stream per concept for a balancing method), D_r unless it
+    ignores it, and the forget persons' facts for a method that keeps them (SIU)."""
+    stages = TrainingStages(SimpleNamespace(data=data, encoder=encoder), io=None)  # what the streams read of a run
+    return stages._unlearning_streams(method, split, 8, vlm, seed)
 
 
 def selection(method, vlm: VLM) -> str | None:
@@ -54,15 +52,16 @@ def selection(method, vlm: VLM) -> str | None:
 def run(name: str, base: VLM, encoder, data, split) -> dict:
     vlm = VLM(copy.deepcopy(base.model), base.processor)
     method = make_method(name, {})
-    own = streams(method, vlm, encoder, data, split, "prepare:")
+    own = streams(method, vlm, encoder, data, split, f"prepare:both:{name}:0")
     prepared = method.prepare(vlm, lambda: {n: next(s) for n, s in own.items()}, base)
-    losses = []
+    losses, trained = [], streams(method, vlm, encoder, data, split, f"both:{name}:0")
     if method.trains:
         hook = (lambda b: method.on_gradients(vlm, b, base)) if method.edits_gradients() else None
-        losses = [h["loss"] for h in train(vlm.model, lambda b: method.loss(vlm, b, base), streams(method, vlm, encoder, data, split, ""),
+        losses = [h["loss"] for h in train(vlm.model, lambda b: method.loss(vlm, b, base), trained,
                                            steps=STEPS, lr=1e-3, log_every=1, after_backward=hook).history]
     weights = float(sum(p.detach().double().abs().sum() for p in vlm.model.parameters()))
-    return {"losses": losses, "prepared": prepared, "weights": weights, "selection": selection(method, vlm)}
+    return {"losses": losses, "prepared": prepared, "weights": weights, "selection": selection(method, vlm),
+            "streams": sorted(trained)}
 
 
 def main(data_dir: str, out: str) -> None:

@@ -55,7 +55,8 @@ def test_every_method_optimises_the_same_objective_under_a_launch(tiny_data_dir,
     """Issue 29: whole-batch means and process-averaged statistics (KL, SIU's masked KL, RMU's
     scale and means, BGD's relative weights, PDU's multiplier, GRU's and MMUnlearner's gradient
     seams, MANU's neuron statistics): 2 gloo processes give one process's losses within 1e-4, and
-    MMUnlearner's masks and MANU's pruned neurons are one process's, compared bit by bit."""
+    MMUnlearner's masks and MANU's pruned neurons are one process's, compared bit by bit; each
+    method trains on the streams the recipe builds for it (SIU's facts among them)."""
     one, two = tmp_path / "one", tmp_path / "two"
     script_in_process(HERE / "dist_methods.py", tiny_data_dir, one)
     _launch(2, str(HERE / "dist_methods.py"), str(tiny_data_dir), str(two))
@@ -73,6 +74,9 @@ def test_every_method_optimises_the_same_objective_under_a_launch(tiny_data_dir,
             # mask selects 429,854): at most 1 in 10,000 may differ
             assert (ones != twos).sum() <= (0 if name == "MANU" else 1e-4 * ones.size), name
     assert a["methods"]["MMUnlearner"]["selection"] and a["methods"]["MANU"]["selection"]
+    # the recipe's streams: SIU keeps the forget persons' facts, the balancing methods one stream per concept
+    assert a["methods"]["SIU"]["streams"] == ["facts", "forget", "retain"]
+    assert a["methods"]["GD+BGD"]["streams"] == ["forget_event", "forget_person", "retain"]
 
 
 def _run_args(out: Path, cache: Path | None = None) -> list[str]:

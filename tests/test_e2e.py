@@ -27,7 +27,8 @@ def _run(out: Path, *extra):
 
 
 def _run_here(out: Path, *extra):
-    """`_run` in this interpreter (cli_here): for the reruns, which need no process of their own."""
+    """`_run` in this interpreter (cli_here): for the reruns, which need no process of their own
+    (a `--method-file` is imported afresh each time, its methods unregistered afterwards)."""
     return pebench_in_process("run", "--preset", "tiny", "--out", out, "--quiet", *extra)
 
 
@@ -276,9 +277,9 @@ def test_an_edited_method_file_is_recomputed_and_nothing_else(tiny_run, tmp_path
     method = tmp_path / "mine.py"
     args = ("--scenarios", "person", "--methods", "GA,MINE", "--method-file", str(method), "--force")
     method.write_text(MINE.format(weight=0.5))
-    assert _run(out, *args).returncode == 0
+    assert _run_here(out, *args).returncode == 0
     method.write_text(MINE.format(weight=0.25))
-    result = _run(out, *args)
+    result = _run_here(out, *args)
     assert result.returncode == 0, result.stderr[-3000:]
     redone = {k for k in json.loads((out / "results.json").read_text())["timings_s"] if k.startswith("unlearn")}
     assert redone == {"unlearn person/MINE"}
