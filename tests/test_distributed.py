@@ -38,10 +38,24 @@ def _launch(processes: int, *args: str, launcher: list[str] | None = None) -> su
     return result
 
 
-def test_two_process_training_matches_one_process(tiny_data_dir, tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
-    script_in_process(HERE / "dist_check.py", tiny_data_dir, one)
-    _launch(2, str(HERE / "dist_check.py"), str(tiny_data_dir), str(two))
+@pytest.fixture(scope="module")
+def ddp_scripts(tiny_data_dir, tmp_path_factory) -> tuple[Path, list[dict]]:
+    """dist_check.py and dist_methods.py in this process (ROOT/one/<script>), and with
+    dist_judge.py in one launch of 2 processes (ROOT/two/<script>); the judge's requests."""
+    from judge_server import JudgeServer
+
+    root = tmp_path_factory.mktemp("ddp")
+    scripts = [["dist_check.py", str(tiny_data_dir)], ["dist_methods.py", str(tiny_data_dir)]]
+    for script, *args in scripts:
+        script_in_process(HERE / script, *args, root / "one" / script)
+    with JudgeServer() as server:
+        launched = [[*part, str(root / "two" / part[0])] for part in [*scripts, ["dist_judge.py", server.url]]]
+        _launch(2, str(HERE / "dist_many.py"), *[a for part in launched for a in ("---", *part)][1:])
+    return root, server.requests
+
+
+def test_two_process_training_matches_one_process(ddp_scripts):
+    one, two = (ddp_scripts[0] / side / "dist_check.py" for side in ("one", "two"))
     a, b = json.loads((one / "run.json").read_text()), json.loads((two / "run.json").read_text())
     assert (a["world_size"], b["world_size"]) == (1, 2)
     assert b["losses"] == pytest.approx(a["losses"], rel=1e-4)  # each process saw half of the same batches
@@ -51,15 +65,13 @@ def test_two_process_training_matches_one_process(tiny_data_dir, tmp_path):
     assert b["answers"] == a["answers"]  # generation batches dealt out across processes, then gathered
 
 
-def test_every_method_optimises_the_same_objective_under_a_launch(tiny_data_dir, tmp_path):
+def test_every_method_optimises_the_same_objective_under_a_launch(ddp_scripts):
     """Issue 29: whole-batch means and process-averaged statistics (KL, SIU's masked KL, RMU's
     scale and means, BGD's relative weights, PDU's multiplier, GRU's and MMUnlearner's gradient
     seams, MANU's neuron statistics): 2 gloo processes give one process's losses within 1e-4, and
     MMUnlearner's masks and MANU's pruned neurons are one process's, compared bit by bit; each
     method trains on the streams the recipe builds for it (SIU's facts among them)."""
-    one, two = tmp_path / "one", tmp_path / "two"
-    script_in_process(HERE / "dist_methods.py", tiny_data_dir, one)
-    _launch(2, str(HERE / "dist_methods.py"), str(tiny_data_dir), str(two))
+    one, two = (ddp_scripts[0] / side / "dist_methods.py" for side in ("one", "two"))
     a, b = json.loads((one / "methods.json").read_text()), json.loads((two / "methods.json").read_text())
     assert (a["world_size"], b["world_size"]) == (1, 2) and set(a["methods"]) == set(b["methods"])
     for name, single in a["methods"].items():
@@ -121,14 +133,11 @@ def test_two_process_pipeline_evaluates_exactly_like_one(single_run, tmp_path):
     assert not [p for p in shared.rglob(".*") if p.name.endswith((".tmp", ".old"))]
 
 
-def test_only_the_main_process_calls_the_llm_judge(tmp_path):
-    from judge_server import JudgeServer
-
-    with JudgeServer() as server:
-        _launch(2, str(HERE / "dist_judge.py"), server.url, str(tmp_path))
-    scores = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+def test_only_the_main_process_calls_the_llm_judge(ddp_scripts):
+    root, requests = ddp_scripts
+    scores = [json.loads((root / "two" / "dist_judge.py" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert scores[0] == scores[1] == [1.0, 1.0, 0.0, 0.0]
-    assert len(server.requests) == 4  # once per answer, not once per process
+    assert len(requests) == 4  # once per answer, not once per process
 
 
 FSDP = ["--config_file", str(HERE.parent / "configs" / "accelerate" / "fsdp.yaml")]

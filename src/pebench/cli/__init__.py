@@ -114,7 +114,8 @@ def run(
             logging.getLogger("pebench").removeHandler(handler)
             handler.close()
     if main_process:
-        typer.echo((out / "table.md").read_text(encoding="utf-8"))
+        table = out / "table.md"  # Table 1; a run of scenario `both` alone has Table 2 only
+        typer.echo((table if table.is_file() else out / "table2.md").read_text(encoding="utf-8"))
         typer.echo(f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}")
 
 
