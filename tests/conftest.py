@@ -49,7 +49,7 @@ def tiny_vlm(tiny_cfg, corpus):
 # interpreter (about 4 s each: torch and transformers load again): `pytest -m "not slow"` leaves
 # them out for quick feedback (CI runs everything). Single such tests elsewhere carry the mark.
 SLOW_MODULES = {"test_e2e", "test_distributed", "test_diffusion", "test_families", "test_family_facts", "test_family_runs",
-                "test_pretrain", "test_methods", "test_cli", "test_extending"}
+                "test_pretrain", "test_methods", "test_cli", "test_extending", "test_paper_configs"}
 
 
 def pytest_collection_modifyitems(config, items):

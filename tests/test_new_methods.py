@@ -95,6 +95,37 @@ def test_mmunlearner_masks_the_forget_gradient_only():
     assert method._retain_grads == {}  # used once
 
 
+def test_mmunlearners_language_side_preserves_the_forget_persons_facts():
+    """Huo et al.'s mask generation (data_process/MLLMU_gen_mask.py): the vision side's preserve
+    set is D_r, the language side's D_r plus the text-only knowledge. A toy with one vision and
+    one language weight: loss = v·w_vision + l·w_language, so each F is the squared coefficient.
+    Forget (1, 1) gives F_f = (1, 1); D_r (2, 0) gives F_r = (4, 0): the vision weight is not
+    salient (1/4 < 1), the language weight is (1/1e-15). Facts (0, 4) make the language side's
+    preserve loss (D_r + facts)/2 = (1, 2): F = 4 > 1, so the language weight is no longer salient;
+    the vision side's mask does not change. Without facts (an event split) it is D_r alone."""
+    from types import SimpleNamespace
+
+    from pebench.methods import make_method
+
+    class Toy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vision_tower, self.language_model = torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False)
+
+    toy = Toy()
+    model = SimpleNamespace(model=toy, nll=lambda b: b["v"] * toy.vision_tower.weight.sum() + b["l"] * toy.language_model.weight.sum())
+    batches = {"forget": {"answer": {"v": 1.0, "l": 1.0}}, "retain": {"answer": {"v": 2.0, "l": 0.0}}}
+    with_facts = {**batches, "facts": {"answer": {"v": 0.0, "l": 4.0}}}
+    masks = {}
+    for name, drawn in (("without", batches), ("with", with_facts)):
+        method = make_method("MMUnlearner")
+        method.prepare(model, lambda: drawn, None)
+        masks[name] = {n: float(m) for n, m in method.masks.items()}
+    assert masks["without"] == {"vision_tower.weight": 0.0, "language_model.weight": 1.0}
+    assert masks["with"] == {"vision_tower.weight": 0.0, "language_model.weight": 0.0}
+    assert make_method("MMUnlearner").keeps_facts and not METHODS.get("MMUnlearner").supports_lora
+
+
 def test_undial_and_ceu_draw_no_retain_batch_at_retain_weight_zero():
     from pebench.methods import make_method
 

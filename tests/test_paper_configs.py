@@ -34,8 +34,8 @@ def tiny_version(paper: dict, model_dir: Path) -> dict:
     and unlearning settings but the step count as they are."""
     model = {**paper["model"], "path": str(model_dir), "lora": {**paper["model"]["lora"], "save_merged": True}}
     return {"seed": paper["seed"], "model": model, "methods": paper["methods"], "scenarios": ["both"],
-            "data": SMALL_WORLD, "finetune": {**paper["finetune"], "steps": 4, "warmup": 1, "batch_size": 8},
-            "unlearn": {**paper["unlearn"], "steps": 1},
+            "data": SMALL_WORLD, "finetune": {**paper["finetune"], "steps": 4, "warmup": 1, "batch_size": 4},
+            "unlearn": {**paper["unlearn"], "steps": 1, "batch_size": 2},
             "eval": {"batch_size": paper["eval"]["batch_size"], "max_retain_images": 4, "scene_tokens": 8},
             "probes": {"scenarios": []}}
 

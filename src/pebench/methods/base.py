@@ -100,6 +100,24 @@ def retain_nll(model: VLM, batches: Batches) -> torch.Tensor:
     return nll(model, batches["retain"]["answer"])
 
 
+class OptionalRetain:
+    """A method (mixed in before `Method`) whose retain term, `retain_weight` · NLL(retain), is
+    off by default, as in its authors' forget-only setting: it draws a D_r batch, and logs
+    `retain_nll`, only at a non-zero `retain_weight`."""
+
+    @property
+    def uses_retain(self) -> bool:
+        return bool(self.params["retain_weight"])
+
+    def plus_retain(self, model: VLM, batches: Batches, forget: torch.Tensor,
+                    logs: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
+        """forget + retain_weight · NLL(retain) and its logs (forget alone at weight 0)."""
+        if not self.uses_retain:
+            return forget, logs
+        retain = retain_nll(model, batches)
+        return forget + self.params["retain_weight"] * retain, {**logs, "retain_nll": float(retain.detach())}
+
+
 def reference_logprob(ref: VLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     with torch.no_grad():
         return ref.sequence_logprob(batch)

@@ -1,12 +1,12 @@
 """CE-U: cross-entropy unlearning (Yang, 2025, "CE-U: Cross Entropy Unlearning", arXiv 2503.01224)."""
 
 
-from pebench.methods.base import METHODS, Method, answer_logits, retain_nll
+from pebench.methods.base import METHODS, Method, OptionalRetain, answer_logits
 from pebench.methods.token_weighted import after_first_answer_tokens, ceu_targets, soft_cross_entropy
 
 
 @METHODS.register("CE-U")
-class CrossEntropyUnlearning(Method):
+class CrossEntropyUnlearning(OptionalRetain, Method):
     """loss = mean_t CE(p_θ(·|t), q_t), q_t = softmax(sg(z_θ(·|t)) with z(y_t) = −∞), over the forget
     answer tokens after the first `skip_first` of each answer, + retain_weight · NLL(retain).
 
@@ -25,12 +25,4 @@ class CrossEntropyUnlearning(Method):
         keep = after_first_answer_tokens(rows, int(self.params["skip_first"]))
         forget = soft_cross_entropy(logits[keep], ceu_targets(logits[keep], targets[keep]))
         logs = {"ceu": float(forget.detach())}
-        if not self.uses_retain:
-            return forget, logs
-        retain = retain_nll(model, batches)
-        return forget + self.params["retain_weight"] * retain, {**logs, "retain_nll": float(retain.detach())}
-
-    @property
-    def uses_retain(self) -> bool:  # type: ignore[override]
-        """The retain term, and so a D_r batch, only at a non-zero `retain_weight` (0 by default)."""
-        return bool(self.params["retain_weight"])
+        return self.plus_retain(model, batches, forget, logs)

@@ -3,12 +3,12 @@ Unlearning in Large Language Models", arXiv 2402.10052)."""
 
 import torch
 
-from pebench.methods.base import METHODS, Method, answer_logits, retain_nll
+from pebench.methods.base import METHODS, Method, OptionalRetain, answer_logits
 from pebench.methods.token_weighted import soft_cross_entropy, undial_targets
 
 
 @METHODS.register("UNDIAL")
-class AdjustedLogitDistillation(Method):
+class AdjustedLogitDistillation(OptionalRetain, Method):
     """loss = mean_t CE(p_θ(·|t), softmax(z_ref(·|t) − β·onehot(y_t))) over forget answer tokens
     + retain_weight · NLL(retain).
 
@@ -29,12 +29,4 @@ class AdjustedLogitDistillation(Method):
         logits, _, _ = answer_logits(model, forget)
         distil = soft_cross_entropy(logits, undial_targets(ref_logits, targets, self.params["beta"]))
         logs = {"undial": float(distil.detach())}
-        if not self.uses_retain:
-            return distil, logs
-        retain = retain_nll(model, batches)
-        return distil + self.params["retain_weight"] * retain, {**logs, "retain_nll": float(retain.detach())}
-
-    @property
-    def uses_retain(self) -> bool:  # type: ignore[override]
-        """The retain term, and so a D_r batch, only at a non-zero `retain_weight` (0 by default)."""
-        return bool(self.params["retain_weight"])
+        return self.plus_retain(model, batches, distil, logs)
