@@ -36,7 +36,7 @@ def number_from_text(text: str) -> Any:
 DEFAULT_METHOD_OVERRIDES: dict[str, dict[str, Any]] = {
     "GA": {"lr": 3e-5}, "DPO": {"lr": 1e-3}, "NPO": {"lr": 1e-3}, "RMU": {"lr": 1e-4}, "SIU": {"lr": 3e-3},
     "SimNPO": {"lr": 3e-4}, "WGA": {"lr": 3e-4}, "SatImp": {"lr": 3e-4}, "PDU": {"lr": 1e-3},
-    "UNDIAL": {"lr": 3e-4}, "CE-U": {"lr": 3e-5}, "MANU": {"fraction": 0.02}}
+    "UNDIAL": {"lr": 3e-4}, "CE-U": {"lr": 3e-5}, "MMUnlearner": {"lr": 1e-4}, "MANU": {"fraction": 0.02}}
 
 
 class UnlearnConfig(_Strict):
