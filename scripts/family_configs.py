@@ -1,8 +1,10 @@
-"""Write `pebench plan`'s figures into the comments of each paper-scale config,
-`configs/<name>.yaml`, one per published checkpoint a model family lists
-(`Family.paper`): GiB per process on 1 GPU and on 8 GPUs (FSDP), LoRA and full fine-tuning, in
-the config's dtype and gradient-checkpointing setting, from the checkpoint's dimensions built
-on the meta device. `--check` fails when a file differs (tests run it).
+"""Write two generated blocks into each paper-scale config, `configs/<name>.yaml`, one per
+published checkpoint a model family lists (`Family.paper`): `pebench plan`'s figures in its
+comments (GiB per process on 1 GPU and on 8 GPUs (FSDP), LoRA and full fine-tuning, in the
+config's dtype and gradient-checkpointing setting, from the checkpoint's dimensions built on
+the meta device), and `unlearn.overrides`: each listed method at the config's own lr with every
+hyperparameter stated, from the method's defaults (its authors', docs/methods.md), and the
+method's source beside it. `--check` fails when a file differs (tests run it).
 
     python scripts/family_configs.py [--check]
 """
@@ -19,6 +21,8 @@ END = "# END GENERATED: plan"
 SETUPS = (("1 GPU, LoRA", 1, "ddp", True), ("1 GPU, full", 1, "ddp", False),
           ("8 GPUs FSDP, LoRA", 8, "fsdp", True), ("8 GPUs FSDP, full", 8, "fsdp", False))
 TERMS = ("start", "trained", "gradients", "optimizer", "activations", "gathered", "total")
+OVERRIDES_BEGIN = "  # BEGIN GENERATED: overrides (scripts/family_configs.py)"
+OVERRIDES_END = "  # END GENERATED: overrides"
 
 
 def block(path: Path, family, paper) -> str:
@@ -39,6 +43,34 @@ def block(path: Path, family, paper) -> str:
     return "\n".join([*lines, END])
 
 
+def _yaml_number(value) -> str:
+    """A number as YAML 1.1 reads it back as one (`1e-4` without a dot would be a string)."""
+    if isinstance(value, float) and value and (abs(value) < 1e-3 or abs(value) >= 1e4):
+        mantissa, exponent = f"{value:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return repr(value)
+
+
+def overrides_block(path: Path) -> str:
+    """The config's `unlearn.overrides`: every listed method at `unlearn.lr`, with each of its
+    hyperparameters (RMU's `seed` left to follow the split seed) and, as a comment, its source."""
+    from pebench.config import load_config
+    from pebench.methods import METHODS
+
+    cfg = load_config("default", path)
+    lines = [OVERRIDES_BEGIN,
+             "  # Each listed method at this config's lr (DEFAULT_METHOD_OVERRIDES holds rates swept on the",
+             "  # embedded 1.8 MB model, which these replace) with every hyperparameter stated: the method's",
+             "  # default, checked against its authors' code (docs/methods.md); RMU's seed follows the split.",
+             "  overrides:"]
+    for name in cfg.methods:
+        method = METHODS.get(name)
+        values = {"lr": cfg.unlearn.lr, **{k: v for k, v in method.defaults.items() if k != "seed"}}
+        body = ", ".join(f"{k}: {_yaml_number(v)}" for k, v in values.items())
+        lines.append(f"    {name}: {{{body}}}  # {method.source}")
+    return "\n".join([*lines, OVERRIDES_END])
+
+
 def expected() -> dict[Path, str]:
     """Each paper-scale config with its generated block."""
     from pebench.core.generated import replace_block
@@ -50,7 +82,8 @@ def expected() -> dict[Path, str]:
             path = CONFIGS / f"{paper.name}.yaml"
             if not path.is_file():
                 raise SystemExit(f"error: {family.name} lists {paper.name} but {path} does not exist")
-            out[path] = replace_block(path.read_text(encoding="utf-8"), BEGIN, END, block(path, family, paper), path)
+            text = replace_block(path.read_text(encoding="utf-8"), BEGIN, END, block(path, family, paper), path)
+            out[path] = replace_block(text, OVERRIDES_BEGIN, OVERRIDES_END, overrides_block(path), path)
     return out
 
 

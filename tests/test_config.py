@@ -63,11 +63,13 @@ def test_shipped_experiment_configs_are_valid():
 def test_every_paper_config_passes_the_checks_run_makes_before_writing():
     """The paper-scale configs inherited the default methods, MANU among them, with LoRA on: `run`
     refused them at start, and ran NPO at the 1e-3 swept on the 1.8 MB CPU model (issue 44). Each
-    now lists every default method a LoRA adapter can hold, each at the config's own lr."""
+    now lists every default method a LoRA adapter can hold, each at the config's own lr with its
+    hyperparameters written out (scripts/family_configs.py)."""
     from pathlib import Path
 
     from pebench.config import RunConfig
     from pebench.eval.judges import JUDGES
+    from pebench.methods import METHODS
     from pebench.methods.overrides import method_settings
     from pebench.recipe.training import check_methods
 
@@ -80,6 +82,10 @@ def test_every_paper_config_passes_the_checks_run_makes_before_writing():
         assert cfg.model.lora.enabled and set(cfg.methods) == set(RunConfig().methods) - {"MANU", "MMUnlearner"}, path.name
         # the learning rates swept on the embedded model do not reach a 7B LoRA run: each method runs at the config's lr
         assert {m: method_settings(cfg.unlearn, m)[0]["lr"] for m in cfg.methods} == dict.fromkeys(cfg.methods, cfg.unlearn.lr)
+        # and every hyperparameter is stated in the file, as the method's default (RMU's seed follows the split)
+        for m in cfg.methods:
+            stated = {k: v for k, v in cfg.unlearn.overrides[m].items() if k != "lr"}
+            assert stated == {k: v for k, v in METHODS.get(m).defaults.items() if k != "seed"}, (path.name, m)
 
 
 def test_a_partial_stage_section_keeps_the_run_defaults_of_the_rest():
