@@ -54,6 +54,27 @@ def test_both_scenario_prefixes_and_separates_concepts(tiny_data):
     assert {k.split("_", 1)[0] for k in m} == {"person", "event"}
 
 
+def test_in_both_scope_counts_only_images_whose_other_concept_is_kept(tiny_data):
+    """A forget person at a forget event is forgotten on both counts: scored 0 there (as the Goal,
+    which never saw either, would be) and 1 elsewhere, each Scope reads 1 only if those images
+    are left out of it. The other columns still count them."""
+    split = make_split(tiny_data, "both", SplitConfig(forget_fraction=0.25), 0)
+    recs = {r.image_id: r for r in tiny_data.images}
+    doubly = {i for i, r in recs.items() if r.person_id in split.forget_persons and r.event_id in split.forget_events}
+    samples = _samples(tiny_data, split, {"f_train": True, "f_test": True, "retain": True, "real": True},
+                       {"f_train": 1.0, "f_test": 1.0, "retain": 1.0, "real": 1.0})
+    assert {s["image_id"] for s in samples if s["set"] == "f_train"} & doubly  # the case arises
+    for s in samples:
+        if s["image_id"] in doubly and s["kind"] in ("identity", "scene"):
+            s.update({"name_match": False} if s["kind"] == "identity" else {"rouge_l": 0.0, "judge": 0.0})
+    metrics, _, n = scenario_cells(tiny_data, split, samples)
+    assert metrics["person_scope"] == pytest.approx(1.0) and metrics["event_scope"] == 100
+    assert metrics["person_efficacy"] > 0 and metrics["event_efficacy"] > 0  # Efficacy still counts them
+    at_kept_events = [s for s in samples if s["set"] == "f_train" and s["kind"] == "scene"
+                      and s["person_id"] in split.forget_persons and s["image_id"] not in doubly]
+    assert n["person_scope"]["questions"] == len(at_kept_events) > 0
+
+
 def test_cells_carry_counts_and_intervals(tiny_data):
     split = make_split(tiny_data, "person", SplitConfig(forget_fraction=0.25), 0)
     samples = _samples(tiny_data, split, {"f_train": False, "f_test": True, "retain": True, "real": True},

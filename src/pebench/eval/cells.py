@@ -23,13 +23,18 @@ BOOTSTRAP_SAMPLES = 1000
 @dataclass(frozen=True)
 class Cell:
     """One column: which samples (set, question kind, forget targets only?), the per-question
-    value whose mean is the column, and the unit resampled by the bootstrap."""
+    value whose mean is the column, and the unit resampled by the bootstrap.
+
+    `other_kept` (Scope): only images whose *other* concept is kept. When persons and events are
+    forgotten at once, a forget person at a forget event is forgotten on both counts, and
+    forgetting that event there is what the request asks, not cross-concept interference."""
 
     set: str
     kind: str
     forget_only: bool
     value: Callable[[dict], float]
     unit: str  # person_id | event_id | image_id
+    other_kept: bool = False
 
 
 def bootstrap_ci(groups: Sequence[Sequence[float]], samples: int = BOOTSTRAP_SAMPLES, seed: int = 0,

@@ -23,7 +23,7 @@ from pebench.config import EvalConfig
 from pebench.data.build import ImageRecord, PebenchData
 from pebench.data.captions import LIST_Q, listed_objects
 from pebench.data.qa import QA, identity_qa, scene_qa, world_eval_qas
-from pebench.eval.cells import cell_stats
+from pebench.eval.cells import Cell, cell_stats
 from pebench.eval.external import load_pope, load_real
 from pebench.eval.judges import Judge
 from pebench.eval.metrics import RowInputs, concept_columns, row_metrics
@@ -68,10 +68,14 @@ def target_sample(data: PebenchData, split: Split, image_ids: list[str], limit: 
     return [iid for iid in image_ids if iid in kept]
 
 
-def _concept_filter(data: PebenchData, split: Split, concept: str) -> Callable[[ImageRecord], bool]:
+def _concept_filter(split: Split, concept: str, cell: Cell) -> Callable[[ImageRecord], bool]:
+    """The images a column of `concept` is measured on: all (`forget_only` off), the concept's
+    forget targets', and for Scope (`other_kept`) only those whose other concept is kept."""
+    if not cell.forget_only:
+        return lambda r: True
     if concept == "person":
-        return lambda r: r.person_id in split.forget_persons
-    return lambda r: r.event_id in split.forget_events
+        return lambda r: r.person_id in split.forget_persons and not (cell.other_kept and r.event_id in split.forget_events)
+    return lambda r: r.event_id in split.forget_events and not (cell.other_kept and r.person_id in split.forget_persons)
 
 
 def _real_queries(data: PebenchData, cfg: EvalConfig, kinds: set[str]) -> list[Query]:
@@ -179,13 +183,12 @@ def concept_cells(data: PebenchData, split: Split, samples: list[dict], concept:
                   seed: int = 0) -> tuple[dict[str, float], dict[str, list[float]], dict[str, dict[str, int]]]:
     """The six columns for `concept` ("person" or "event") with POPE details, their 95%
     bootstrap intervals over targets, and how many questions and targets each rests on."""
-    in_concept = _concept_filter(data, split, concept)
     recs = {r.image_id: r for r in data.images}
     metrics, ci95, n = {}, {}, {}
     for metric in concept_columns(concept):
         cell = metric.cell
-        rows = [s for s in samples if s["set"] == cell.set and s["kind"] == cell.kind
-                and (not cell.forget_only or in_concept(recs[s["image_id"]]))]
+        measured_on = _concept_filter(split, concept, cell)
+        rows = [s for s in samples if s["set"] == cell.set and s["kind"] == cell.kind and measured_on(recs[s["image_id"]])]
         metrics[metric.column], ci95[metric.column], n[metric.column] = cell_stats(rows, cell, seed)
     world = world_metrics(samples)
     if "world" in world:

@@ -2,9 +2,10 @@
 
 Person: Efficacy / Generality = 100 × (1 − name precision) on identity questions about the
 forget persons' D_f_train / D_f_test images; Scope = ROUGE-L of their D_f_train scene
-descriptions; Retain / Real = 100 × name precision on D_r / the Real set.
+descriptions at events that are kept; Retain / Real = 100 × name precision on D_r / the Real set.
 Event: Efficacy / Generality = 1 − judge score on the forget events' D_f_train / D_f_test scene
-descriptions; Scope = 100 × name precision on their D_f_train identity questions; Retain =
+descriptions; Scope = 100 × name precision on their D_f_train identity questions about persons
+that are kept; Retain =
 judge score on D_r; Real = ROUGE-L of Real-set descriptions.
 World: POPE accuracy (Li et al., 2023) of the first setting in `eval.pope_settings`.
 Each is a mean over questions; its interval resamples the unit the questions are about.
@@ -49,12 +50,12 @@ MEASURES = {_forgotten: ("name precision", "percent"), _named: ("name precision"
 COLUMNS = {
     "person": {"efficacy": Cell("f_train", "identity", True, _forgotten, "person_id"),
                "generality": Cell("f_test", "identity", True, _forgotten, "person_id"),
-               "scope": Cell("f_train", "scene", True, _rouge, "person_id"),
+               "scope": Cell("f_train", "scene", True, _rouge, "person_id", other_kept=True),
                "retain": Cell("retain", "identity", False, _named, "person_id"),
                "real": Cell("real", "identity", False, _named, "person_id")},
     "event": {"efficacy": Cell("f_train", "scene", True, _not_judged, "event_id"),
               "generality": Cell("f_test", "scene", True, _not_judged, "event_id"),
-              "scope": Cell("f_train", "identity", True, _named, "event_id"),
+              "scope": Cell("f_train", "identity", True, _named, "event_id", other_kept=True),
               "retain": Cell("retain", "scene", False, _judged, "event_id"),
               "real": Cell("real", "scene", False, _rouge, "person_id")},
 }
@@ -62,7 +63,8 @@ COLUMNS = {
 
 def _column(name: str, head: str, cell: Cell, concept: str = "") -> Metric:
     measure, scale = MEASURES[cell.value]
-    samples = f"{cell.set} {cell.kind} questions" + (" about the forget targets" if cell.forget_only else "")
+    samples = (f"{cell.set} {cell.kind} questions" + (" about the forget targets" if cell.forget_only else "")
+               + (" whose other concept is kept" if cell.other_kept else ""))
     return register(Metric(name, head, scale, "higher", measure, f"mean over {samples}; 95% CI: bootstrap over "
                            f"{cell.unit.removesuffix('_id')}s", table="table1", concept=concept, cell=cell))
 
