@@ -36,14 +36,23 @@ def test_yaml_file(tmp_path):
         load_config("huge")
 
 
-def test_method_overrides_extend_the_swept_defaults():
-    from pebench.config import DEFAULT_METHOD_OVERRIDES
+def test_written_overrides_are_the_whole_of_them_and_a_checkpoint_gets_no_swept_defaults(tmp_path):
+    """Issue 44: the learning rates swept on the embedded model apply to it only when the config
+    writes no `unlearn.overrides`; written ones replace them (`{}`: none, `NPO: {}`: NPO's own
+    defaults); a `model.path` checkpoint gets none unless written. The resolved config reloads
+    to itself either way (a run's config.json)."""
+    from pebench.config import DEFAULT_METHOD_OVERRIDES, RunConfig
 
-    cfg = load_config(overrides={"unlearn": {"overrides": {"GA": {"lr": 0.002}, "DPO": {"beta": 0.5}}}})
-    assert cfg.unlearn.overrides["GA"] == {"lr": 0.002}
-    assert cfg.unlearn.overrides["DPO"] == {"lr": DEFAULT_METHOD_OVERRIDES["DPO"]["lr"], "beta": 0.5}
-    assert cfg.unlearn.overrides["SimNPO"] == DEFAULT_METHOD_OVERRIDES["SimNPO"]
-    assert load_config().unlearn.overrides == DEFAULT_METHOD_OVERRIDES
+    assert load_config().unlearn.overrides == DEFAULT_METHOD_OVERRIDES and DEFAULT_METHOD_OVERRIDES["NPO"]
+    cfg = load_config(overrides={"unlearn": {"overrides": {"GA": {"lr": 0.002}, "DPO": {"beta": 0.5}, "NPO": {}}}})
+    assert cfg.unlearn.overrides == {"GA": {"lr": 0.002}, "DPO": {"beta": 0.5}, "NPO": {}}
+    assert load_config(overrides={"unlearn": {"overrides": {}}}).unlearn.overrides == {}
+    checkpoint = load_config(overrides={"model": {"path": str(tmp_path)}})
+    assert checkpoint.unlearn.overrides == {} and checkpoint.unlearn.lr == RunConfig().unlearn.lr
+    written = load_config(overrides={"model": {"path": str(tmp_path)}, "unlearn": {"overrides": {"GA": {"lr": 1e-5}}}})
+    assert written.unlearn.overrides == {"GA": {"lr": 1e-5}}
+    for resolved in (load_config(), cfg, checkpoint, written):
+        assert RunConfig.model_validate(resolved.model_dump(mode="json")) == resolved
 
 
 def test_shipped_experiment_configs_are_valid():
@@ -79,7 +88,7 @@ def test_every_paper_config_passes_the_checks_run_makes_before_writing():
         cfg = load_config("default", path)
         JUDGES.get(cfg.eval.judge)
         check_methods(cfg)  # raises PebenchError on a method the configuration cannot run
-        assert cfg.model.lora.enabled and set(cfg.methods) == set(RunConfig().methods) - {"MANU", "MMUnlearner"}, path.name
+        assert cfg.model.lora.enabled and set(cfg.methods) == set(RunConfig().methods) - {"MMUnlearner"}, path.name
         # the learning rates swept on the embedded model do not reach a 7B LoRA run: each method runs at the config's lr
         assert {m: method_settings(cfg.unlearn, m)[0]["lr"] for m in cfg.methods} == dict.fromkeys(cfg.methods, cfg.unlearn.lr)
         # and every hyperparameter is stated in the file, as the method's default (RMU's seed follows the split)

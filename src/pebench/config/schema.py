@@ -48,7 +48,8 @@ class UnlearnConfig(_Strict):
     grad_clip: float = Field(1.0, gt=0)
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: copy.deepcopy(DEFAULT_METHOD_OVERRIDES),
-        description="method -> {lr, steps, batch_size, hyperparameters}; merged over the defaults")
+        description="method -> {lr, steps, batch_size, hyperparameters}; written, the whole of it ({}: none); "
+                    "unwritten, the learning rates swept on the embedded model (none for a model.path checkpoint)")
 
     @field_validator("overrides")
     @classmethod
@@ -58,16 +59,6 @@ class UnlearnConfig(_Strict):
         `pebench.methods.overrides.check_overrides` checks types and ranges once methods are loaded."""
         return {m: {k: number_from_text(x) if isinstance(x, str) else x for k, x in s.items()} for m, s in v.items()}
 
-    @model_validator(mode="before")
-    @classmethod
-    def _merge_default_overrides(cls, data: Any) -> Any:
-        """A user's overrides extend the swept defaults (per method, per key) instead of replacing them."""
-        if isinstance(data, dict) and isinstance(data.get("overrides"), dict):
-            merged = copy.deepcopy(DEFAULT_METHOD_OVERRIDES)
-            for method, settings in data["overrides"].items():
-                merged[method] = {**merged.get(method, {}), **settings} if isinstance(settings, dict) else settings
-            data = {**data, "overrides": merged}
-        return data
 
 
 POPE_SETTINGS = ("random", "popular", "adversarial")
@@ -174,6 +165,15 @@ class RunConfig(_Strict):
     threads: int = Field(0, ge=0, description="torch threads of each process; 0 = the cores shared out")
     workers: int = Field(0, ge=0, le=64, description="processes computing the run's stages side by side, sharing the "
                                                      "stage store; 0 = two on a CPU with two or more cores, else one")
+
+    @model_validator(mode="after")
+    def _swept_defaults_belong_to_the_embedded_models(self) -> "RunConfig":
+        """DEFAULT_METHOD_OVERRIDES were swept on the embedded CPU model: a checkpoint named by
+        `model.path` runs each method at `unlearn.lr` with its own defaults, unless the config
+        writes `unlearn.overrides` (which is then the whole of them)."""
+        if self.model.path and "overrides" not in self.unlearn.model_fields_set:
+            object.__setattr__(self, "unlearn", self.unlearn.model_copy(update={"overrides": {}}))
+        return self
 
 
 PRESETS: dict[str, dict[str, Any]] = {
