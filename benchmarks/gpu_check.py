@@ -31,7 +31,8 @@ def seven_b_config(layers: int, batch: int):
         "model": {"name": "tiny-llava", "text_hidden": 4096, "text_layers": layers, "heads": 32, "vision_hidden": 1024,
                   "vision_layers": 24, "image_size": 336, "patch_size": 14, "vocab_size": 4096, "dtype": "bfloat16",
                   "gradient_checkpointing": True, "device": "cuda", "lora": {"enabled": True, "r": 16, "dropout": 0.0}},
-        "finetune": {"batch_size": 1}, "unlearn": {"batch_size": batch}})
+        "finetune": {"batch_size": 1}, "unlearn": {"batch_size": batch},
+        "methods": ["NPO"]})  # the method it trains: the plan counts the config's methods' state
 
 
 # Dense bf16 peaks (TFLOP/s) from the vendors' data sheets; the first name found in the device name wins.

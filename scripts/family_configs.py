@@ -20,7 +20,7 @@ BEGIN = "# BEGIN GENERATED: plan (scripts/family_configs.py)"
 END = "# END GENERATED: plan"
 SETUPS = (("1 GPU, LoRA", 1, "ddp", True), ("1 GPU, full", 1, "ddp", False),
           ("8 GPUs FSDP, LoRA", 8, "fsdp", True), ("8 GPUs FSDP, full", 8, "fsdp", False))
-TERMS = ("start", "trained", "gradients", "optimizer", "activations", "gathered", "total")
+TERMS = ("start", "trained", "gradients", "optimizer", "method", "activations", "gathered", "total")
 OVERRIDES_BEGIN = "  # BEGIN GENERATED: overrides (scripts/family_configs.py)"
 OVERRIDES_END = "  # END GENERATED: overrides"
 

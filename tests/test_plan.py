@@ -42,7 +42,8 @@ def test_terms_equal_hand_computed_bytes(tiny):
     text_act = 2 * s * b * 128 * (34 + 5 * 4 * s / 128) * 4 / 2
     vision_act = 2 * 16 * b * 64 * (34 + 5 * 4 * 16 / 64) * 4 / 2
     assert full["activations"] == pytest.approx(text_act + vision_act)
-    assert full["total"] == pytest.approx(20 * p + text_act + vision_act)
+    assert full["method"] == 6 * 4 * p  # GRU's gradients, the largest state of the default's methods
+    assert full["total"] == pytest.approx(44 * p + text_act + vision_act)
 
     sharded = memory(shape, Setup(2, "fsdp", False, "bfloat16", True), cfg)  # bf16, 12 examples each, recomputation
     assert sharded["start"] == 2 * p  # whole on every process (evaluation, reference)
@@ -51,6 +52,7 @@ def test_terms_equal_hand_computed_bytes(tiny):
     vision_ckpt = 2 * 16 * 12 * 64 * 2 + 16 * 12 * 64 * (34 + 5 * 4 * 16 / 64)
     assert sharded["activations"] == pytest.approx(text_ckpt + vision_ckpt)
     assert sharded["gathered"] == 2 * p and full["gathered"] == 0  # FSDP checkpoints gather a whole copy
+    assert sharded["method"] == 0  # GRU and MMUnlearner are refused under FSDP
     held = sharded["start"] + sharded["trained"] + sharded["gradients"] + sharded["optimizer"]
     assert sharded["total"] == pytest.approx(held + max(sharded["activations"], 2 * p))  # never both at once
 
@@ -64,6 +66,20 @@ def test_lora_counts_what_peft_trains(tiny):
     sharded = memory(shape, Setup(2, "fsdp", True, "float32", False), cfg)
     assert sharded["trained"] == 4 * shape.parameters / 2  # a sharded copy of the start, with the adapter
     assert sharded["gathered"] == 0  # the adapter goes on the start itself
+    assert lora["method"] == 6 * 4 * shape.lora_parameters  # GRU's gradients are the adapter's
+
+
+def test_method_state_is_the_largest_a_runnable_method_holds(tiny):
+    """`Method.state_copies` copies of the trainable parameters: GRU 6, MMUnlearner 4, the rest
+    none; a method the setup refuses (MMUnlearner under LoRA, both under FSDP) counts nothing."""
+    cfg, _, shape = tiny
+    p = shape.parameters
+    one = Setup(1, "ddp", False, "float32", False)
+    for methods, copies in ((("GA", "NPO", "KL", "DPO", "RMU"), 0), (("GA", "MMUnlearner"), 4), (("MMUnlearner", "GRU"), 6)):
+        assert memory(shape, one, cfg.model_copy(update={"methods": methods}))["method"] == copies * 4 * p, methods
+    only_masks = cfg.model_copy(update={"methods": ("MMUnlearner",)})
+    assert memory(shape, Setup(1, "ddp", True, "float32", False), only_masks)["method"] == 0
+    assert memory(shape, Setup(2, "ddp", False, "float32", False), only_masks)["method"] == 4 * 4 * p  # not sharded
 
 
 def test_the_smallest_fit_is_the_first_setup_that_fits(tiny):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-TERMS = ("start", "trained", "gradients", "optimizer", "activations", "gathered", "total")
+TERMS = ("start", "trained", "gradients", "optimizer", "method", "activations", "gathered", "total")
 GIB = 2**30
 
 

@@ -56,6 +56,11 @@ class Method:
     supports_lora: ClassVar[bool] = True
     # False: the method needs whole gradients or activations (refused under an FSDP launch).
     supports_sharding: ClassVar[bool] = True
+    # Copies of the trainable parameters (in the training dtype) the method holds at its peak
+    # besides the model, its gradients and AdamW's moments: `pebench plan` counts them. The
+    # reference model (the Finetuned model, or under LoRA the adapter-disabled view) is the
+    # plan's `start` term, never a copy.
+    state_copies: ClassVar[int] = 0
 
     def extra_views(self, qa: QA) -> dict[str, str | tuple[str, str]]:
         """Extra answers to encode for each forget question, by view name (default none): an

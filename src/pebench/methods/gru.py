@@ -33,6 +33,9 @@ class GradientRectifiedUnlearning(Method):
     name = "GRU"
     source = "Wang et al., ICML 2025, arXiv 2503.09117"
     supports_sharding = False  # whole gradients / activations (one process or DDP)
+    # on_gradients holds flat forget and retain gradients and the old and new averages, the new
+    # one built from two temporaries: six at once
+    state_copies = 6
     defaults = {"gamma": 0.8}
     ranges = {"gamma": ">=0,<=1"}
 

@@ -50,6 +50,9 @@ class MMUnlearner(Method):
     source = "Huo et al., ACL 2025 Findings, arXiv 2502.11051"
     supports_sharding = False  # whole gradients / activations (one process or DDP)
     supports_lora = False  # the mask is over the base weights, which an adapter does not train
+    # prepare holds the forget and both preserve Fishers while the masks are made (four); a step
+    # then holds the masks, the retain gradients and their flat average (three)
+    state_copies = 4
     keeps_facts = True  # the language side's preserve set
     defaults = {"modality": "both", "threshold": 1.0, "saliency_batches": 4, "retain_weight": 1.0}
     ranges = {"threshold": ">0", "saliency_batches": ">=1", "retain_weight": ">=0"}

@@ -22,6 +22,11 @@ moments in the parameters' dtype):
                                   optimizer state are still held; under LoRA the adapter goes on
                                   the start itself. This and the activations are not held at the
                                   same time: the total counts the larger.
+* method      k·T·d               the largest state one of the config's methods holds besides these
+                                  (`Method.state_copies` = k: GRU's flat and averaged gradients 6,
+                                  MMUnlearner's Fishers and masks 4, every other method 0; reference
+                                  models are the start); a method the setup refuses (FSDP: GRU,
+                                  MMUnlearner; LoRA: MMUnlearner) counts 0 there
 * activations per transformer layer s·b·h·(34 + 5·a·s/h)·d/2 (Korthikanti et al., 2022,
               "Reducing Activation Recomputation in Large Transformer Models", eq. 1, written
               for 16-bit values), for the language model (s: tokens of an example) and the
@@ -47,6 +52,7 @@ import torch
 from PIL import Image
 
 from pebench.config import RunConfig
+from pebench.methods import METHODS
 from pebench.models import VLM, build_model
 from pebench.models.family import Family, PaperModel
 from pebench.models.lora import lora_targets
@@ -143,6 +149,13 @@ def activation_bytes(s: int, b: float, h: int, a: int, layers: int, d: int, chec
     return layers * s * b * h * d + per_layer if checkpointing else layers * per_layer
 
 
+def method_state_copies(cfg: RunConfig, setup: Setup) -> int:
+    """The largest `state_copies` among the config's registered methods that `setup` can run."""
+    runnable = [METHODS.get(m) for m in cfg.methods if m in METHODS]
+    runnable = [m for m in runnable if (m.supports_sharding or setup.strategy != "fsdp") and (m.supports_lora or not setup.lora)]
+    return max((m.state_copies for m in runnable), default=0)
+
+
 def memory(shape: Shape, setup: Setup, cfg: RunConfig) -> dict[str, float]:
     """Bytes per process of each term, and their total."""
     d, n = DTYPE_BYTES[setup.dtype], setup.processes
@@ -154,6 +167,7 @@ def memory(shape: Shape, setup: Setup, cfg: RunConfig) -> dict[str, float]:
            "gradients": trainable * d / shard, "optimizer": 2 * trainable * d / shard,
            "activations": sum(activation_bytes(s, batch, h, a, layers, d, setup.checkpointing)
                               for s, h, a, layers in shape.layers),
+           "method": method_state_copies(cfg, setup) * trainable * d,
            "gathered": shape.parameters * d if setup.strategy == "fsdp" and not setup.lora else 0.0}
     held = sum(v for k, v in out.items() if k not in ("activations", "gathered"))
     out["total"] = held + max(out["activations"], out["gathered"])
