@@ -200,10 +200,16 @@ def test_run_refuses_a_directory_with_another_config(tmp_path, monkeypatch, caps
 
 def test_a_method_the_configuration_cannot_run_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
     """Issue 44: MANU under LoRA was refused after config.json was written, so the corrected rerun
-    into the same --out was refused too; now nothing is written and the error names the way out."""
+    into the same --out was refused too; now nothing is written and the error names the way out.
+    (MANU itself runs under LoRA now, on a pruned full copy; MMUnlearner's gradient steps cannot.)"""
     out = tmp_path / "r"
-    result = pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--lora", "--methods", "GA,MANU", "--out", str(out))
-    _one_line_error(result, "method MANU edits weights in a way a LoRA adapter cannot hold; drop it from `methods`")
+    result = pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--lora", "--methods", "GA,MMUnlearner", "--out", str(out))
+    _one_line_error(result, "method MMUnlearner edits weights in a way a LoRA adapter cannot hold; drop it from `methods`")
+    assert not out.exists()
+    sequential = ("--scenarios", "both", "--config", str(tmp_path / "seq.yaml"))
+    (tmp_path / "seq.yaml").write_text("probes: {sequential: true}\n")
+    result = pebench_here(monkeypatch, capsys, "run", "--preset", "tiny", "--lora", "--methods", "GA,MANU", "--out", str(out), *sequential)
+    _one_line_error(result, "method MANU runs on a full copy under LoRA, which the sequential requests' adapters cannot")
     assert not out.exists()
 
 

@@ -68,7 +68,13 @@ def test_the_paper_config_runs_end_to_end_on_its_familys_tiny_model(path, corpus
         assert results["config"]["unlearn"]["overrides"].get(method, {}) == ran.unlearn.overrides.get(method, {})
         tiny, paper_scale = (method_settings(c.unlearn, method) for c in (load_config("tiny", settings), ran))
         assert (tiny[0]["lr"], tiny[1]) == (paper_scale[0]["lr"], paper_scale[1]), method
-        assert (out / "models" / "both" / method / "adapter_config.json").is_file(), method
+        if method != "MANU":
+            assert (out / "models" / "both" / method / "adapter_config.json").is_file(), method
+    # MANU takes no step: it prunes a full copy of the Finetuned model, stored whole, loadable without peft
+    pruned = out / "models" / "both" / "MANU"
+    assert (pruned / "model.safetensors").is_file() and not (pruned / "adapter_config.json").exists()
+    assert json.loads((pruned / "pebench.json").read_text())["method"] == "MANU"
+    assert type(load_vlm(pruned).model).__name__ == type(load_vlm(model_dir).model).__name__
     assert results["training"]["both/GA"]["loss"] < 0  # gradient ascent through the family's LoRA targets
     merged = load_vlm(out / "models" / "both" / "GA" / "merged")  # loads without peft
     assert type(merged.model).__name__ == type(load_vlm(model_dir).model).__name__

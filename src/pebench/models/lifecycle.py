@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -31,8 +32,10 @@ import torch
 
 from pebench.config import LoraConfig, ModelConfig
 from pebench.core import distributed
+from pebench.core.io import atomic_path
 from pebench.core.progress import log
 from pebench.models.adapter import VLM
+from pebench.models.adapter_chain import CHAIN
 from pebench.models.builders import load_model_dir
 from pebench.models.lora import add_adapter, load_adapter, merged_copy, plain_copy, reference, remove_adapter, save_adapter, write_adapter
 from pebench.models.sharding import copy_gathered, local_share, shard_model
@@ -125,6 +128,26 @@ class LoraAdapters(FullCopies):
         return model
 
 
+class PrunedCopies(FullCopies):
+    """Under LoRA, a method that takes no gradient step but edits base weights (MANU's pruning):
+    its model is a full copy of the start, edited, and stored whole (safetensors, with the model
+    card a LoRA row's adapter carries) where the other rows store adapters; nothing is merged."""
+
+    def trainable(self, base: VLM, seed: str) -> VLM:
+        vlm = super().trainable(base, seed)
+        if hasattr(vlm.model, CHAIN):  # the adapters merged into the start no longer rebuild it once edited
+            delattr(vlm.model, CHAIN)
+        return vlm
+
+    def release(self, vlm: VLM, directory: Path | None, card: dict | None = None) -> None:
+        if directory is not None:
+            with atomic_path(directory) as tmp:
+                vlm.model.save_pretrained(tmp, safe_serialization=True)
+                vlm.processor.save_pretrained(tmp)
+                (tmp / "pebench.json").write_text(json.dumps({**(card or {}), "stored": "full checkpoint"}, indent=1) + "\n",
+                                                  encoding="utf-8")
+
+
 class Sharded:
     """Either lifecycle above with the model being trained sharded across processes (FSDP2).
 
@@ -187,3 +210,9 @@ def model_lifecycle(model_cfg: ModelConfig) -> FullCopies | Sharded:
     """The lifecycle `model.lora.enabled` selects, sharded under the FSDP strategy."""
     inner = LoraAdapters(model_cfg) if model_cfg.lora.enabled else FullCopies(model_cfg)
     return Sharded(inner) if distributed.strategy() == "fsdp" else inner
+
+
+def method_lifecycle(run: FullCopies | Sharded, model_cfg: ModelConfig, supports_lora: bool) -> FullCopies | Sharded:
+    """The run's lifecycle, or for a method a LoRA adapter cannot hold (which then takes no
+    gradient step: the run's checks refuse the others) a pruned full copy."""
+    return PrunedCopies(model_cfg) if model_cfg.lora.enabled and not supports_lora else run

@@ -18,6 +18,7 @@ from pebench.methods.finetune import Finetune
 from pebench.methods.overrides import check_overrides, method_settings
 from pebench.models import VLM
 from pebench.models.builders import starts_pretrained
+from pebench.models.lifecycle import method_lifecycle
 from pebench.recipe import keys
 from pebench.recipe.context import RunContext
 from pebench.recipe.stage_io import StageIO
@@ -51,9 +52,14 @@ def check_methods(cfg: RunConfig) -> None:
     check_overrides(cfg.unlearn.overrides)
     for name in dict.fromkeys(cfg.methods + cfg.probes.sequential_methods):
         make_method(name, method_settings(cfg.unlearn, name)[1])
-        if cfg.model.lora.enabled and not METHODS.get(name).supports_lora:
+        method = METHODS.get(name)
+        if cfg.model.lora.enabled and not method.supports_lora and method.trains:
             raise PebenchError(f"method {name} edits weights in a way a LoRA adapter cannot hold; drop it from "
                                "`methods` or run without LoRA (model.lora.enabled: false)")
+        sequential = cfg.probes.sequential and "both" in cfg.scenarios and name in (cfg.probes.sequential_methods or cfg.methods)
+        if cfg.model.lora.enabled and not method.supports_lora and sequential:
+            raise PebenchError(f"method {name} runs on a full copy under LoRA, which the sequential requests' adapters "
+                               f"cannot build on; drop it from `probes.sequential_methods` or run without LoRA")
         if distributed.strategy() == "fsdp" and not METHODS.get(name).supports_sharding:
             raise PebenchError(f"method {name} needs whole gradients or activations; run it in one process or under DDP, not FSDP")
 
@@ -167,13 +173,19 @@ class TrainingStages:
         tag = tag or split.scenario
         method = make_method(name, seeded_params(name, override, split.seed))
         seed = f"{tag}:{name}:{split.seed}"
-        vlm = self.ctx.lifecycle.trainable(finetuned, seed)
-        ref = self.ctx.lifecycle.reference(vlm, finetuned) if method.needs_reference else None
+        lifecycle = self.lifecycle(name)
+        vlm = lifecycle.trainable(finetuned, seed)
+        ref = lifecycle.reference(vlm, finetuned) if method.needs_reference else None
         streams = self._unlearning_streams(method, split, tc["batch_size"], vlm, seed)
         label = f"{self.ctx.tag(split) if tag == split.scenario else tag}/{name}"
         hook = (lambda: self._checkpoint(checkpoint, vlm)) if checkpoint and every else None
         self.ctx.timed(f"unlearn {label}", lambda: self._unlearn(label, vlm, method, streams, tc, ref, split, hook, every, seed))
-        return self.ctx.lifecycle.trained(vlm)
+        return lifecycle.trained(vlm)
+
+    def lifecycle(self, name: str):
+        """How method `name`'s model is made and kept: the run's lifecycle, or under LoRA for a
+        method an adapter cannot hold (MANU), a pruned full copy (`models.lifecycle.PrunedCopies`)."""
+        return method_lifecycle(self.ctx.lifecycle, self.ctx.cfg.model, METHODS.get(name).supports_lora)
 
     def _unlearning_streams(self, method: Method, split: Split, batch_size: int, vlm: VLM, seed: str) -> dict[str, Stream]:
         """The batches a method trains on: its forget views (one mixed stream, or one per concept
@@ -218,4 +230,4 @@ class TrainingStages:
         models/<tag>/<method> by the main process, with a model card, and taken off the Finetuned model)."""
         tag = self.ctx.tag(split)
         card = {"method": name, "scenario": tag, "forget": split.forget_names(self.ctx.data)}
-        self.ctx.lifecycle.release(vlm, self.ctx.out / "models" / tag / name if self.ctx.main else None, card)
+        self.lifecycle(name).release(vlm, self.ctx.out / "models" / tag / name if self.ctx.main else None, card)
