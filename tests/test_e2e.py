@@ -225,7 +225,11 @@ def test_tables_and_report_warn_when_the_targets_were_never_learnt(tiny_run):
 def test_changing_one_methods_lr_redoes_only_that_method(tiny_run, tmp_path):
     out, _ = tiny_run
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(RUN_CONFIG + "unlearn:\n  overrides:\n    GA: {lr: 0.002}\n")
+    from pebench.config import DEFAULT_METHOD_OVERRIDES
+
+    # written overrides are the whole of them (issue 44): the swept ones, GA's lr changed
+    overrides = {**DEFAULT_METHOD_OVERRIDES, "GA": {**DEFAULT_METHOD_OVERRIDES.get("GA", {}), "lr": 0.002}}
+    cfg.write_text(RUN_CONFIG + "unlearn: " + json.dumps({"overrides": overrides}) + "\n")
     result = _run_here(out, "--scenarios", "person,event,both", "--config", str(cfg), "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     timings = json.loads((out / "results.json").read_text())["timings_s"]
