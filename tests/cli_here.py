@@ -25,26 +25,36 @@ from pebench.methods import METHODS, USER_MODULE_PREFIX
 
 
 @contextlib.contextmanager
+def user_methods_forgotten():
+    """Afterwards, the methods a method file registered meanwhile are unregistered and every
+    method file's module is gone, so the next load imports it fresh, as a new process would."""
+    saved_methods = set(METHODS.names())
+    try:
+        yield
+    finally:
+        for name in set(METHODS.names()) - saved_methods:
+            if METHODS.get(name).__module__.startswith(USER_MODULE_PREFIX):
+                del METHODS._items[name]
+        for module in [m for m in sys.modules if m.startswith(USER_MODULE_PREFIX)]:
+            del sys.modules[module]
+
+
+@contextlib.contextmanager
 def _restored(env: dict[str, str], cwd: Path | None, threads: int | None):
     saved_env = {k: os.environ.get(k) for k in env}
     saved_argv, saved_threads, saved_cwd = sys.argv, torch.get_num_threads(), os.getcwd()
-    saved_methods = set(METHODS.names())
     os.environ.update(env)
     if cwd is not None:
         os.chdir(cwd)
     if threads is not None:  # as OMP_NUM_THREADS gives a new process (set here, it is read once at start-up)
         torch.set_num_threads(threads)
     try:
-        yield
+        with user_methods_forgotten():
+            yield
     finally:
         os.chdir(saved_cwd)
         sys.argv = saved_argv
         torch.set_num_threads(saved_threads)
-        for name in set(METHODS.names()) - saved_methods:
-            if METHODS.get(name).__module__.startswith(USER_MODULE_PREFIX):
-                del METHODS._items[name]
-        for module in [m for m in sys.modules if m.startswith(USER_MODULE_PREFIX)]:
-            del sys.modules[module]
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

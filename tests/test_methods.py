@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from cli_here import user_methods_forgotten
 
 from pebench.core.errors import PebenchError
 from pebench.data.qa import REFUSALS, pebench_qas
@@ -258,15 +259,16 @@ def test_readme_user_method_example_registers_and_trains(setup, tmp_path):
     readme = (Path(__file__).parents[1] / "docs" / "methods.md").read_text()
     code = re.search(r"```python\n(# my_method.py\n.*?)```", readme, re.S).group(1)
     (tmp_path / "my_method.py").write_text(code)
-    load_method_file(tmp_path / "my_method.py")
-    assert "GA+RT" in METHODS
-    base, forget, _ = setup
-    vlm, losses = _unlearn(setup, "GA+RT", steps=3)
-    assert all(torch.isfinite(torch.tensor(losses)))
-    assert _mean_nll(vlm, forget) > _mean_nll(base, forget)
-    with pytest.raises(PebenchError, match="failed to import"):
-        (tmp_path / "broken.py").write_text("import no_such_module_xyz\n")
-        load_method_file(tmp_path / "broken.py")
+    with user_methods_forgotten():  # GA+RT is not left registered for the tests after this one
+        load_method_file(tmp_path / "my_method.py")
+        assert "GA+RT" in METHODS
+        base, forget, _ = setup
+        vlm, losses = _unlearn(setup, "GA+RT", steps=3)
+        assert all(torch.isfinite(torch.tensor(losses)))
+        assert _mean_nll(vlm, forget) > _mean_nll(base, forget)
+        with pytest.raises(PebenchError, match="failed to import"):
+            (tmp_path / "broken.py").write_text("import no_such_module_xyz\n")
+            load_method_file(tmp_path / "broken.py")
 
 
 def test_rmu_direction_follows_the_split_seed():

@@ -12,7 +12,7 @@ from cli_here import pebench_in_process
 
 from pebench.config import RunConfig, load_config
 from pebench.core.errors import PebenchError
-from pebench.recipe.workers import side_by_side, worker_count, worker_threads
+from pebench.recipe.workers import side_by_side, usable_cpus, worker_count, worker_threads
 from pebench.store import StageStore, copy_without_rows
 
 
@@ -41,7 +41,7 @@ def test_a_store_copied_without_rows_keeps_its_models_only(tmp_path):
 
 
 def test_worker_count_rules():
-    cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     auto = RunConfig()
     assert worker_count(auto, store=True, fresh=False, launched=False, device="cpu") == (2 if cpus >= 2 else 1, None)
     assert worker_count(auto, store=True, fresh=False, launched=False, device="cuda") == (1, None)
@@ -53,6 +53,20 @@ def test_worker_count_rules():
         assert n == 1 and why.startswith("workers: 3 asked for, running one process")
     assert load_config("tiny").workers == 1
     assert worker_threads(RunConfig(threads=3), 2) == 3 and worker_threads(RunConfig(), 2) == max(1, cpus // 2)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_a_process_pinned_to_one_core_runs_one_worker_of_one_thread():
+    """`taskset -c 0 pebench run` (or a container's cpuset) on a machine of many cores: the
+    workers and threads come from the cores the process may use, not from `os.cpu_count()`."""
+    core = min(os.sched_getaffinity(0))
+    code = ("from pebench.config import RunConfig; from pebench.recipe.workers import usable_cpus, worker_count, "
+            "worker_threads; print(usable_cpus(), worker_count(RunConfig(), store=True, fresh=False, launched=False, "
+            "device='cpu')[0], worker_threads(RunConfig(), 1))")
+    pinned = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+    assert pinned.returncode == 0, pinned.stderr[-2000:]
+    assert pinned.stdout.split() == ["1", "1", "1"]
 
 
 def test_side_by_side_returns_each_workers_result():

@@ -33,10 +33,19 @@ from pebench.config import RunConfig
 from pebench.core.errors import PebenchError
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on: its CPU affinity (`taskset`, a container's cpuset, a
+    test worker pinned to its share), which `os.cpu_count()` ignores, else every core."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on macOS and Windows
+        return os.cpu_count() or 1
+
+
 def worker_count(cfg: RunConfig, *, store: bool, fresh: bool, launched: bool, device: str) -> tuple[int, str | None]:
     """(processes to run, why fewer than `cfg.workers` asked for, or None). `cfg.workers` 0 is
-    automatic: two on a CPU with at least two cores, else one."""
-    cpus = os.cpu_count() or 1
+    automatic: two on a CPU with at least two usable cores, else one."""
+    cpus = usable_cpus()
     wanted = cfg.workers or (2 if device == "cpu" and cpus >= 2 else 1)
     blocker = ("--fresh recomputes every stage" if fresh else "there is no stage store to share stages through"
                if not store else "a multi-process launch shares each stage already" if launched else None)
@@ -46,8 +55,8 @@ def worker_count(cfg: RunConfig, *, store: bool, fresh: bool, launched: bool, de
 
 
 def worker_threads(cfg: RunConfig, workers: int) -> int:
-    """torch threads of each worker: `cfg.threads`, else the cores shared out."""
-    return cfg.threads or max(1, (os.cpu_count() or 1) // workers)
+    """torch threads of each worker: `cfg.threads`, else the usable cores shared out."""
+    return cfg.threads or max(1, usable_cpus() // workers)
 
 
 def _exit_with_parent() -> None:
