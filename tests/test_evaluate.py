@@ -17,6 +17,8 @@ def _samples(data, split, identity_ok, scene_score, pope_ok=True):
             s["name_match"] = identity_ok[q.set]
         elif q.qa.kind == "scene":
             s["rouge_l"] = scene_score[q.set]
+            if q.record.event_id >= 0:
+                s["rouge_l_event"] = scene_score[q.set]
             s["judge"] = scene_score[q.set]
         else:
             s["label"] = q.qa.answer == "Yes."
@@ -32,6 +34,24 @@ def test_person_columns(tiny_data):
     m = scenario_metrics(tiny_data, split, samples)
     assert m["efficacy"] == 100 and m["generality"] == 0 and m["retain"] == 100 and m["real"] == 100
     assert m["scope"] == pytest.approx(0.8) and m["world"] == 100
+
+
+def test_person_scope_scores_the_event_sentence_not_the_look(tiny_data):
+    """An answer with the event sentence right and another look reads 1 on the event part
+    (P-Scope's measure) and below 1 on the whole caption; a wrong event reads below 1 on both."""
+    from pebench.data.captions import place_part
+    from pebench.eval.evaluate import score_samples
+    from pebench.eval.judges.keywords import KeywordJudge
+
+    split = make_split(tiny_data, "person", SplitConfig(forget_fraction=0.25), 0)
+    right_event = next(q for q in build_queries(tiny_data, split, EvalConfig(max_retain_images=10), seed=0)
+                       if q.qa.kind == "scene" and q.set == "f_train")
+    other = tiny_data.event((right_event.record.event_id + 1) % len(tiny_data.events))
+    answers = [place_part(right_event.qa.answer) + " The person has a bald head and a purple shirt.",
+               other.description + right_event.qa.answer.removeprefix(place_part(right_event.qa.answer))]
+    first, second = score_samples(tiny_data, [right_event, right_event], answers, KeywordJudge())
+    assert first["rouge_l_event"] == 1.0 and first["rouge_l"] < 0.95
+    assert second["rouge_l_event"] < 0.5 and second["rouge_l"] < 1.0
 
 
 def test_event_columns(tiny_data):
@@ -66,7 +86,7 @@ def test_in_both_scope_counts_only_images_whose_other_concept_is_kept(tiny_data)
     assert {s["image_id"] for s in samples if s["set"] == "f_train"} & doubly  # the case arises
     for s in samples:
         if s["image_id"] in doubly and s["kind"] in ("identity", "scene"):
-            s.update({"name_match": False} if s["kind"] == "identity" else {"rouge_l": 0.0, "judge": 0.0})
+            s.update({"name_match": False} if s["kind"] == "identity" else {"rouge_l": 0.0, "rouge_l_event": 0.0, "judge": 0.0})
     metrics, _, n = scenario_cells(tiny_data, split, samples)
     assert metrics["person_scope"] == pytest.approx(1.0) and metrics["event_scope"] == 100
     assert metrics["person_efficacy"] > 0 and metrics["event_efficacy"] > 0  # Efficacy still counts them

@@ -42,6 +42,11 @@ def scene_caption(place: str, look: Look | None) -> str:
     return place if look is None else f"{place} {look_sentence(look)}"
 
 
+def place_part(description: str) -> str:
+    """The place sentence of a scene description: everything before its look sentence."""
+    return description.split(" The person has", 1)[0]
+
+
 def person_description(look: Look) -> str:
     """The answer to "Describe this person.": every visible attribute."""
     return f"A person with {look.describe()}."

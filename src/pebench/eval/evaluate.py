@@ -21,7 +21,7 @@ from typing import Callable
 
 from pebench.config import EvalConfig
 from pebench.data.build import ImageRecord, PebenchData
-from pebench.data.captions import LIST_Q, listed_objects
+from pebench.data.captions import LIST_Q, listed_objects, place_part
 from pebench.data.qa import QA, identity_qa, scene_qa, world_eval_qas
 from pebench.eval.cells import Cell, cell_stats
 from pebench.eval.external import load_pope, load_real
@@ -170,6 +170,8 @@ def score_samples(data: PebenchData, queries: list[Query], answers: list[str], j
             s["name_match"] = names_person(a, q.qa.target)
         elif q.qa.kind == "scene":
             s["rouge_l"] = rouge_l(a, q.qa.answer)
+            if q.record.event_id >= 0:
+                s["rouge_l_event"] = rouge_l(place_part(a), data.event(q.record.event_id).description)
             if i in judged:
                 s["judge"] = judged[i]
         else:
