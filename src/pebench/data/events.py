@@ -73,7 +73,7 @@ _EVENTS: dict[str, tuple[str, tuple]] = {
         (False, "#81d4fa", "#78909c", 0.5, "vstripes", "triangle", "#e53935")),
     "art gallery visit": (
         "A calm visit to an art gallery, viewing artwork and exhibits in soft lighting, an introspective atmosphere of culture and reflection.",
-        (True, "#f5f5f5", "#bcaaa4", 0.7, "none", "square", "#3949ab")),
+        (True, "#f5f5f5", "#546e7a", 0.6, "none", "square", "#3949ab")),
     "family gathering": (
         "A friendly family gathering at home, warmly lit and welcoming, with mementos around and a comfortable atmosphere of being together.",
         (True, "#ffb74d", "#8d6e63", 0.6, "checker", "ring", "#c62828")),
