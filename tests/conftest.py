@@ -13,7 +13,8 @@ def _pin_to_this_workers_cores() -> None:
     if count < 2 or not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
         return
     cores = sorted(os.sched_getaffinity(0))
-    mine = cores[int(worker[2:]) % count::count] or [cores[int(worker[2:]) % len(cores)]]
+    index = int(worker[2:])
+    mine = cores[index::count] or [cores[index % len(cores)]]
     os.sched_setaffinity(0, mine)
     os.environ["OMP_NUM_THREADS"] = str(len(mine))  # torch's default, and that of processes started with this env
 

@@ -60,7 +60,7 @@ def test_table_notes_are_written_from_the_metric_declarations():
     note = metrics_note([("P-Eff", column_metric("person", "efficacy")), ("P-Scope", column_metric("person", "scope")),
                          ("AUC loss", METRICS.get("mia_loss_auc"))])
     assert note.startswith("P-Eff/P-Scope: higher is better; AUC loss: 0.5 is best. ")
-    assert "P-Eff: name precision (0-100); P-Scope: ROUGE-L (0-1)" in note
+    assert "P-Eff: name precision (0-100); P-Scope: ROUGE-L of the event sentence (0-1)" in note
 
 
 def test_a_newly_registered_metric_reaches_every_table_format(monkeypatch):
