@@ -100,8 +100,8 @@ def test_a_reference_run_made_by_other_code_is_refused(monkeypatch, tmp_path):
         readme_results.load_reference()
 
 
-# Measured on the reference run (docs/limitations.md): the Goal does not name the persons at the
-# events it saw them less at, nor describe their scenes as well (the identity-to-scene binding).
+# Measured on the reference run (docs/limitations.md): the Goal names persons less well at events
+# it never saw them at (event Scope; the tiny model binds identity partly to scene).
 GOAL_CELLS_MISSED = {("event", "event", "scope"), ("both", "event", "scope")}
 
 
